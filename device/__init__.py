@@ -1,0 +1,1 @@
+"""The kiosk application: configuration, the checkout state machine, the app and its screen."""

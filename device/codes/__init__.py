@@ -1,0 +1,1 @@
+"""Codes: QR decoding chain, EMVCo merchant-presented payloads, customer wallet codes."""

@@ -1,0 +1,27 @@
+"""Commands of the kiosk app itself: `demo` and `kiosk`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from device.cli import not_built
+
+
+def register(commands: Any, benches: Any) -> None:
+    """Add `demo` and `kiosk`."""
+    demo = commands.add_parser("demo", help="run the demo kiosk on its embedded defaults")
+    demo.add_argument("--scripted", action="store_true", help="run the whole journey and exit")
+    demo.add_argument("--json", action="store_true", help="last line: one JSON summary object")
+    demo.add_argument("--port", type=int, default=8080, help="customer screen port")
+    demo.add_argument("--data-dir", type=Path, help="keep state here (default: a temp dir)")
+    demo.set_defaults(handler=_run_demo)
+
+    kiosk = commands.add_parser("kiosk", help="run the kiosk from a config file")
+    kiosk.add_argument("--config", type=Path, required=True, help="TOML config file")
+    kiosk.set_defaults(handler=not_built("kiosk"))
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    return not_built("demo")(args)

@@ -1,0 +1,97 @@
+"""The kiosk's configuration: one TOML file validated with pydantic; no file means demo defaults.
+
+Each hardware role picks its driver by a `type` field. Secrets (device key, template key) are
+files referenced by path, never values in the TOML.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from device.errors import ConfigError
+from device.screen.config import ScreenConfig
+from device.settings import Section
+from drivers.camera.config import CameraConfig, SyntheticCameraConfig
+from drivers.indicator.config import IndicatorConfig, SimulatedIndicatorConfig
+from drivers.printer.config import PrinterConfig, SimulatedPrinterConfig
+from drivers.scanner.config import ScannerConfig, SimulatedScannerConfig
+from models.config import FaceConfig
+from sync.agent.config import SyncConfig
+from sync.queue.config import OfflineLimits, QueueConfig
+
+
+def default_data_dir() -> Path:
+    """The data directory used when config names none (must be on persistent storage)."""
+    return Path("~/.local/share/smilepay/kiosk").expanduser()
+
+
+class DeviceSection(Section):
+    """Who this kiosk is and where it keeps its state."""
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    merchant_id: str = "demo-merchant"
+    store_id: str = "demo-store"
+    name: str = "Demo kiosk"
+
+
+class SecretsSection(Section):
+    """Paths of secret files; relative paths are resolved against the data directory."""
+
+    device_key_file: Path = Path("keys/device_ed25519.key")
+    template_key_file: Path = Path("keys/template_aes256.key")
+
+
+class KioskConfig(Section):
+    """The whole kiosk configuration."""
+
+    device: DeviceSection = DeviceSection()
+    secrets: SecretsSection = SecretsSection()
+    camera: CameraConfig = SyntheticCameraConfig(type="synthetic")
+    scanner: ScannerConfig = SimulatedScannerConfig(type="simulated")
+    printer: PrinterConfig = SimulatedPrinterConfig(type="simulated")
+    indicator: IndicatorConfig = SimulatedIndicatorConfig(type="simulated")
+    face: FaceConfig = FaceConfig()
+    limits: OfflineLimits = OfflineLimits()
+    queue: QueueConfig = QueueConfig()
+    sync: SyncConfig = SyncConfig()
+    screen: ScreenConfig = ScreenConfig()
+
+    def secret_path(self, path: Path) -> Path:
+        """Resolve a secret's path against the data directory."""
+        return path if path.is_absolute() else self.device.data_dir / path
+
+
+def _describe(error: dict[str, Any]) -> str:
+    path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown key"
+    return f"{path}: {error['msg']}"
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> KioskConfig:
+    """Validate a parsed TOML document; raise ConfigError naming every bad key path."""
+    try:
+        return KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(dict(e)) for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_config(path: Path | None) -> KioskConfig:
+    """Read and validate the TOML file at `path`; with no path, return the demo defaults."""
+    if path is None:
+        return KioskConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, str(path))

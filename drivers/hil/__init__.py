@@ -1,0 +1,1 @@
+"""Hardware-in-the-loop harness: pytest plugin, environment files, scenario runner."""

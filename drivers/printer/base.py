@@ -1,0 +1,56 @@
+"""The ReceiptPrinter role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+
+class PrinterStatus(str, Enum):
+    """What the printer last reported."""
+
+    READY = "ready"
+    PAPER_OUT = "paper_out"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """One item on the receipt."""
+
+    name: str
+    quantity: int
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Everything printed for one sale."""
+
+    sale_id: str
+    merchant_name: str
+    currency: str
+    total_minor: int
+    time_text: str
+    method: str
+    offline: bool
+    lines: list[ReceiptLine] = field(default_factory=list)
+    settle_later: bool = False
+    receipt_url: str = ""
+
+
+class ReceiptPrinter(Protocol):
+    """A receipt printer; printing never blocks or fails a sale."""
+
+    def print_receipt(self, receipt: Receipt) -> PrinterStatus:
+        """Print the receipt if possible; return the printer's status (never raises for paper-out
+        or an offline printer)."""
+        ...
+
+    def status(self) -> PrinterStatus:
+        """Query the printer's current status."""
+        ...
+
+    def close(self) -> None:
+        """Release the device; safe to call twice."""

@@ -1,0 +1,1 @@
+"""On-device face models: detection, landmarks, smile, embedding, gallery search, model manifest."""

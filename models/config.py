@@ -1,0 +1,26 @@
+"""Face pipeline settings."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from device.settings import Section
+
+
+def default_model_dir() -> Path:
+    """Where provisioned model files live unless config says otherwise."""
+    return Path("~/.local/share/smilepay/models").expanduser()
+
+
+class FaceConfig(Section):
+    """Face detection, smile intent and matching thresholds."""
+
+    model_dir: Path = Field(default_factory=default_model_dir)
+    embedding_backend: Literal["litert", "dlib"] = "litert"
+    threads: int = 2
+    match_threshold: float = 0.6  # dlib descriptor distance; same person below this
+    match_margin: float = 0.08  # best must beat second-best by this much, else step-up
+    step_up_amount_minor: int = 5000  # sales at or above this always ask for a step-up
+    capture_timeout_s: float = 20.0
+    keep_debug_images: bool = False  # raw face images are never stored unless this is on

@@ -1,0 +1,1 @@
+"""The device's durable queue, the sync agent and the central ledger service."""
