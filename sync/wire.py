@@ -18,10 +18,7 @@ HTTP requests from a device are authenticated by four headers (see `sign_request
 an Ed25519 signature over method, path, timestamp, nonce and the body's sha256. The ledger
 rejects a timestamp outside its skew window and a nonce it has already seen.
 
-Endpoints (JSON bodies; see the ledger's OpenAPI document for the full list):
-- POST /v1/devices                                 register {device_id, public_key, merchant_id, store_id}
-- POST /v1/devices/{device_id}/sales:batch         BatchRequest  -> BatchResponse
-- POST /v1/devices/{device_id}/authorizations      online authorisation for a sale id (two-phase hold)
+The HTTP endpoints are listed in sync/PROTOCOL.md.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class Light(str, Enum):
+class Light(StrEnum):
     """What the status light shows."""
 
     OFF = "off"

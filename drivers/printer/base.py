@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class PrinterStatus(str, Enum):
+class PrinterStatus(StrEnum):
     """What the printer last reported."""
 
     READY = "ready"

@@ -1,0 +1,83 @@
+"""Configuration: TOML validated by pydantic, unknown keys are errors naming their path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from device.config import load_config
+from device.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_no_file_gives_the_demo_defaults_on_simulators() -> None:
+    config = load_config(None)
+    assert (config.camera.type, config.scanner.type, config.printer.type) == (
+        "synthetic",
+        "simulated",
+        "simulated",
+    )
+    assert config.screen.port == 8080
+
+
+def test_each_role_picks_its_driver_by_type(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[camera]
+type = "replay"
+path = "/srv/frames"
+fps = 10
+[scanner]
+type = "serial"
+port = "/dev/ttyACM0"
+framing = "length_prefix"
+[printer]
+type = "escpos_network"
+host = "10.0.0.9"
+""",
+    )
+    config = load_config(path)
+    assert config.camera.type == "replay" and config.camera.fps == 10
+    assert config.scanner.type == "serial" and config.scanner.framing == "length_prefix"
+    assert config.printer.type == "escpos_network" and config.printer.port == 9100
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[camra]\ntype = 'synthetic'\n", "camra: unknown key"),
+        ("[camera]\ntype = 'replay'\npath = '/x'\nfsp = 3\n", "camera.replay.fsp: unknown key"),
+        ("[camera]\ntype = 'webcam'\n", "camera"),
+        ("[limits]\nper_sale_max = 'lots'\n", "limits.per_sale_max"),
+        ("[device]\ncurrency = 'euro'\n", "device.currency"),
+        ("[scanner]\ntype = 'serial'\n", "scanner.serial.port: Field required"),
+    ],
+)
+def test_bad_config_names_the_key_path(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert named in str(error.value)
+
+
+def test_a_secret_value_cannot_be_put_in_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="secrets.device_key: unknown key"):
+        load_config(write(tmp_path, "[secrets]\ndevice_key = 'abc'\n"))
+
+
+def test_broken_toml_and_missing_file_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[camera\n"))
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_relative_secret_paths_resolve_inside_the_data_dir(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, f"[device]\ndata_dir = '{tmp_path}'\n"))
+    assert config.secret_path(config.secrets.device_key_file).parent.parent == tmp_path
