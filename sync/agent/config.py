@@ -4,6 +4,7 @@ from pathlib import Path
 
 from device.settings import Section
 
+
 class SyncConfig(Section):
     """How the agent reaches the ledger and paces its batches."""
 
@@ -18,3 +19,7 @@ class SyncConfig(Section):
     backoff_cap_s: float = 60.0
     interval_s: float = 5.0
     pinned_cert_sha256: str | None = None  # TLS certificate pin for production
+    ca_file: Path | None = None  # CA bundle for the ledger's TLS certificate (None: system CAs)
+    gallery_page_size: int = 500
+    clock_drift_alarm_s: float = 30.0  # |device clock - ledger clock| above this raises an alarm
+    trigger_poll_s: float = 0.2  # how often a waiting agent looks for a "sync now" request

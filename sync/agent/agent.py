@@ -1,0 +1,304 @@
+"""The sync agent: pushes the queue to the ledger exactly once, pulls gallery, limits and time.
+
+Exactly once comes from two halves: the ledger is idempotent on (device, seq) and sale id, and
+the device marks sales synced only from the ledger's per-sale answer, in one local transaction.
+So any request may be lost, repeated, delayed or answered after a crash: the worst case is a
+resend that the ledger answers `duplicate`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync import wire
+from sync.agent.backoff import Backoff
+from sync.agent.client import GalleryChange, LedgerClient, LedgerError, LedgerUnavailable
+from sync.agent.clock import ClockSample, ClockWatch
+from sync.agent.config import SyncConfig
+from sync.agent.trigger import SyncTrigger
+from sync.queue.config import OfflineLimits
+
+log = logging.getLogger("smilepay.sync")
+
+STATUS_KEY = "sync.status"
+GALLERY_CURSOR_KEY = "sync.gallery_cursor"
+SYNCED_STATUSES = ("accepted", "duplicate", "declined")
+RunMode = Literal["forever", "once", "until-drained"]
+
+
+class SaleQueueLike(Protocol):
+    """The part of `sync.queue.SaleQueue` the agent uses."""
+
+    def pending_batch(self, max_count: int, max_bytes: int) -> list[dict[str, Any]]: ...
+    def apply_results(self, results: list[wire.SaleResult]) -> Any: ...
+    def set_limits(self, limits: OfflineLimits) -> Any: ...
+    def get_state(self, key: str) -> Any: ...
+    def put_state(self, key: str, value: Any) -> Any: ...
+    def status(self) -> Any: ...
+
+
+class GalleryLike(Protocol):
+    """The part of `models.gallery.Gallery` the agent uses."""
+
+    def upsert(self, customer_id: str, name: str, embedding: Any, **step_up: Any) -> Any: ...
+    def delete(self, customer_id: str, reason: str) -> Any: ...
+
+
+@dataclass
+class PushOutcome:
+    """What one push did: records sent and how the ledger answered them."""
+
+    sent: int = 0
+    synced: int = 0
+    rejected: int = 0
+    batches: int = 0
+    drained: bool = False  # the queue had nothing (more) to send
+    stalled: bool = False  # a batch synced nothing (e.g. every record rejected)
+
+
+@dataclass
+class SyncStatus:
+    """What the screen and `smilepay queue ls` show about the link to the ledger."""
+
+    online: bool | None = None
+    last_ok_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    consecutive_failures: int = 0
+    clock: dict[str, Any] = field(default_factory=dict)
+
+
+class ProtocolViolation(LedgerUnavailable):
+    """The ledger's answer does not match what was sent; nothing is applied."""
+
+
+class SyncAgent:
+    """Moves sales from the device queue to the ledger and ledger state back to the device."""
+
+    def __init__(
+        self,
+        queue: SaleQueueLike,
+        client: LedgerClient,
+        key: Ed25519PrivateKey,
+        config: SyncConfig | None = None,
+        *,
+        gallery: GalleryLike | None = None,
+        trigger: SyncTrigger | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.queue = queue
+        self.client = client
+        self.config = config or client.config
+        self.gallery = gallery
+        self.trigger = trigger
+        self._key = key
+        self.backoff = Backoff(self.config.backoff_base_s, self.config.backoff_cap_s, rng)
+        self.clock = ClockWatch(self.config.clock_drift_alarm_s)
+        self.status = SyncStatus()
+        self._last_sample: ClockSample | None = None
+
+    # --- push ----------------------------------------------------------------------------------
+
+    def push_batch(self) -> PushOutcome:
+        """Send the oldest pending sales as one signed batch and apply the ledger's answers."""
+        records = self.queue.pending_batch(self.config.batch_size, self.config.max_batch_bytes)
+        if not records:
+            return PushOutcome(drained=True)
+        head = wire.sign_head(self.client.device_id, records, self._key)
+        answer = self.client.send_batch(records, head)
+        self._note_clock()
+        results = _matching_results(records, answer.results)
+        self.queue.apply_results(results)
+        synced = sum(r.status in SYNCED_STATUSES for r in results)
+        rejected = [r for r in results if r.status == "rejected"]
+        for result in rejected:
+            log.error("sale rejected by ledger", extra={"sale_id": result.sale_id,
+                                                         "seq": result.seq,
+                                                         "reason": result.reason})
+        return PushOutcome(len(records), synced, len(rejected), 1, stalled=synced == 0)
+
+    def push(self, max_batches: int | None = None) -> PushOutcome:
+        """Send batches until the queue is drained, a batch makes no progress, or the limit."""
+        total = PushOutcome()
+        while max_batches is None or total.batches < max_batches:
+            outcome = self.push_batch()
+            total.sent += outcome.sent
+            total.synced += outcome.synced
+            total.rejected += outcome.rejected
+            total.batches += outcome.batches
+            if outcome.drained or outcome.stalled:
+                total.drained, total.stalled = outcome.drained, outcome.stalled
+                break
+            if self._stop_requested():
+                break
+        return total
+
+    # --- pull ----------------------------------------------------------------------------------
+
+    def pull(self) -> None:
+        """Fetch this device's limits, the ledger's time and gallery changes."""
+        ledger_config = self.client.get_config()
+        self._note_clock()
+        self.queue.set_limits(_limits_from(ledger_config.limits))
+        if self.gallery is not None:
+            self.pull_gallery()
+
+    def pull_gallery(self) -> int:
+        """Apply gallery changes since the stored cursor; confirm deletions; return how many."""
+        assert self.gallery is not None
+        cursor = int(self._get_state(GALLERY_CURSOR_KEY) or 0)
+        applied = 0
+        while True:
+            page = self.client.gallery_changes(cursor)
+            if not page.changes or page.cursor == cursor:
+                return applied
+            deleted = self._apply_gallery_changes(page.changes)
+            # Confirm only after applying: a crash in between re-applies (upsert/delete are
+            # idempotent) and confirms again.
+            self.client.ack_gallery(page.cursor, deleted)
+            self._put_state(GALLERY_CURSOR_KEY, page.cursor)
+            cursor = page.cursor
+            applied += len(page.changes)
+
+    def _apply_gallery_changes(self, changes: list[GalleryChange]) -> list[str]:
+        assert self.gallery is not None
+        deleted = []
+        for change in changes:
+            if change.action == "delete":
+                self.gallery.delete(change.customer_id, reason="erasure requested at the ledger")
+                deleted.append(change.customer_id)
+            elif change.action == "upsert":
+                self.gallery.upsert(
+                    change.customer_id, change.name or "", change.embedding(),
+                    step_up_salt=change.step_up_salt, step_up_hash=change.step_up_hash,
+                )
+            else:
+                raise ProtocolViolation(f"gallery change {change.change_id}: {change.action!r}")
+        return deleted
+
+    # --- one cycle and the loop ----------------------------------------------------------------
+
+    def cycle(self) -> PushOutcome | None:
+        """Push until drained, then pull. Returns the push outcome, or None if the ledger failed."""
+        try:
+            outcome = self.push()
+            self.pull()
+        except LedgerError as exc:
+            self._record_failure(exc)
+            return None
+        self._record_success(outcome)
+        return outcome
+
+    def run(self, mode: RunMode = "forever") -> int:
+        """Run cycles: `once` (one cycle), `until-drained`, or `forever`. Returns an exit code."""
+        while not self._stop_requested():
+            outcome = self.cycle()
+            if mode == "once":
+                return 0 if outcome is not None else 1
+            if outcome is not None and mode == "until-drained" and outcome.drained:
+                return 0
+            if outcome is not None and mode == "until-drained" and outcome.stalled:
+                log.error("queue cannot drain: the ledger rejects the oldest pending sale")
+                return 1
+            self._wait(self._pause_after(outcome))
+        return 0
+
+    def _pause_after(self, outcome: PushOutcome | None) -> float:
+        if outcome is None:
+            return self.backoff.next_delay_s()
+        if not outcome.drained and not outcome.stalled:
+            return 0.0  # stopped mid-backlog by a batch limit: continue at once
+        return self.config.interval_s
+
+    def _wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if self.trigger is not None:
+            if self.trigger.wait(seconds):
+                log.info("sync requested")
+                self.backoff.reset()
+        else:
+            time.sleep(seconds)
+
+    def _stop_requested(self) -> bool:
+        return self.trigger is not None and self.trigger.stopping.is_set()
+
+    # --- status --------------------------------------------------------------------------------
+
+    def _record_success(self, outcome: PushOutcome) -> None:
+        if self.status.online is not True:
+            log.info("ledger reachable", extra={"online": True})
+        self.backoff.reset()
+        self.status.online = True
+        self.status.last_ok_at = time.time()
+        self.status.consecutive_failures = 0
+        if outcome.synced or outcome.rejected:
+            log.info("pushed", extra={"synced": outcome.synced, "rejected": outcome.rejected,
+                                      "batches": outcome.batches})
+        self._save_status()
+
+    def _record_failure(self, exc: LedgerError) -> None:
+        online = not isinstance(exc, LedgerUnavailable)
+        if online:
+            log.error("ledger refused a request", extra={"error": str(exc)})
+        elif self.status.online is not False:
+            log.warning("ledger unreachable", extra={"online": False, "error": str(exc)})
+        self.status.online = online
+        self.status.last_error = str(exc)
+        self.status.last_error_at = time.time()
+        self.status.consecutive_failures += 1
+        self._save_status()
+
+    def _note_clock(self) -> None:
+        sample = self.client.last_clock_sample
+        if sample is None or sample is self._last_sample:
+            return
+        self._last_sample = sample
+        estimate = self.clock.add(sample)
+        if estimate.drift_alarm and not self.status.clock.get("drift_alarm"):
+            log.warning("device clock drifts from the ledger's", extra=estimate.as_state())
+        self.status.clock = estimate.as_state()
+
+    def _save_status(self) -> None:
+        self._put_state(STATUS_KEY, self.status.__dict__)
+
+    def _get_state(self, key: str) -> Any:
+        value = self.queue.get_state(key)
+        return json.loads(value) if isinstance(value, str) else value
+
+    def _put_state(self, key: str, value: Any) -> None:
+        self.queue.put_state(key, json.dumps(value))
+
+
+def load_status(queue: SaleQueueLike) -> SyncStatus:
+    """The agent's last saved status (for the screen and `queue ls`); empty before its first run."""
+    value = queue.get_state(STATUS_KEY)
+    data = json.loads(value) if isinstance(value, str) else value
+    return SyncStatus(**data) if isinstance(data, dict) else SyncStatus()
+
+
+def _matching_results(
+    records: list[dict[str, Any]], results: list[wire.SaleResult]
+) -> list[wire.SaleResult]:
+    """The answers, after checking each names a sale that was in the batch."""
+    sent = {(r["sale_id"], int(r["seq"])) for r in records}
+    strays = [r for r in results if (r.sale_id, r.seq) not in sent]
+    unknown = [r for r in results if r.status not in (*SYNCED_STATUSES, "rejected")]
+    if strays or unknown:
+        raise ProtocolViolation(f"batch answer names other sales {strays[:3]} or {unknown[:3]}")
+    return results
+
+
+def _limits_from(data: dict[str, Any]) -> OfflineLimits:
+    known = {k: v for k, v in data.items() if k in OfflineLimits.model_fields}
+    try:
+        return OfflineLimits(**known)
+    except ValueError as exc:
+        raise ProtocolViolation(f"ledger limits invalid: {exc}") from None
