@@ -1,0 +1,117 @@
+"""Keeps watch over a camera: reports when it disappears (state + reason) and reconnects with
+exponential backoff when it comes back, so the kiosk can offer other payment paths meanwhile."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from drivers.camera.base import Camera, CameraUnavailable, Frame
+
+log = logging.getLogger(__name__)
+
+CameraState = Literal["stopped", "running", "unavailable"]
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """What the supervisor knows: state, the last failure's reason, the next retry time."""
+
+    state: CameraState
+    reason: str = ""
+    retry_at: float | None = None  # time.monotonic() of the next reconnect attempt
+
+
+class CameraSupervisor:
+    """Wraps any Camera. `read` never lets a dead camera go unnoticed: the first failure stops
+    the driver and moves to "unavailable"; later reads retry `start` with backoff (initial,
+    doubling up to `backoff_max_s`) and return to "running" once a frame arrives."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        backoff_initial_s: float = 0.25,
+        backoff_max_s: float = 5.0,
+        on_change: Callable[[CameraStatus], None] | None = None,
+    ) -> None:
+        self.camera = camera
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.on_change = on_change
+        self._status = CameraStatus("stopped")
+        self._backoff_s = backoff_initial_s
+        self._lock = threading.Lock()
+
+    @property
+    def status(self) -> CameraStatus:
+        """The current state and reason."""
+        return self._status
+
+    @property
+    def available(self) -> bool:
+        """True while the camera is delivering frames."""
+        return self._status.state == "running"
+
+    def start(self) -> None:
+        """Start the camera; a failure is recorded (not raised) and retried by `read`."""
+        with self._lock:
+            self._try_start()
+
+    def read(self, timeout_s: float = 1.0) -> Frame:
+        """The next frame; raises CameraUnavailable (with the reason) while the camera is gone,
+        after waiting up to `timeout_s` for a reconnect attempt that is due within it."""
+        with self._lock:
+            if self._status.state != "running":
+                self._wait_and_retry(timeout_s)
+            try:
+                return self.camera.read(timeout_s)
+            except CameraUnavailable as exc:
+                self._lost(str(exc))
+                raise
+
+    def stop(self) -> None:
+        """Stop the camera and the supervision; safe to call twice."""
+        with self._lock:
+            self.camera.stop()
+            self._set(CameraStatus("stopped"))
+
+    def _wait_and_retry(self, timeout_s: float) -> None:
+        retry_at = self._status.retry_at or time.monotonic()
+        wait = retry_at - time.monotonic()
+        if wait > timeout_s:
+            time.sleep(timeout_s)
+            raise CameraUnavailable(f"camera unavailable: {self._status.reason}")
+        time.sleep(max(wait, 0.0))
+        if not self._try_start():
+            raise CameraUnavailable(f"camera unavailable: {self._status.reason}")
+
+    def _try_start(self) -> bool:
+        try:
+            self.camera.start()
+        except CameraUnavailable as exc:
+            self._lost(str(exc))
+            return False
+        self._backoff_s = self.backoff_initial_s
+        self._set(CameraStatus("running"))
+        return True
+
+    def _lost(self, reason: str) -> None:
+        """Stop the driver (release the device) and schedule the next attempt."""
+        with contextlib.suppress(CameraUnavailable):  # already gone: nothing left to release
+            self.camera.stop()
+        retry_at = time.monotonic() + self._backoff_s
+        self._backoff_s = min(self._backoff_s * 2, self.backoff_max_s)
+        self._set(CameraStatus("unavailable", reason, retry_at))
+
+    def _set(self, status: CameraStatus) -> None:
+        changed = status.state != self._status.state or status.reason != self._status.reason
+        self._status = status
+        if changed:
+            log.info("camera %s", status.state, extra={"reason": status.reason})
+            if self.on_change is not None:
+                self.on_change(status)
