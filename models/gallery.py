@@ -1,0 +1,458 @@
+"""The enrolled customers' face templates: encrypted at rest, searched exhaustively in memory.
+
+Storage: one SQLite file. Each template (128 float32) is sealed with AES-256-GCM under a key kept
+in a separate 0600 file, with the customer id and name as associated data, so a template moved to
+another customer or altered fails decryption loudly. Consent records are written before any
+template; a deletion removes the template and records when and why.
+
+Search: every template is held in memory only as 128 one-byte codes (faiss 8-bit scalar
+quantizer). A query scans all of them (no approximate index), then the closest few are decrypted
+from the database and re-ranked at full precision. The number re-ranked grows until the exact
+second-best is provably closer than anything not re-ranked: with E the largest quantization error
+of any stored template, a template's true distance is at least its coded distance minus E.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import os
+import secrets
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from device.errors import SmilepayError
+
+DIMENSIONS = 128
+CODE_RANGE = 0.4  # descriptor components beyond ±0.4 are clamped; E grows and covers it
+FIRST_RERANK = 8
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS consents (
+    id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, subject TEXT NOT NULL,
+    accepted_at TEXT NOT NULL, kiosk_id TEXT NOT NULL, text_version TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS templates (
+    slot INTEGER PRIMARY KEY, customer_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    nonce BLOB NOT NULL, sealed BLOB NOT NULL, step_up_salt TEXT, step_up_hash TEXT,
+    updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deletions (
+    id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, deleted_at TEXT NOT NULL,
+    reason TEXT NOT NULL, template_removed INTEGER NOT NULL);
+"""
+
+
+class GalleryError(SmilepayError):
+    """The gallery cannot do what was asked (bad input, bad key file, unknown customer)."""
+
+
+class TemplateTampered(GalleryError):
+    """A stored template failed authenticated decryption: altered, swapped or wrong key."""
+
+
+@dataclass(frozen=True)
+class Consent:
+    """Who consented, when (ISO 8601 UTC), on which kiosk, to which version of the text."""
+
+    subject: str
+    accepted_at: str
+    kiosk_id: str
+    text_version: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """Best and second-best customers for a query; distances are dlib-style Euclidean."""
+
+    best_id: str
+    best_name: str
+    best_distance: float
+    second_distance: float | None
+
+    @property
+    def margin(self) -> float | None:
+        """How much closer the best is than the second-best (None with one customer)."""
+        return None if self.second_distance is None else self.second_distance - self.best_distance
+
+
+@dataclass(frozen=True)
+class Customer:
+    """An enrolled customer as listed by the gallery."""
+
+    customer_id: str
+    name: str
+    updated_at: str
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """Read the 32-byte template key, creating it (mode 0600) if it does not exist."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    if path.stat().st_mode & 0o077:
+        raise GalleryError(f"{path}: template key file must be private (chmod 600)")
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise GalleryError(f"{path}: template key must be 32 bytes, found {len(key)}")
+    return key
+
+
+def step_up_secret(digits: str, salt: bytes | None = None) -> tuple[str, str]:
+    """(salt_hex, hash_hex) for a step-up code (phone last digits or PIN), scrypt-hashed."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(digits.encode(), salt=salt, **SCRYPT)
+    return salt.hex(), digest.hex()
+
+
+def check_vector(vector: object) -> np.ndarray:
+    """A finite 128-d float32 vector, or GalleryError."""
+    array = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if array.size != DIMENSIONS or not np.all(np.isfinite(array)):
+        raise GalleryError(f"a face template must be {DIMENSIONS} finite numbers")
+    return array
+
+
+def _associated_data(customer_id: str, name: str) -> bytes:
+    return json.dumps([customer_id, name], ensure_ascii=False).encode()
+
+
+class Gallery:
+    """Enrolled templates in `<data_dir>/gallery.db`; use `Gallery.open(path, key_path)`."""
+
+    def __init__(self, connection: sqlite3.Connection, key: bytes) -> None:
+        self._db = connection
+        self._aead = AESGCM(key)
+        self._lock = threading.RLock()
+        self._index = CodeIndex()
+        self._load_index()
+
+    @classmethod
+    def open(cls, path: Path, key_path: Path) -> Gallery:
+        """Open (or create) the gallery database and its key file."""
+        key = load_or_create_key(key_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.executescript(SCHEMA)
+        return cls(connection, key)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __len__(self) -> int:
+        return self._index.count
+
+    # --- writing -------------------------------------------------------------------------
+
+    def enroll(self, name: str, embeddings: Sequence[np.ndarray], consent: Consent) -> str:
+        """Record the consent, then keep the average of `embeddings`; return the new customer id."""
+        if not name.strip():
+            raise GalleryError("a customer needs a name")
+        if not embeddings:
+            raise GalleryError("enrollment needs at least one face capture")
+        vectors = np.stack([check_vector(vector) for vector in embeddings])
+        customer_id = uuid.uuid4().hex
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO consents (customer_id, subject, accepted_at, kiosk_id, text_version)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    customer_id,
+                    consent.subject,
+                    consent.accepted_at,
+                    consent.kiosk_id,
+                    consent.text_version,
+                ),
+            )  # committed on its own, before any template exists
+            self.upsert(customer_id, name, vectors.mean(axis=0))
+        return customer_id
+
+    def upsert(
+        self,
+        customer_id: str,
+        name: str,
+        embedding: np.ndarray,
+        step_up_salt: str | None = None,
+        step_up_hash: str | None = None,
+    ) -> None:
+        """Insert or replace one customer's template (and step-up secret)."""
+        self.upsert_many([(customer_id, name, embedding, step_up_salt, step_up_hash)])
+
+    def upsert_many(
+        self, rows: Iterable[tuple[str, str, np.ndarray, str | None, str | None]]
+    ) -> None:
+        """Insert or replace many templates in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                changes: list[tuple[int, np.ndarray]] = []
+                next_slot = self._index.count
+                for row in rows:
+                    slot, vector = self._write_template(next_slot, *row)
+                    next_slot += slot == next_slot
+                    changes.append((slot, vector))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._index.apply(changes)
+
+    def _write_template(
+        self,
+        next_slot: int,
+        customer_id: str,
+        name: str,
+        embedding: np.ndarray,
+        salt: str | None,
+        digest: str | None,
+    ) -> tuple[int, np.ndarray]:
+        """Seal and store one template at its existing slot, or at `next_slot` if new."""
+        vector = check_vector(embedding)
+        if not customer_id or not name.strip():
+            raise GalleryError("a template needs a customer id and a name")
+        nonce = secrets.token_bytes(12)
+        sealed = self._aead.encrypt(nonce, vector.tobytes(), _associated_data(customer_id, name))
+        row = self._db.execute(
+            "SELECT slot FROM templates WHERE customer_id = ?", (customer_id,)
+        ).fetchone()
+        slot = int(row[0]) if row else next_slot
+        self._db.execute(
+            "INSERT OR REPLACE INTO templates (slot, customer_id, name, nonce, sealed,"
+            " step_up_salt, step_up_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (slot, customer_id, name, nonce, sealed, salt, digest, now_iso()),
+        )
+        return slot, vector
+
+    def delete(self, customer_id: str, reason: str) -> bool:
+        """Remove a customer's template and record the deletion; False if there was none."""
+        if not reason.strip():
+            raise GalleryError("a deletion needs a reason")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                slot = self._remove_row(customer_id)
+                self._db.execute(
+                    "INSERT INTO deletions (customer_id, deleted_at, reason, template_removed)"
+                    " VALUES (?, ?, ?, ?)",
+                    (customer_id, now_iso(), reason, int(slot is not None)),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if slot is not None:
+                self._index.remove(slot)
+        return slot is not None
+
+    def _remove_row(self, customer_id: str) -> int | None:
+        """Delete the row and move the last slot into the hole, keeping slots dense."""
+        row = self._db.execute(
+            "SELECT slot FROM templates WHERE customer_id = ?", (customer_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        slot, last = int(row[0]), self._index.count - 1
+        self._db.execute("DELETE FROM templates WHERE slot = ?", (slot,))
+        if slot != last:
+            self._db.execute("UPDATE templates SET slot = ? WHERE slot = ?", (slot, last))
+        return slot
+
+    # --- reading -------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray) -> Match | None:
+        """The best and second-best customers for a face descriptor, exact; None if empty."""
+        query = check_vector(vector)
+        with self._lock:
+            if self._index.count == 0:
+                return None
+            ranked = self._index.search(query, self._exact_distances)
+        (best_distance, best_id, best_name), *rest = ranked
+        second = rest[0][0] if rest else None
+        return Match(best_id, best_name, best_distance, second)
+
+    def _exact_distances(
+        self, query: np.ndarray, slots: np.ndarray
+    ) -> list[tuple[float, str, str]]:
+        placeholders = ",".join("?" * len(slots))
+        rows = self._db.execute(
+            "SELECT customer_id, name, nonce, sealed FROM templates"
+            f" WHERE slot IN ({placeholders})",
+            [int(slot) for slot in slots],
+        ).fetchall()
+        found = []
+        for customer_id, name, nonce, sealed in rows:
+            vector = self._open_template(customer_id, name, nonce, sealed)
+            found.append((float(np.linalg.norm(vector - query)), customer_id, name))
+        return sorted(found)
+
+    def _open_template(
+        self, customer_id: str, name: str, nonce: bytes, sealed: bytes
+    ) -> np.ndarray:
+        try:
+            plain = self._aead.decrypt(nonce, sealed, _associated_data(customer_id, name))
+        except InvalidTag:
+            raise TemplateTampered(
+                f"template of customer {customer_id} failed decryption: altered, swapped "
+                "between customers, or the template key changed"
+            ) from None
+        return np.frombuffer(plain, dtype=np.float32)
+
+    def template(self, customer_id: str) -> np.ndarray:
+        """One customer's decrypted template (GalleryError if unknown)."""
+        row = self._db.execute(
+            "SELECT customer_id, name, nonce, sealed FROM templates WHERE customer_id = ?",
+            (customer_id,),
+        ).fetchone()
+        if row is None:
+            raise GalleryError(f"no template for customer {customer_id}")
+        return self._open_template(*row)
+
+    def check_step_up(self, customer_id: str, digits: str) -> bool:
+        """Whether `digits` match the customer's step-up secret (False if none is set)."""
+        row = self._db.execute(
+            "SELECT step_up_salt, step_up_hash FROM templates WHERE customer_id = ?",
+            (customer_id,),
+        ).fetchone()
+        if row is None or not row[0] or not row[1]:
+            return False
+        _, digest = step_up_secret(digits, bytes.fromhex(row[0]))
+        return hmac.compare_digest(digest, row[1])
+
+    def customers(self) -> list[Customer]:
+        """Every customer with a template, oldest slot first."""
+        rows = self._db.execute(
+            "SELECT customer_id, name, updated_at FROM templates ORDER BY slot"
+        ).fetchall()
+        return [Customer(*row) for row in rows]
+
+    def consents(self, customer_id: str) -> list[Consent]:
+        """The consent records kept for a customer (kept after deletion as evidence)."""
+        rows = self._db.execute(
+            "SELECT subject, accepted_at, kiosk_id, text_version FROM consents"
+            " WHERE customer_id = ? ORDER BY id",
+            (customer_id,),
+        ).fetchall()
+        return [Consent(*row) for row in rows]
+
+    def deletions(self, customer_id: str) -> list[tuple[str, str]]:
+        """(deleted_at, reason) for each recorded deletion of a customer."""
+        rows = self._db.execute(
+            "SELECT deleted_at, reason FROM deletions WHERE customer_id = ? ORDER BY id",
+            (customer_id,),
+        ).fetchall()
+        return [(str(at), str(reason)) for at, reason in rows]
+
+    def _load_index(self) -> None:
+        """Decrypt every template once at start-up and build the in-memory codes."""
+        cursor = self._db.execute(
+            "SELECT slot, customer_id, name, nonce, sealed FROM templates ORDER BY slot"
+        )
+        while batch := cursor.fetchmany(10_000):
+            if batch[0][0] != self._index.count:
+                raise GalleryError("gallery slots are not dense: the database is damaged")
+            vectors = [self._open_template(*row[1:]) for row in batch]
+            self._index.apply(list(zip((row[0] for row in batch), vectors, strict=True)))
+
+
+# (query, slots) -> [(distance, customer_id, name)] sorted, from the decrypted templates.
+ExactDistances = Callable[[np.ndarray, np.ndarray], list[tuple[float, str, str]]]
+
+
+class CodeIndex:
+    """8-bit codes of every template in slot order, and an exact re-ranking search."""
+
+    def __init__(self) -> None:
+        import faiss
+
+        self._faiss = faiss
+        self.index = faiss.IndexScalarQuantizer(
+            DIMENSIONS, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2
+        )
+        bounds = np.full((2, DIMENSIONS), CODE_RANGE, dtype=np.float32)
+        bounds[0] *= -1
+        self.index.train(bounds)
+        self.max_error = 0.0
+
+    @property
+    def count(self) -> int:
+        """How many templates are indexed."""
+        return int(self.index.ntotal)
+
+    @property
+    def bytes_per_template(self) -> int:
+        """Memory per template held by the index."""
+        return int(self.index.code_size)
+
+    def _codes(self) -> np.ndarray:
+        size = self.count * self.index.code_size
+        flat = self._faiss.rev_swig_ptr(self.index.codes.data(), size)
+        return np.asarray(flat).reshape(self.count, self.index.code_size)
+
+    def apply(self, changes: Sequence[tuple[int, np.ndarray]]) -> None:
+        """Write templates at their slots: existing slots are overwritten, the next one appends."""
+        if not changes:
+            return
+        vectors = np.stack([vector for _, vector in changes]).astype(np.float32)
+        codes = self.index.sa_encode(vectors)
+        errors = np.linalg.norm(self.index.sa_decode(codes) - vectors, axis=1)
+        self.max_error = max(self.max_error, float(errors.max()))
+        appended: list[np.ndarray] = []
+        for (slot, _), code in zip(changes, codes, strict=True):
+            if slot < self.count:
+                self._codes()[slot] = code
+            elif slot == self.count + len(appended):
+                appended.append(code)
+            else:
+                raise GalleryError(f"slot {slot} out of order")
+        if appended:
+            self.index.add_sa_codes(np.stack(appended))
+
+    def remove(self, slot: int) -> None:
+        """Drop a slot by moving the last code into it (as the database did)."""
+        codes = self._codes()
+        last = self.count - 1
+        codes[slot] = codes[last]
+        self.index.codes.resize(last * self.index.code_size)
+        self.index.ntotal = last
+
+    def search(self, query: np.ndarray, exact: ExactDistances) -> list[tuple[float, str, str]]:
+        """Exact best and second-best: re-rank more candidates until the bound proves it."""
+        wanted = min(self.count, FIRST_RERANK)
+        while True:
+            coded, slots = self.index.search(query[None], wanted)
+            ranked = exact(query, slots[0][slots[0] >= 0])
+            if wanted >= self.count:
+                return ranked
+            # Anything not re-ranked is at least this far away (rounding slack included).
+            floor = math.sqrt(max(float(coded[0][-1]), 0.0)) - self.max_error - 1e-4
+            if ranked[min(1, len(ranked) - 1)][0] <= floor:
+                return ranked
+            wanted = min(self.count, wanted * 8)
