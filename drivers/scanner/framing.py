@@ -74,7 +74,9 @@ def line_idle(state: FramerState) -> tuple[FramerState, list[Output]]:
     pending = state.buffer
     reset = replace(state, buffer=b"", discarding=False)
     if pending and not state.discarding:
-        return reset, [Rejected(f"incomplete frame ({len(pending)} bytes) when the line went quiet")]
+        return reset, [
+            Rejected(f"incomplete frame ({len(pending)} bytes) when the line went quiet")
+        ]
     return reset, []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,14 +41,18 @@ def reasons_of(outputs: list[Output]) -> list[str]:
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
-printable = st.text(
-    alphabet=st.characters(min_codepoint=0x20, blacklist_categories=("Cs", "Cc")),
-    min_size=1,
-    max_size=20,
-).map(lambda t: t.encode("utf-8")).filter(lambda b: 0 < len(b) <= MAX)
+printable = (
+    st.text(
+        alphabet=st.characters(min_codepoint=0x20, blacklist_categories=("Cs", "Cc")),
+        min_size=1,
+        max_size=20,
+    )
+    .map(lambda t: t.encode("utf-8"))
+    .filter(lambda b: 0 < len(b) <= MAX)
+)
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
@@ -96,7 +102,9 @@ def test_a_declared_length_over_the_cap_skips_until_the_line_goes_quiet() -> Non
 
 
 def test_a_zero_length_prefix_is_rejected() -> None:
-    _, outputs = run(new_framer("length_prefix", MAX), b"\x00\x00" + encode_frame(b"A", "length_prefix"))
+    _, outputs = run(
+        new_framer("length_prefix", MAX), b"\x00\x00" + encode_frame(b"A", "length_prefix")
+    )
     assert outputs == [Rejected("zero-length frame"), Decoded(b"A")]
 
 
