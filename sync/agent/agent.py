@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -92,6 +93,7 @@ class SyncAgent:
         gallery: GalleryLike | None = None,
         trigger: SyncTrigger | None = None,
         rng: random.Random | None = None,
+        on_batch: Callable[[PushOutcome], None] | None = None,
     ) -> None:
         self.queue = queue
         self.client = client
@@ -103,6 +105,7 @@ class SyncAgent:
         self.clock = ClockWatch(self.config.clock_drift_alarm_s)
         self.status = SyncStatus()
         self._last_sample: ClockSample | None = None
+        self._on_batch = on_batch
 
     # --- push ----------------------------------------------------------------------------------
 
@@ -122,7 +125,10 @@ class SyncAgent:
             log.error("sale rejected by ledger", extra={"sale_id": result.sale_id,
                                                          "seq": result.seq,
                                                          "reason": result.reason})
-        return PushOutcome(len(records), synced, len(rejected), 1, stalled=synced == 0)
+        outcome = PushOutcome(len(records), synced, len(rejected), 1, stalled=synced == 0)
+        if self._on_batch is not None:
+            self._on_batch(outcome)
+        return outcome
 
     def push(self, max_batches: int | None = None) -> PushOutcome:
         """Send batches until the queue is drained, a batch makes no progress, or the limit."""

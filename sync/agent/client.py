@@ -321,7 +321,7 @@ class LedgerClient:
         if event != "connection.start_tls.complete":
             return
         ssl_object = info["return_value"].get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        der = ssl_object.getpeercert(True) if ssl_object else None
         if der is None or cert_sha256(der) != self._pin:
             seen = cert_sha256(der) if der else "none"
             raise PinMismatch(f"ledger TLS certificate sha256 {seen} is not the pinned one")

@@ -1,0 +1,66 @@
+"""Online authorisation for the kiosk, with a bounded wait and a fallback to the offline path.
+
+The sale id is made first and used for the ledger's hold and for the queued sale, so whichever
+way the answer goes (approved, lost in transit, too late), the ledger books the sale once: the
+queued record posts the hold keyed by that id, or is booked as an offline sale if no hold exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from typing import Any, Protocol
+
+from device.errors import SmilepayError
+from sync.agent.client import LedgerClient, LedgerUnavailable
+
+log = logging.getLogger("smilepay.sync.authorization")
+
+
+class SaleDeclined(SmilepayError):
+    """The ledger declined the sale online; nothing was recorded on the device."""
+
+    def __init__(self, sale_id: str, reason: str | None) -> None:
+        super().__init__(f"payment declined: {reason or 'no reason given'}")
+        self.sale_id = sale_id
+        self.reason = reason
+
+
+class QueueForSales(Protocol):
+    """The part of `sync.queue.SaleQueue` the helper uses."""
+
+    def enqueue_sale(self, draft: Any) -> dict[str, Any]: ...
+
+
+def authorize_or_fallback(
+    client: LedgerClient, queue: QueueForSales, draft: Any, timeout_s: float | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Ask the ledger to authorise `draft`, then queue it; returns (signed record, online).
+
+    - approved: queued with the ledger's auth_id, offline=False;
+    - declined: raises SaleDeclined and queues nothing;
+    - no answer within `timeout_s` (or the ledger unreachable): queued offline, which the queue
+      accepts only within the offline limits (it raises its LimitExceeded otherwise).
+    Other refusals (e.g. this device revoked) are raised as LedgerRefused.
+    """
+    draft = _with(draft, sale_id=getattr(draft, "sale_id", None) or str(uuid.uuid4()))
+    try:
+        answer = client.authorize(
+            draft.sale_id, draft.customer_id, draft.amount_minor, draft.currency, draft.method,
+            timeout_s=timeout_s,
+        )
+    except LedgerUnavailable as exc:
+        log.warning("online authorisation unavailable; selling offline",
+                    extra={"sale_id": draft.sale_id, "error": str(exc)})
+        return queue.enqueue_sale(_with(draft, offline=True, auth_id=None)), False
+    if answer.status != "approved":
+        raise SaleDeclined(draft.sale_id, answer.reason)
+    return queue.enqueue_sale(_with(draft, offline=False, auth_id=answer.auth_id)), True
+
+
+def _with(draft: Any, **changes: Any) -> Any:
+    """A copy of a draft (dataclass or pydantic model) with some fields changed."""
+    if dataclasses.is_dataclass(draft) and not isinstance(draft, type):
+        return dataclasses.replace(draft, **changes)
+    return draft.model_copy(update=changes)

@@ -1,0 +1,72 @@
+"""`smilepay sync run`: assemble the agent from the data directory and config, and run it."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from device.config import KioskConfig, load_config
+from device.logs import configure_logging
+from device.progress import Progress
+from sync.agent.agent import PushOutcome, RunMode, SyncAgent
+from sync.agent.client import LedgerClient
+from sync.agent.device_identity import DeviceIdentity
+from sync.agent.trigger import SyncTrigger
+
+log = logging.getLogger("smilepay.sync")
+
+
+def open_queue(data_dir: Path, identity: DeviceIdentity, config: KioskConfig) -> Any:
+    """The device queue in `data_dir`, signing with the device's key."""
+    from sync.queue import SaleQueue
+
+    return SaleQueue.open(
+        data_dir, device_id=identity.device_id, signing_key=identity.key, limits=config.limits,
+        allow_tmpfs=config.queue.allow_tmpfs,
+    )
+
+
+def open_gallery(data_dir: Path, config: KioskConfig) -> Any:
+    """The kiosk's face gallery (`<data_dir>/gallery.db`), which ledger pulls keep current."""
+    from models.gallery import Gallery
+
+    # Relative secret paths belong to the data directory the agent was started on.
+    key_path = data_dir / config.secrets.template_key_file
+    return Gallery.open(data_dir / "gallery.db", key_path)
+
+
+def run_agent(
+    data_dir: Path, mode: RunMode, *, ledger_url: str | None = None, config_path: Path | None = None
+) -> int:
+    """Run the agent on `data_dir` until done (per `mode`) or SIGTERM/SIGINT; returns exit code."""
+    configure_logging("sync")
+    config = load_config(config_path)
+    identity = DeviceIdentity.load(data_dir)
+    url = ledger_url or identity.ledger_url
+    trigger = SyncTrigger(data_dir, config.sync.trigger_poll_s)
+    _install_signals(trigger)
+    queue = open_queue(data_dir, identity, config)
+    progress = Progress("synced", total=queue.status().backlog_count or None)
+    with LedgerClient(url, identity.device_id, identity.key, config.sync) as client:
+        agent = SyncAgent(
+            queue, client, identity.key, config.sync, gallery=open_gallery(data_dir, config),
+            trigger=trigger, on_batch=lambda outcome: _advance(progress, outcome),
+        )
+        log.info("sync agent started", extra={"device_id": identity.device_id, "ledger": url,
+                                              "mode": mode})
+        code = agent.run(mode)
+    progress.finish()
+    log.info("sync agent stopped", extra={"exit_code": code})
+    return code
+
+
+def _advance(progress: Progress, outcome: PushOutcome) -> None:
+    progress.advance(outcome.synced)
+
+
+def _install_signals(trigger: SyncTrigger) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: trigger.stop())
+    signal.signal(signal.SIGINT, lambda *_: trigger.stop())
+    signal.signal(signal.SIGUSR1, lambda *_: trigger.poke())
