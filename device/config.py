@@ -39,6 +39,19 @@ class DeviceSection(Section):
     name: str = "Demo kiosk"
 
 
+class PaymentsSection(Section):
+    """How the kiosk's own payment QR is built, and whose customer tokens it trusts."""
+
+    merchant_city: str = "Berlin"
+    country_code: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    currency_numeric: str = Field(default="978", pattern=r"^[0-9]{3}$")
+    merchant_category_code: str = Field(default="5499", pattern=r"^[0-9]{4}$")
+    account_gui: str = "com.smilepay"
+    # The ledger's customer-token issuer public key (base64 raw Ed25519), in a file; relative
+    # paths are resolved against the data directory. Without it, customer tokens are refused.
+    token_issuer_key_file: Path = Path("token_issuer.pub")
+
+
 class SecretsSection(Section):
     """Paths of secret files; relative paths are resolved against the data directory."""
 
@@ -51,6 +64,7 @@ class KioskConfig(Section):
 
     device: DeviceSection = DeviceSection()
     secrets: SecretsSection = SecretsSection()
+    payments: PaymentsSection = PaymentsSection()
     camera: CameraConfig = SyntheticCameraConfig(type="synthetic")
     scanner: ScannerConfig = SimulatedScannerConfig(type="simulated")
     printer: PrinterConfig = SimulatedPrinterConfig(type="simulated")
@@ -62,7 +76,7 @@ class KioskConfig(Section):
     screen: ScreenConfig = ScreenConfig()
 
     def secret_path(self, path: Path) -> Path:
-        """Resolve a secret's path against the data directory."""
+        """Resolve a secret's (or other data file's) path against the data directory."""
         return path if path.is_absolute() else self.device.data_dir / path
 
 

@@ -1,0 +1,62 @@
+"""Opens the configured drivers and the kiosk's services from its data directory."""
+
+from __future__ import annotations
+
+from device.app import KioskDrivers, KioskServices
+from device.codes_input import load_issuer_key
+from device.config import KioskConfig
+from drivers.camera import open_camera
+from drivers.indicator import open_indicator
+from drivers.printer import open_printer
+from drivers.scanner import open_scanner
+
+
+def open_drivers(config: KioskConfig) -> KioskDrivers:
+    """Build each role's driver from its config section (lazy imports: only what is chosen)."""
+    return KioskDrivers(
+        camera=open_camera(config.camera),
+        scanner=open_scanner(config.scanner),
+        printer=open_printer(config.printer),
+        indicator=open_indicator(config.indicator),
+    )
+
+
+def open_services(config: KioskConfig) -> KioskServices:
+    """Identity, queue, gallery, face engine and ledger client for the configured data dir.
+
+    The models are loaded here, before the kiosk starts, so the first customer never waits.
+    """
+    from models.engine import FaceEngine
+    from models.gallery import Gallery
+    from models.session import SmileToPaySession
+    from sync.agent.client import LedgerClient
+    from sync.agent.device_identity import DeviceIdentity
+    from sync.agent.service import open_queue
+    from sync.agent.trigger import request_sync_now
+
+    data_dir = config.device.data_dir
+    identity = DeviceIdentity.load(data_dir)
+    queue = open_queue(data_dir, identity, config)
+    gallery = Gallery.open(
+        data_dir / "gallery.db", config.secret_path(config.secrets.template_key_file)
+    )
+    engine = FaceEngine.load(config.face)
+
+    def new_face_session(amount_minor: int, started_at: float) -> SmileToPaySession:
+        return SmileToPaySession(engine, gallery, amount_minor, config.face, started_at)
+
+    def new_ledger_client() -> LedgerClient:
+        return LedgerClient(identity.ledger_url, identity.device_id, identity.key, config.sync)
+
+    def request_sync() -> None:
+        request_sync_now(data_dir)
+
+    return KioskServices(
+        device_id=identity.device_id,
+        queue=queue,
+        gallery=gallery,
+        new_face_session=new_face_session,
+        new_ledger_client=new_ledger_client,
+        issuer_key=load_issuer_key(config.secret_path(config.payments.token_issuer_key_file)),
+        request_sync=request_sync,
+    )

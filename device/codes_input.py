@@ -1,0 +1,46 @@
+"""Turns raw code bytes (from the camera or a serial scanner) into checkout events."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from device.checkout import CodePresented, CodeRejected
+from device.errors import SmilepayError
+
+ACCEPTED_KINDS = {"wechat", "alipay", "token"}
+
+
+def load_issuer_key(path: Path) -> Ed25519PublicKey | None:
+    """The customer-token issuer's public key from its file, or None if there is no file."""
+    from sync.keys import public_key_from_b64
+
+    if not path.exists():
+        return None
+    try:
+        return public_key_from_b64(path.read_text(encoding="ascii").strip())
+    except ValueError as exc:
+        raise SmilepayError(f"{path}: not a base64 Ed25519 public key: {exc}") from None
+
+
+def code_event(
+    raw: bytes, issuer_key: Ed25519PublicKey | None, at: float
+) -> CodePresented | CodeRejected:
+    """Classify a customer-presented code; tokens are verified offline with the issuer key."""
+    from device.codes.payment import classify_payload
+    from device.codes.token import verify_token
+
+    try:
+        code = classify_payload(raw)
+        if code.kind not in ACCEPTED_KINDS:
+            return CodeRejected(at, "that is a merchant code: show your own payment code")
+        if code.kind != "token":
+            return CodePresented(at, code.kind, code.text)
+        if issuer_key is None:
+            return CodeRejected(at, "this kiosk cannot check customer tokens (no issuer key)")
+        claims = verify_token(code.text, issuer_key, time.time())
+    except SmilepayError as exc:
+        return CodeRejected(at, str(exc))
+    return CodePresented(at, "token", code.text, customer_id=claims.customer_id)
