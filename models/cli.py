@@ -28,7 +28,7 @@ def register(commands: Any, benches: Any) -> None:
     models_sub = models.add_subparsers(dest="models_command", required=True)
     provision = models_sub.add_parser("provision", help="fetch, convert and verify model files")
     provision.add_argument("--model-dir", type=Path)
-    provision.set_defaults(handler=not_built("models provision"))
+    provision.set_defaults(handler=_provision_models)
 
     bench_face = benches.add_parser("face", help="accuracy and speed on labelled face photos")
     bench_face.add_argument("--dataset", type=Path, help="CSV manifest: path,identity,smiling")
@@ -38,3 +38,9 @@ def register(commands: Any, benches: Any) -> None:
     bench_match = benches.add_parser("match", help="1:N gallery search at 10k, 100k, 1M")
     bench_match.add_argument("--json", action="store_true")
     bench_match.set_defaults(handler=not_built("bench match"))
+
+
+def _provision_models(args: Any) -> int:
+    from models.provision import run_provision_command  # heavy imports only when run
+
+    return run_provision_command(args.model_dir)
