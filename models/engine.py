@@ -21,8 +21,8 @@ from models.landmarks import FaceMesh, LandmarkModel
 from models.quality import QualityGates, QualityReport, assess
 from models.smile import smile_ratio
 
-DETECTOR_FILE = "face_detection_short_range.tflite"
-LANDMARK_FILE = "face_landmark.tflite"
+DETECTOR_FILE = "face_detection_short_range"
+LANDMARK_FILE = "face_landmark"
 MIN_SIDE = 32
 MAX_SIDE = 8192
 MAX_PIXELS = 40_000_000

@@ -1,0 +1,216 @@
+"""Smile-to-pay as intent: one session per sale, fed frames and times, pure of I/O.
+
+The amount is on screen when the session starts. The customer must then show a neutral face
+and go on to smile; a face already smiling at the start counts only after it relaxes and smiles
+again. On the smile, liveness is judged over the session's frames, the face is embedded from the
+best neutral and best smiling frames (averaged) and searched in the gallery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from models.config import FaceConfig
+from models.engine import FaceEngine, FaceObservation
+from models.gallery import Gallery, Match
+from models.liveness import FaceTrace, LivenessResult, assess_liveness, trace
+from models.smile import SmileCalibration
+
+DecisionKind = Literal["pay", "step_up", "no_match", "not_live", "no_face"]
+NEUTRAL_FRAMES = 2  # consecutive neutral frames that establish the neutral reference
+SMILE_FRAMES = 2  # consecutive smiling frames that confirm the smile
+MAX_TRACES = 90
+
+
+@dataclass(frozen=True)
+class FaceDecision:
+    """The outcome of a session."""
+
+    kind: DecisionKind
+    customer_id: str | None = None
+    name: str | None = None
+    score: float | None = None  # best distance (lower is closer)
+    margin: float | None = None  # second-best minus best
+    live: bool = False
+    live_reasons: tuple[str, ...] = ()
+    smile_transition: bool = False
+
+
+@dataclass(frozen=True)
+class FaceProgress:
+    """What to show after a frame: guidance key, face box, and the decision once made."""
+
+    guidance: str
+    face_box: tuple[float, float, float, float] | None = None
+    decision: FaceDecision | None = None
+
+
+@dataclass
+class _Pick:
+    """A frame kept for embedding: the image, its observation, and how good it is."""
+
+    image: np.ndarray
+    observation: FaceObservation
+    goodness: float
+
+
+@dataclass
+class _SmileState:
+    phase: Literal["need_neutral", "need_smile", "decided"] = "need_neutral"
+    run: int = 0  # consecutive frames agreeing with what the phase waits for
+    widest: float = 0.0
+    neutral_ratios: list[float] = field(default_factory=list)
+    neutral_trace: FaceTrace | None = None
+    smile_trace: FaceTrace | None = None
+    best_neutral: _Pick | None = None
+    best_smile: _Pick | None = None
+
+
+def _goodness(observation: FaceObservation) -> float:
+    quality = observation.quality
+    return 0.0 if quality is None else quality.eye_distance_px * min(quality.sharpness, 300.0)
+
+
+class SmileToPaySession:
+    """Watches frames for a neutral→smile transition, then decides pay / step-up / refusal."""
+
+    def __init__(
+        self,
+        engine: FaceEngine,
+        gallery: Gallery,
+        amount_minor: int,
+        config: FaceConfig,
+        started_at: float,
+        calibration: SmileCalibration | None = None,
+    ) -> None:
+        self.engine = engine
+        self.gallery = gallery
+        self.amount_minor = amount_minor
+        self.config = config
+        self.started_at = started_at
+        self.calibration = calibration or SmileCalibration()
+        self.state = _SmileState()
+        self.traces: list[FaceTrace] = []
+        self.saw_face = False
+        self.decision: FaceDecision | None = None
+        self.liveness: LivenessResult | None = None
+
+    def observe(self, image_bgr: Any, t: float) -> FaceProgress:
+        """Take one frame captured at time `t` (seconds, same clock as `started_at`)."""
+        if self.decision is not None:
+            return FaceProgress("ok", None, self.decision)
+        observation = self.engine.analyse(image_bgr)
+        self.saw_face = self.saw_face or observation.mesh is not None
+        if observation.usable:
+            guidance = self._advance(image_bgr, observation)
+        else:
+            guidance = observation.guidance
+        if self.decision is None and t - self.started_at >= self.config.capture_timeout_s:
+            self.decision = self._timed_out()
+        return FaceProgress(guidance, observation.face_box, self.decision)
+
+    def _advance(self, image_bgr: np.ndarray, observation: FaceObservation) -> str:
+        """Move the smile state machine on one usable frame; return the guidance key."""
+        assert observation.mesh is not None and observation.smile_ratio is not None
+        grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        current = trace(grey, observation.mesh.points)
+        self.traces = [*self.traces[-MAX_TRACES + 1 :], current]
+        ratio = observation.smile_ratio
+        state = self.state
+        state.widest = max(state.widest, ratio)
+        pick = _Pick(image_bgr, observation, _goodness(observation))
+        if state.phase == "need_neutral":
+            return self._wait_for_neutral(ratio, current, pick)
+        return self._wait_for_smile(ratio, current, pick)
+
+    def _wait_for_neutral(self, ratio: float, current: FaceTrace, pick: _Pick) -> str:
+        state = self.state
+        if not self.calibration.relaxed(ratio, state.widest):
+            state.run = 0
+            return "hold_still"
+        state.run += 1
+        state.neutral_ratios.append(ratio)
+        _keep_best(state, "best_neutral", pick)
+        state.neutral_trace = current
+        if state.run >= NEUTRAL_FRAMES:
+            state.phase, state.run = "need_smile", 0
+            return "now_smile"
+        return "hold_still"
+
+    def _wait_for_smile(self, ratio: float, current: FaceTrace, pick: _Pick) -> str:
+        state = self.state
+        neutral = float(np.median(state.neutral_ratios))
+        if not self.calibration.smiling(ratio, neutral):
+            state.run = 0
+            if self.calibration.relaxed(ratio, state.widest) and ratio <= neutral:
+                state.neutral_ratios.append(ratio)
+                state.neutral_trace = current
+                _keep_best(state, "best_neutral", pick)
+            return "now_smile"
+        state.run += 1
+        state.smile_trace = current
+        _keep_best(state, "best_smile", pick)
+        if state.run >= SMILE_FRAMES:
+            state.phase = "decided"
+            self.decision = self._decide()
+            return "ok"
+        return "hold_still"
+
+    def _decide(self) -> FaceDecision:
+        """Judge liveness, embed the best neutral and smiling frames, search, apply the rules."""
+        state = self.state
+        self.liveness = assess_liveness(self.traces, state.neutral_trace, state.smile_trace)
+        reasons = list(self.liveness.reasons)
+        picks = [pick for pick in (state.best_neutral, state.best_smile) if pick is not None]
+        vectors = [self.engine.embed(pick.image, pick.observation) for pick in picks]
+        if (
+            len(vectors) == 2
+            and np.linalg.norm(vectors[0] - vectors[1]) >= self.config.match_threshold
+        ):
+            reasons.append("face_changed")  # the smiling face is not the neutral one
+        if reasons:
+            return FaceDecision(
+                "not_live", live=False, live_reasons=tuple(reasons), smile_transition=True
+            )
+        match = self.gallery.search(np.mean(vectors, axis=0))
+        return self._by_match(match)
+
+    def _by_match(self, match: Match | None) -> FaceDecision:
+        """Threshold, margin and amount rules on a live face's best match."""
+        if match is None or match.best_distance >= self.config.match_threshold:
+            score = None if match is None else match.best_distance
+            return FaceDecision(
+                "no_match",
+                score=score,
+                margin=None if match is None else match.margin,
+                live=True,
+                smile_transition=True,
+            )
+        ambiguous = match.margin is not None and match.margin < self.config.match_margin
+        costly = self.amount_minor >= self.config.step_up_amount_minor
+        kind: DecisionKind = "step_up" if ambiguous or costly else "pay"
+        return FaceDecision(
+            kind,
+            match.best_id,
+            match.best_name,
+            match.best_distance,
+            match.margin,
+            live=True,
+            smile_transition=True,
+        )
+
+    def _timed_out(self) -> FaceDecision:
+        if not self.saw_face:
+            return FaceDecision("no_face", live_reasons=("no_face",))
+        self.liveness = assess_liveness(self.traces, self.state.neutral_trace, None)
+        return FaceDecision("not_live", live=False, live_reasons=self.liveness.reasons)
+
+
+def _keep_best(state: _SmileState, slot: str, pick: _Pick) -> None:
+    current: _Pick | None = getattr(state, slot)
+    if current is None or pick.goodness >= current.goodness:
+        setattr(state, slot, pick)
