@@ -1,0 +1,342 @@
+"""The ledger's HTTP service (Starlette). Handlers are thin: they parse, authenticate, and call
+the ledger's modules inside one retryable database transaction each."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sync import keys
+from sync.ledger import customers, devices, holds
+from sync.ledger import requests as bodies
+from sync.ledger.errors import BadRequest, LedgerError, Unauthorized
+from sync.ledger.ingestion import BatchError, check_signatures, ingest, parse_batch
+from sync.ledger.openapi import openapi_document
+from sync.ledger.storage import in_transaction, migrate, open_engine
+from sync.queue.config import OfflineLimits
+
+log = logging.getLogger(__name__)
+NONCE_SWEEP_EVERY = 1000  # requests between sweeps of expired nonces
+
+
+class Ledger:
+    """The service state: database engine, operator tokens and clock."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        admin_token: str | None,
+        registration_token: str | None,
+        clock: Callable[[], float] = time.time,
+        default_currency: str = "EUR",
+    ) -> None:
+        self.engine = engine
+        self.admin_token = admin_token
+        self.registration_token = registration_token
+        self.clock = clock
+        self.default_currency = default_currency
+        self._requests = 0
+
+    def now_ms(self) -> int:
+        """Ledger time in integer milliseconds."""
+        return int(self.clock() * 1000)
+
+    def transaction(self, work: Callable[[Connection], Any]) -> Any:
+        """Run `work` in one retryable transaction."""
+        return in_transaction(self.engine, work)
+
+    def check_admin(self, request: Request) -> None:
+        """Operator requests need the admin bearer token when one is configured."""
+        _check_token(self.admin_token, request.headers.get("authorization", ""), "Bearer ")
+
+    def check_registration(self, request: Request) -> None:
+        """Registrations need the registration token when one is configured."""
+        given = request.headers.get("x-smilepay-registration-token", "")
+        _check_token(self.registration_token, given, "")
+
+    def authenticate(self, request: Request, device_id: str, body: bytes) -> Any:
+        """Authenticate a device request (own transaction: the nonce is spent even if the work
+        fails later); returns the device row."""
+        headers = {k: request.headers[k] for k in devices.AUTH_HEADERS if k in request.headers}
+        now_s = self.clock()
+
+        def work(conn: Connection) -> Any:
+            devices.authenticate(conn, device_id, headers, request.method, request.url.path,
+                                 body, now_s)
+            return devices.device_row(conn, device_id)
+
+        row = self.transaction(work)
+        self._requests += 1
+        if self._requests % NONCE_SWEEP_EVERY == 0:
+            self.transaction(lambda conn: devices.forget_old_nonces(conn, self.now_ms()))
+        return row
+
+
+def _check_token(expected: str | None, given: str, prefix: str) -> None:
+    if expected is None:
+        return
+    if not given.startswith(prefix) or not hmac.compare_digest(
+        given[len(prefix):].encode(), expected.encode()
+    ):
+        raise Unauthorized("bad_token", "missing or wrong operator token")
+
+
+Handler = Callable[[Ledger, Request, bytes], tuple[int, Any]]
+
+
+def endpoint(ledger: Ledger, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a synchronous handler: read the body, run it in a worker thread, answer JSON."""
+
+    async def run(request: Request) -> Response:
+        body = await request.body()
+        status, payload = await run_in_threadpool(handler, ledger, request, body)
+        return JSONResponse(payload, status_code=status)
+
+    return run
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def time_now(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    return 200, {"ledger_time_ms": ledger.now_ms()}
+
+
+def register_device(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    ledger.check_registration(request)
+    registration = bodies.parse_body(bodies.DeviceRegistration, body)
+    now = ledger.now_ms()
+    created = ledger.transaction(
+        lambda conn: devices.register(conn, registration.model_dump(), now)
+    )
+    if created:
+        log.info("device registered", extra={"device_id": registration.device_id})
+    return (201 if created else 200), {"device_id": registration.device_id}
+
+
+def revoke_device(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    ledger.check_admin(request)
+    device_id = request.path_params["device_id"]
+    now = ledger.now_ms()
+    ledger.transaction(lambda conn: devices.revoke(conn, device_id, now))
+    log.info("device revoked", extra={"device_id": device_id})
+    return 200, {"device_id": device_id, "revoked": True}
+
+
+def put_limits(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    ledger.check_admin(request)
+    device_id = request.path_params["device_id"]
+    try:
+        limits = OfflineLimits.model_validate_json(body or b"null")
+    except ValueError as exc:
+        raise BadRequest("invalid_body", str(exc).splitlines()[0]) from None
+    ledger.transaction(lambda conn: devices.set_limits(conn, device_id, limits))
+    return 200, {"limits": limits.model_dump()}
+
+
+def post_batch(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id = request.path_params["device_id"]
+    device = ledger.authenticate(request, device_id, body)
+    try:
+        parsed, head = parse_batch(device_id, _json(body))
+    except BatchError as exc:
+        raise BadRequest("invalid_batch", str(exc)) from None
+    public_key = keys.public_key_from_b64(device.public_key)
+    checked = check_signatures(device_id, parsed, head, public_key)
+    now = ledger.now_ms()
+
+    def work(conn: Connection) -> list[dict[str, Any]]:
+        device = devices.device_row(conn, device_id, lock=True)
+        return ingest(conn, device, checked, now)
+
+    results = ledger.transaction(work)
+    _log_batch(device_id, results)
+    return 200, {"results": results, "ledger_time_ms": ledger.now_ms()}
+
+
+def _log_batch(device_id: str, results: list[dict[str, Any]]) -> None:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    level = logging.WARNING if counts.get("rejected") else logging.INFO
+    log.log(level, "batch ingested", extra={"device_id": device_id, **counts})
+
+
+def post_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id = request.path_params["device_id"]
+    device = ledger.authenticate(request, device_id, body)
+    auth = bodies.parse_body(bodies.AuthorizationRequest, body)
+    now = ledger.now_ms()
+    return 200, ledger.transaction(lambda conn: holds.authorize(conn, device, auth.model_dump(), now))
+
+
+def void_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id, auth_id = request.path_params["device_id"], request.path_params["auth_id"]
+    device = ledger.authenticate(request, device_id, body)
+    now = ledger.now_ms()
+    return 200, ledger.transaction(lambda conn: holds.void(conn, device, auth_id, now))
+
+
+def get_gallery(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id = request.path_params["device_id"]
+    ledger.authenticate(request, device_id, body)
+    cursor = _int_param(request, "cursor", 0, 0, 2**62)
+    limit = _int_param(request, "limit", 500, 1, 1000)
+    return 200, ledger.transaction(lambda conn: customers.gallery_since(conn, cursor, limit))
+
+
+def ack_gallery(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id = request.path_params["device_id"]
+    device = ledger.authenticate(request, device_id, body)
+    ack = bodies.parse_body(bodies.GalleryAck, body)
+    now = ledger.now_ms()
+    return 200, ledger.transaction(
+        lambda conn: customers.acknowledge(conn, device, ack.cursor, ack.deleted_customer_ids, now)
+    )
+
+
+def post_enrollment(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id = request.path_params["device_id"]
+    device = ledger.authenticate(request, device_id, body)
+    enrollment = bodies.parse_body(bodies.Enrollment, body).model_dump()
+    now = ledger.now_ms()
+    return 201, ledger.transaction(
+        lambda conn: customers.enroll(conn, device, enrollment, ledger.default_currency, now)
+    )
+
+
+def get_config(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id = request.path_params["device_id"]
+    ledger.authenticate(request, device_id, body)
+    limits = ledger.transaction(lambda conn: devices.limits_for(conn, device_id))
+    return 200, {"limits": limits, "ledger_time_ms": ledger.now_ms()}
+
+
+def post_customer(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    ledger.check_admin(request)
+    customer = bodies.parse_body(bodies.CustomerCreate, body).model_dump()
+    now = ledger.now_ms()
+    customer_id, created = ledger.transaction(
+        lambda conn: customers.create_customer(conn, customer, now)
+    )
+    return (201 if created else 200), {"customer_id": customer_id}
+
+
+def post_topup(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    ledger.check_admin(request)
+    customer_id = request.path_params["customer_id"]
+    topup = bodies.parse_body(bodies.TopUp, body).model_dump()
+    now = ledger.now_ms()
+    answer, created = ledger.transaction(
+        lambda conn: customers.top_up(conn, customer_id, topup, now)
+    )
+    return (201 if created else 200), answer
+
+
+def get_customer(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    ledger.check_admin(request)
+    customer_id = request.path_params["customer_id"]
+    return 200, ledger.transaction(lambda conn: customers.customer_view(conn, customer_id))
+
+
+def delete_customer(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    ledger.check_admin(request)
+    customer_id = request.path_params["customer_id"]
+    now = ledger.now_ms()
+    answer = ledger.transaction(lambda conn: customers.delete_customer(conn, customer_id, now))
+    log.info("customer erased", extra={"customer_id": customer_id})
+    return 202, answer
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise BadRequest("bad_json", f"body is not JSON: {exc}") from None
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise BadRequest("invalid_query", f"{name} must be an integer from {low} to {high}")
+    return int(text)
+
+
+# --- the application --------------------------------------------------------------------------
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/v1/time", time_now),
+    ("POST", "/v1/devices", register_device),
+    ("POST", "/v1/devices/{device_id}:revoke", revoke_device),
+    ("PUT", "/v1/devices/{device_id}/limits", put_limits),
+    ("POST", "/v1/devices/{device_id}/sales:batch", post_batch),
+    ("POST", "/v1/devices/{device_id}/authorizations", post_authorization),
+    ("POST", "/v1/devices/{device_id}/authorizations/{auth_id}:void", void_authorization),
+    ("GET", "/v1/devices/{device_id}/gallery", get_gallery),
+    ("POST", "/v1/devices/{device_id}/gallery:ack", ack_gallery),
+    ("POST", "/v1/devices/{device_id}/enrollments", post_enrollment),
+    ("GET", "/v1/devices/{device_id}/config", get_config),
+    ("POST", "/v1/customers", post_customer),
+    ("POST", "/v1/customers/{customer_id}/topups", post_topup),
+    ("GET", "/v1/customers/{customer_id}", get_customer),
+    ("DELETE", "/v1/customers/{customer_id}", delete_customer),
+]
+
+
+async def _ledger_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LedgerError)
+    return JSONResponse({"error": exc.code, "reason": exc.reason}, status_code=exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse({"error": code, "reason": str(exc.detail)}, status_code=exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("request failed", exc_info=exc, extra={"path": request.url.path})
+    return JSONResponse({"error": "internal", "reason": "internal error"}, status_code=500)
+
+
+def create_app(
+    db_url: str,
+    admin_token: str | None = None,
+    registration_token: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The ledger application on `db_url` (migrated to the newest schema first)."""
+    engine = open_engine(db_url)
+    migrate(engine)
+    ledger = Ledger(engine, admin_token, registration_token, clock)
+    routes = [Route(path, endpoint(ledger, h), methods=[m]) for m, path, h in ROUTES]
+    document = openapi_document()
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    routes.append(Route("/openapi.json", openapi, methods=["GET"]))
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            LedgerError: _ledger_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+    )
+    app.state.ledger = ledger
+    return app

@@ -1,0 +1,53 @@
+"""Running the ledger under uvicorn in a background thread (tests and the demo), on a real
+socket; `serve` runs it in the foreground for `smilepay ledger serve`."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from device.errors import SmilepayError
+
+START_TIMEOUT_S = 30.0
+
+
+@dataclass
+class RunningServer:
+    """A uvicorn server running in a thread; `url` is its base URL."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        """Ask uvicorn to shut down and wait for the thread to end."""
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Start `app` under uvicorn in a daemon thread; port 0 picks a free port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise SmilepayError(f"the ledger did not start on {host}:{port}")
+        time.sleep(0.01)
+    bound_host, bound_port = sock.getsockname()[:2]
+    return RunningServer(f"http://{bound_host}:{bound_port}", server, thread)
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    """Run `app` in the foreground until interrupted."""
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
