@@ -1,0 +1,91 @@
+"""The operator's PIN: constant-time check, brute-force throttle, and short-lived sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.errors import ConfigError
+
+FREE_ATTEMPTS = 5
+FIRST_LOCKOUT_S = 30.0
+MAX_LOCKOUT_S = 900.0
+SESSION_S = 600.0
+
+
+def read_operator_pin(path: Path) -> str:
+    """Read the operator PIN from its file (first line, 4 to 12 digits)."""
+    try:
+        pin = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"screen.operator_pin_file: cannot read {path}: {exc}") from None
+    if not (pin.isdigit() and 4 <= len(pin) <= 12):
+        raise ConfigError(f"screen.operator_pin_file: {path} must hold 4 to 12 digits")
+    return pin
+
+
+@dataclass(frozen=True)
+class PinVerdict:
+    """The outcome of one PIN attempt; `retry_after_s` is set while attempts are locked out."""
+
+    ok: bool
+    retry_after_s: float = 0.0
+
+
+class PinGate:
+    """Checks PINs in constant time; after FREE_ATTEMPTS failures in a row it locks out, each
+    lockout twice as long as the last. The count is global, not per client: on a kiosk every
+    client is the same local browser, and a per-address count would invite address rotation."""
+
+    def __init__(self, pin: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._digest = hashlib.sha256(pin.encode()).digest()
+        self._clock = clock
+        self._failures = 0
+        self._locked_until = 0.0
+        self._next_lockout_s = FIRST_LOCKOUT_S
+
+    def attempt(self, pin: str) -> PinVerdict:
+        """Check one attempt; while locked out the PIN is not even compared."""
+        now = self._clock()
+        if now < self._locked_until:
+            return PinVerdict(False, self._locked_until - now)
+        candidate = hashlib.sha256(pin.encode()).digest()
+        if hmac.compare_digest(candidate, self._digest):
+            self._failures = 0
+            self._next_lockout_s = FIRST_LOCKOUT_S
+            return PinVerdict(True)
+        return self._fail(now)
+
+    def _fail(self, now: float) -> PinVerdict:
+        self._failures += 1
+        if self._failures < FREE_ATTEMPTS:
+            return PinVerdict(False)
+        self._failures = 0
+        self._locked_until = now + self._next_lockout_s
+        self._next_lockout_s = min(self._next_lockout_s * 2, MAX_LOCKOUT_S)
+        return PinVerdict(False, self._locked_until - now)
+
+
+class OperatorSessions:
+    """Random session tokens handed out after a good PIN; they expire after SESSION_S."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._expiry: dict[str, float] = {}
+
+    def open(self) -> str:
+        """A new session token."""
+        token = secrets.token_urlsafe(32)
+        self._expiry[token] = self._clock() + SESSION_S
+        return token
+
+    def valid(self, token: str | None) -> bool:
+        """Whether `token` is a live session."""
+        now = self._clock()
+        self._expiry = {t: at for t, at in self._expiry.items() if at > now}
+        return token is not None and token in self._expiry
