@@ -70,10 +70,23 @@ class Tally:
         }
 
 
+# QR codes without an ECI carry no charset; ZXing's .txt files hold the text as UTF-8.
+TEXT_ENCODINGS = ("utf-8", "shift_jis", "gb18030", "euc_kr", "iso-8859-1")
+
+
 def matches(data: bytes, expected: bytes) -> bool:
-    """Raw bytes equal, or equal once read as text (ZXing's .txt files hold UTF-8 text of
-    codes that may carry Shift_JIS bytes)."""
-    return data == expected or bytes_to_text(data) == expected.decode("utf-8", "replace")
+    """Raw bytes equal, or equal as text in one of the charsets QR payloads use."""
+    if data == expected:
+        return True
+    wanted = expected.decode("utf-8", "replace")
+    return any(_decodes_to(data, encoding, wanted) for encoding in TEXT_ENCODINGS)
+
+
+def _decodes_to(data: bytes, encoding: str, wanted: str) -> bool:
+    try:
+        return data.decode(encoding) == wanted
+    except UnicodeDecodeError:
+        return False
 
 
 def read_image(path: Path) -> np.ndarray:

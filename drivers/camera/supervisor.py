@@ -25,6 +25,7 @@ class CameraStatus:
     state: CameraState
     reason: str = ""
     retry_at: float | None = None  # time.monotonic() of the next reconnect attempt
+    backoff_s: float = 0.0  # the wait before that attempt
 
 
 class CameraSupervisor:
@@ -104,9 +105,9 @@ class CameraSupervisor:
         """Stop the driver (release the device) and schedule the next attempt."""
         with contextlib.suppress(CameraUnavailable):  # already gone: nothing left to release
             self.camera.stop()
-        retry_at = time.monotonic() + self._backoff_s
-        self._backoff_s = min(self._backoff_s * 2, self.backoff_max_s)
-        self._set(CameraStatus("unavailable", reason, retry_at))
+        backoff_s = self._backoff_s
+        self._backoff_s = min(backoff_s * 2, self.backoff_max_s)
+        self._set(CameraStatus("unavailable", reason, time.monotonic() + backoff_s, backoff_s))
 
     def _set(self, status: CameraStatus) -> None:
         changed = status.state != self._status.state or status.reason != self._status.reason
