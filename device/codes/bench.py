@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from device.codes.degrade import DEGRADATIONS, generate_frames
-from device.codes.qr import CHAIN, DECODERS, DEFAULT_BUDGET_S, bytes_to_text, decode_frame, to_grey
+from device.codes.qr import CHAIN, DECODERS, DEFAULT_BUDGET_S, decode_frame, to_grey
 from device.errors import SmilepayError
 from device.progress import Progress
 
