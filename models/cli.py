@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from device.cli import not_built
-
 
 def register(commands: Any, benches: Any) -> None:
     """Add the face commands and benchmarks."""
@@ -14,7 +12,12 @@ def register(commands: Any, benches: Any) -> None:
     enroll.add_argument("--data-dir", type=Path, required=True)
     enroll.add_argument("--name", required=True)
     enroll.add_argument("--consent", nargs="+", type=Path, required=True, metavar="IMAGE")
-    enroll.set_defaults(handler=not_built("enroll"))
+    enroll.add_argument("--kiosk-id", help="recorded in the consent record (default: hostname)")
+    enroll.add_argument("--consent-text-version", help="version of the consent text shown")
+    enroll.add_argument("--step-up", metavar="DIGITS", help="phone last digits or PIN")
+    enroll.add_argument("--json", action="store_true")
+    _common_face_options(enroll)
+    enroll.set_defaults(handler=_enroll)
 
     face = commands.add_parser("face", help="face pipeline tools")
     face_sub = face.add_subparsers(dest="face_command", required=True)
@@ -22,7 +25,15 @@ def register(commands: Any, benches: Any) -> None:
     replay.add_argument("frames_dir", type=Path)
     replay.add_argument("--data-dir", type=Path, required=True)
     replay.add_argument("--json", action="store_true")
-    replay.set_defaults(handler=not_built("face replay"))
+    replay.add_argument("--amount-minor", type=int, default=1000, help="sale amount shown")
+    replay.add_argument("--fps", type=float, default=10.0, help="frame rate of the recording")
+    _common_face_options(replay)
+    replay.set_defaults(handler=_replay)
+    demo = face_sub.add_parser("demo-frames", help="write the astronaut neutral→smile frames")
+    demo.add_argument("out_dir", type=Path)
+    demo.add_argument("--repeated-photo", action="store_true", help="one photo repeated instead")
+    _common_face_options(demo)
+    demo.set_defaults(handler=_demo_frames)
 
     models = commands.add_parser("models", help="provision and verify model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)
@@ -33,14 +44,54 @@ def register(commands: Any, benches: Any) -> None:
     bench_face = benches.add_parser("face", help="accuracy and speed on labelled face photos")
     bench_face.add_argument("--dataset", type=Path, help="CSV manifest: path,identity,smiling")
     bench_face.add_argument("--json", action="store_true")
-    bench_face.set_defaults(handler=not_built("bench face"))
+    _common_face_options(bench_face)
+    bench_face.set_defaults(handler=_bench_face)
 
     bench_match = benches.add_parser("match", help="1:N gallery search at 10k, 100k, 1M")
     bench_match.add_argument("--json", action="store_true")
-    bench_match.set_defaults(handler=not_built("bench match"))
+    bench_match.add_argument(
+        "--sizes", default="10000,100000,1000000", help="gallery sizes, comma-separated"
+    )
+    bench_match.add_argument("--queries", type=int, default=200)
+    bench_match.set_defaults(handler=_bench_match)
 
 
 def _provision_models(args: Any) -> int:
     from models.provision import run_provision_command  # heavy imports only when run
 
     return run_provision_command(args.model_dir)
+
+
+def _common_face_options(parser: Any) -> None:
+    parser.add_argument("--config", type=Path, help="kiosk TOML config (face and secrets)")
+    parser.add_argument("--model-dir", type=Path, help="provisioned models (default from config)")
+
+
+def _enroll(args: Any) -> int:
+    from models.enroll import enroll_command  # heavy imports only when run
+
+    return enroll_command(args)
+
+
+def _replay(args: Any) -> int:
+    from models.replay import replay_command
+
+    return replay_command(args)
+
+
+def _demo_frames(args: Any) -> int:
+    from models.demo_faces import demo_frames_command
+
+    return demo_frames_command(args)
+
+
+def _bench_face(args: Any) -> int:
+    from models.bench import bench_face_command
+
+    return bench_face_command(args)
+
+
+def _bench_match(args: Any) -> int:
+    from models.bench import bench_match_command
+
+    return bench_match_command(args)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from models.engine import FaceEngine, read_image
+from models.engine import FaceEngine, face_settings, read_image
 
 ASTRONAUT_FILE = "astronaut"
 MOUTH_CORNERS = (61, 291)
@@ -128,3 +129,16 @@ def repeated_photo(model_dir: Path, count: int = 16) -> list[np.ndarray]:
     """One smiling photo repeated `count` times: an attack that must never pay."""
     photo = astronaut(model_dir)
     return [photo.copy() for _ in range(count)]
+
+
+def demo_frames_command(args: Any) -> int:
+    """`smilepay face demo-frames OUT_DIR`: write the demo sequence as numbered PNG files."""
+    face, _ = face_settings(args.config, args.model_dir)
+    model_dir = face.model_dir.expanduser()
+    engine = FaceEngine.load(face)
+    frames = repeated_photo(model_dir) if args.repeated_photo else demo_sequence(model_dir, engine)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for number, frame in enumerate(frames):
+        cv2.imwrite(str(args.out_dir / f"frame_{number:03d}.png"), frame)
+    print(f"{len(frames)} frames written to {args.out_dir}")
+    return 0

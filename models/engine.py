@@ -155,3 +155,22 @@ def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
 
 def _since(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
+
+
+def face_settings(config_file: Path | None, model_dir: Path | None) -> tuple[FaceConfig, Path]:
+    """(face config, template key file relative to the data dir) from a kiosk config file."""
+    from device.config import load_config
+
+    kiosk = load_config(config_file)
+    face = kiosk.face
+    if model_dir is not None:
+        face = face.model_copy(update={"model_dir": model_dir})
+    return face, kiosk.secrets.template_key_file
+
+
+def open_gallery_in(data_dir: Path, key_file: Path) -> Any:
+    """The gallery of a data directory: `<data_dir>/gallery.db` and its key file."""
+    from models.gallery import Gallery
+
+    key_path = key_file if key_file.is_absolute() else data_dir / key_file
+    return Gallery.open(data_dir / "gallery.db", key_path)

@@ -110,8 +110,14 @@ class SmileToPaySession:
         else:
             guidance = observation.guidance
         if self.decision is None and t - self.started_at >= self.config.capture_timeout_s:
-            self.decision = self._timed_out()
+            self.expire()
         return FaceProgress(guidance, observation.face_box, self.decision)
+
+    def expire(self) -> FaceDecision:
+        """End the session now (time-out or frames ran out): the decision, made if not yet."""
+        if self.decision is None:
+            self.decision = self._timed_out()
+        return self.decision
 
     def _advance(self, image_bgr: np.ndarray, observation: FaceObservation) -> str:
         """Move the smile state machine on one usable frame; return the guidance key."""
