@@ -24,4 +24,8 @@ def register(commands: Any, benches: Any) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    return not_built("demo")(args)
+    from device.demo import run_interactive, run_scripted
+
+    if args.scripted:
+        return run_scripted(args.data_dir, args.port, args.json)
+    return run_interactive(args.data_dir, args.port)

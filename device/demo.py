@@ -1,0 +1,399 @@
+"""`smilepay demo`: a ledger, a registered device, an enrolled customer and a kiosk on simulated
+hardware, all on this machine. `--scripted` walks the whole journey and checks every step:
+a smile sale, a QR sale, the ledger going away, two offline sales, the ledger back, the sync.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from device.app import Kiosk, KioskDrivers
+from device.checkout import Phase
+from device.config import KioskConfig
+from device.demo_world import DemoWorld, phone_showing_qr, wait_until
+from device.errors import SmilepayError
+
+log = logging.getLogger("smilepay.demo")
+CUSTOMER_NAME = "Eileen (astronaut)"
+TOP_UP_MINOR = 10_000
+BASKET = (("Flat white", 1, 350), ("Croissant", 2, 275))  # 9.00 in all
+SALE_TIMEOUT_S = 60.0
+
+
+class DemoFailed(SmilepayError):
+    """A step of the scripted demo did not happen."""
+
+
+@dataclass
+class DemoSetup:
+    """Everything the demo started, for the journey to use and to stop at the end."""
+
+    data_dir: Path
+    ledger_db_url: str
+    ledger: Any  # RunningServer
+    device_id: str
+    customer_id: str
+    token: str
+    config: KioskConfig
+    kiosk: Kiosk
+    camera: Any
+    world: DemoWorld
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def say(step: str, **details: Any) -> None:
+    """Progress on stderr: one line per step of the demo."""
+    extra = " ".join(f"{k}={v}" for k, v in details.items())
+    print(f"[demo] {step} {extra}".rstrip(), file=sys.stderr, flush=True)
+
+
+# --- set-up -------------------------------------------------------------------------------------
+
+
+def start_ledger(db_url: str, port: int = 0) -> Any:
+    """The real ledger service (uvicorn on a real socket) on `db_url`."""
+    from sync.ledger.app import create_app
+    from sync.ledger.server import serve_in_thread
+
+    return serve_in_thread(create_app(db_url), "127.0.0.1", port)
+
+
+def demo_config(data_dir: Path, ledger_url: str, port: int) -> KioskConfig:
+    """The embedded demo defaults, pointed at this demo's data dir, ledger and screen port."""
+    from device.config import parse_config
+
+    return parse_config(
+        {
+            "device": {"data_dir": str(data_dir), "name": "smilepay demo kiosk"},
+            "sync": {"ledger_url": ledger_url, "online_auth_timeout_s": 1.0, "interval_s": 1.0},
+            "screen": {"port": port},
+        },
+        "demo defaults",
+    )
+
+
+def create_customer(ledger_url: str, customer_id: str, currency: str) -> None:
+    """Operator calls: create the customer's wallet and top it up."""
+    with httpx.Client(base_url=ledger_url, timeout=10) as http:
+        body = {"customer_id": customer_id, "name": CUSTOMER_NAME, "currency": currency}
+        _check(http.post("/v1/customers", json=body), "create customer")
+        topup = {"amount_minor": TOP_UP_MINOR, "currency": currency, "reference": "demo-top-up"}
+        _check(http.post(f"/v1/customers/{customer_id}/topups", json=topup), "top up")
+
+
+def _check(response: httpx.Response, what: str) -> None:
+    if response.status_code >= 300:
+        raise DemoFailed(f"{what}: ledger answered {response.status_code} {response.text}")
+
+
+def enroll_demo_customer(config: KioskConfig, engine: Any, device_id: str) -> str:
+    """Enroll the astronaut (public domain) with a consent record; returns the customer id."""
+    from models.demo_faces import astronaut
+    from models.gallery import Consent, Gallery, now_iso
+
+    image = astronaut(config.face.model_dir)
+    observation = engine.analyse(image)
+    if not observation.usable:
+        raise DemoFailed("the demo face did not pass the quality gates")
+    gallery = Gallery.open(
+        config.device.data_dir / "gallery.db",
+        config.secret_path(config.secrets.template_key_file),
+    )
+    try:
+        consent = Consent(CUSTOMER_NAME, now_iso(), device_id, "consent-v1")
+        return gallery.enroll(CUSTOMER_NAME, [engine.embed(image, observation)], consent)
+    finally:
+        gallery.close()
+
+
+def token_issuer(config: KioskConfig, ledger_dir: Path) -> Ed25519PrivateKey:
+    """The ledger operator's customer-token key; its public half is installed on the kiosk."""
+    from sync.keys import create_key_file, load_key_file, public_key_b64
+
+    key_file = ledger_dir / "token_issuer.key"
+    key = load_key_file(key_file) if key_file.exists() else create_key_file(key_file)
+    public = config.secret_path(config.payments.token_issuer_key_file)
+    public.write_text(public_key_b64(key) + "\n", encoding="ascii")
+    return key
+
+
+def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
+    """Start the ledger, register the device, enroll and fund the customer, assemble the kiosk."""
+    from drivers.indicator.simulated import SimulatedIndicator
+    from drivers.printer.simulated import SimulatedPrinter
+
+    from device.assembly import open_services
+    from drivers.camera.synthetic import SyntheticCamera
+    from drivers.scanner.simulated import SimulatedScanner
+    from models.demo_faces import demo_sequence
+    from models.engine import FaceEngine
+    from sync.agent.device_identity import init_device
+
+    ledger_dir, device_dir = data_dir / "ledger", data_dir / "device"
+    ledger_dir.mkdir(parents=True, exist_ok=True)
+    db_url = f"sqlite:///{ledger_dir / 'ledger.db'}"
+    ledger = start_ledger(db_url)
+    stack.callback(lambda: ledger.stop())
+    say("ledger started", url=ledger.url, db=db_url)
+    identity = init_device(device_dir, ledger.url, name="smilepay demo kiosk")
+    say("device registered", device_id=identity.device_id)
+    config = demo_config(device_dir, ledger.url, port)
+    engine = FaceEngine.load(config.face)
+    customer_id = enroll_demo_customer(config, engine, identity.device_id)
+    create_customer(ledger.url, customer_id, config.device.currency)
+    say("customer enrolled and funded", customer_id=customer_id, balance_minor=TOP_UP_MINOR)
+    issuer = token_issuer(config, ledger_dir)
+    token = _issue_token(customer_id, issuer)
+    camera = SyntheticCamera()
+    drivers = KioskDrivers(camera, SimulatedScanner(), SimulatedPrinter(), SimulatedIndicator())
+    kiosk = Kiosk(config, drivers, open_services(config))
+    world = DemoWorld(
+        camera,
+        lambda: kiosk.state.phase,
+        demo_sequence(config.face.model_dir, engine),
+        phone_showing_qr(token),
+    )
+    return DemoSetup(
+        data_dir,
+        db_url,
+        ledger,
+        identity.device_id,
+        customer_id,
+        token,
+        config,
+        kiosk,
+        camera,
+        world,
+    )
+
+
+def _issue_token(customer_id: str, issuer: Ed25519PrivateKey) -> str:
+    from device.codes.token import issue_token
+
+    return issue_token(customer_id, issuer, ttl_s=3600, now=time.time())
+
+
+# --- the scripted journey -----------------------------------------------------------------------
+
+
+def buy(setup: DemoSetup, method: str, expect_offline: bool) -> dict[str, Any]:
+    """One customer: basket, pay, the chosen method, approved; returns the step's record."""
+    kiosk = setup.kiosk
+    for name, quantity, unit in BASKET:
+        kiosk.add_item(name, quantity, unit)
+    kiosk.wait_for(Phase.BASKET, 5)
+    kiosk.pay()
+    kiosk.wait_for(Phase.CHOOSE_PAYMENT, 5)
+    started = time.monotonic()
+    kiosk.choose_payment(method)
+    state = _wait_for_result(kiosk)
+    if state.phase != Phase.APPROVED:
+        raise DemoFailed(f"{method} sale ended {state.phase.value}: {state.notice}")
+    if state.offline != expect_offline:
+        raise DemoFailed(f"{method} sale offline={state.offline}, expected {expect_offline}")
+    record = kiosk.recorder.records[state.sale_id or ""]
+    step = {
+        "step": f"{method} sale" + (" (offline)" if expect_offline else ""),
+        "sale_id": record["sale_id"],
+        "seq": record["seq"],
+        "amount_minor": record["amount_minor"],
+        "customer_id": record["customer_id"],
+        "offline": record["offline"],
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    say("approved", **{k: v for k, v in step.items() if k != "step"})
+    kiosk.wait_for(Phase.IDLE, 15)
+    return step
+
+
+def _wait_for_result(kiosk: Kiosk) -> Any:
+    done = {Phase.APPROVED, Phase.DECLINED, Phase.OFFLINE_LIMIT, Phase.ERROR, Phase.CHOOSE_PAYMENT}
+    wait_until(lambda: kiosk.state.phase in done, SALE_TIMEOUT_S, "the sale's outcome")
+    return kiosk.state
+
+
+def drain(setup: DemoSetup) -> int:
+    """Run the sync agent until the queue is empty; returns how many sales it synced."""
+    from sync.agent.agent import SyncAgent
+    from sync.agent.device_identity import DeviceIdentity
+
+    identity = DeviceIdentity.load(setup.config.device.data_dir)
+    synced = 0
+
+    def count(outcome: Any) -> None:
+        nonlocal synced
+        synced += outcome.synced
+
+    with setup.kiosk.services.new_ledger_client() as client:
+        agent = SyncAgent(
+            setup.kiosk.services.queue, client, identity.key, setup.config.sync, on_batch=count
+        )
+        if agent.run("until-drained") != 0:
+            raise DemoFailed(f"the sync agent could not drain the queue: {agent.status.last_error}")
+    return synced
+
+
+def ledger_summary(db_url: str, device_id: str) -> dict[str, Any]:
+    """Transactions in the ledger and the device's reconciliation, read from its database."""
+    from sync.ledger.reports import export_transactions, reconcile
+
+    transactions = list(export_transactions(db_url))
+    report = reconcile(db_url, device_id)
+    return {"transactions": transactions, "reconcile": report}
+
+
+def run_journey(setup: DemoSetup) -> dict[str, Any]:
+    """The scripted journey; raises DemoFailed at the first step that did not happen."""
+    kiosk = setup.kiosk
+    steps = setup.steps
+    steps.append(buy(setup, "face", expect_offline=False))
+    steps.append(buy(setup, "customer_qr", expect_offline=False))
+    port = int(setup.ledger.url.rsplit(":", 1)[1])
+    setup.ledger.stop()
+    say("ledger stopped: the kiosk is offline")
+    steps.append(buy(setup, "face", expect_offline=True))
+    steps.append(buy(setup, "customer_qr", expect_offline=True))
+    backlog = kiosk.services.queue.status().backlog_count
+    if backlog != 2:
+        raise DemoFailed(f"expected 2 queued offline sales, the queue holds {backlog}")
+    setup.ledger = start_ledger(setup.ledger_db_url, port)
+    say("ledger back", url=setup.ledger.url)
+    synced = drain(setup)
+    left = kiosk.services.queue.status().backlog_count
+    say("queue synced", synced=synced, left=left)
+    summary = ledger_summary(setup.ledger_db_url, setup.device_id)
+    return _verdict(setup, synced, left, summary)
+
+
+def _verdict(setup: DemoSetup, synced: int, left: int, summary: dict[str, Any]) -> dict[str, Any]:
+    steps = setup.steps
+    sales_in_ledger = {
+        t.get("sale_id") for t in summary["transactions"] if t.get("sale_id") is not None
+    }
+    recorded = {s["sale_id"] for s in steps}
+    problems = []
+    if left:
+        problems.append(f"{left} sales still queued")
+    if not recorded <= sales_in_ledger:
+        problems.append(f"sales missing from the ledger: {sorted(recorded - sales_in_ledger)}")
+    return {
+        "approved": len(steps),
+        "approved_online": sum(not s["offline"] for s in steps),
+        "queued_offline": sum(s["offline"] for s in steps),
+        "synced": synced,
+        "ledger_transactions": len(summary["transactions"]),
+        "ledger_sales": len(sales_in_ledger & recorded),
+        "reconcile": summary["reconcile"],
+        "device_id": setup.device_id,
+        "customer_id": setup.customer_id,
+        "steps": steps,
+        "problems": problems,
+        "ok": not problems,
+    }
+
+
+def run_scripted(data_dir: Path | None, port: int, as_json: bool) -> int:
+    """`smilepay demo --scripted`: exit 0 only if every step happened for real."""
+    from device.logs import configure_logging
+
+    configure_logging("demo", "WARNING", sys.stderr)
+    with ExitStack() as stack:
+        root = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        result = _run_scripted(stack, root, port)
+    print(json.dumps(result) if as_json else _human(result))
+    return 0 if result["ok"] else 1
+
+
+def _run_scripted(stack: ExitStack, root: Path, port: int) -> dict[str, Any]:
+    started = time.monotonic()
+    setup = set_up(stack, root, port)
+    setup.world.start()
+    stack.callback(setup.world.stop)
+    setup.kiosk.start()
+    stack.callback(setup.kiosk.stop)
+    try:
+        result = run_journey(setup)
+    except (DemoFailed, TimeoutError, SmilepayError) as exc:
+        result = {"ok": False, "error": str(exc), "steps": setup.steps}
+    finally:
+        stack.callback(lambda: setup.ledger.stop())
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def _human(result: dict[str, Any]) -> str:
+    lines = [f"{s['step']}: sale {s['sale_id']} ({s['amount_minor']})" for s in result["steps"]]
+    verdict = "ok" if result["ok"] else f"FAILED: {result.get('error') or result['problems']}"
+    return "\n".join([*lines, verdict])
+
+
+# --- the interactive demo -----------------------------------------------------------------------
+
+
+def run_interactive(data_dir: Path | None, port: int) -> int:
+    """`smilepay demo`: the kiosk with its screen on `port`, a live ledger and sync agent, and a
+    simulated customer who smiles or shows a QR when the screen asks. Runs until Ctrl-C."""
+    import secrets
+    import signal
+    import threading
+
+    from device.logs import configure_logging
+    from device.screen.server import create_screen_app
+    from device.screen.serving import serve_screen_in_thread
+
+    configure_logging("demo")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ExitStack() as stack:
+        root = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        setup = set_up(stack, root, port)
+        operator_pin = f"{secrets.randbelow(10**6):06d}"
+        app = create_screen_app(setup.kiosk, setup.config.screen, operator_pin)
+        screen = serve_screen_in_thread(app, setup.config.screen.host, port)
+        stack.callback(screen.stop)
+        _start_background(stack, setup)
+        say(
+            "demo kiosk ready",
+            screen=screen.url,
+            operator=f"{screen.url}/operator",
+            operator_pin=operator_pin,
+        )
+        say("a simulated customer smiles or shows a QR code whenever the screen asks; Ctrl-C ends")
+        with suppress(KeyboardInterrupt):
+            stop.wait()
+    return 0
+
+
+def _start_background(stack: ExitStack, setup: DemoSetup) -> None:
+    """The simulated world, the kiosk, and the sync agent (a thread here, a service on a Pi)."""
+    import threading
+
+    from sync.agent.agent import SyncAgent
+    from sync.agent.device_identity import DeviceIdentity
+    from sync.agent.trigger import SyncTrigger
+
+    setup.world.start()
+    stack.callback(setup.world.stop)
+    setup.kiosk.start()
+    stack.callback(setup.kiosk.stop)
+    data_dir = setup.config.device.data_dir
+    identity = DeviceIdentity.load(data_dir)
+    trigger = SyncTrigger(data_dir)
+    client = stack.enter_context(setup.kiosk.services.new_ledger_client())
+    agent = SyncAgent(
+        setup.kiosk.services.queue, client, identity.key, setup.config.sync, trigger=trigger
+    )
+    thread = threading.Thread(target=agent.run, name="sync-agent", daemon=True)
+    thread.start()
+    stack.callback(lambda: (trigger.stop(), thread.join(timeout=10)))
