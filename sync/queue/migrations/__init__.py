@@ -1,0 +1,1 @@
+"""Alembic migrations of the device database (shipped as package data, run at start-up)."""
