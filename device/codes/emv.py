@@ -177,6 +177,8 @@ def _check_characters(text: str) -> None:
             raise EmvRejected(f"NUL byte at character {index}")
         if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029":
             raise EmvRejected(f"control character U+{ord(ch):04X} at character {index}")
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise EmvRejected(f"invalid (undecodable) character at character {index}")
 
 
 def _check_crc(text: str) -> None:
