@@ -50,8 +50,8 @@ class PtyLine:
             raise OSError("the device is unplugged")
         deadline, received = time.monotonic() + timeout_s, b""
         while len(received) < until:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self._master], [], [], remaining)[0]:
+            remaining = max(deadline - time.monotonic(), 0.0)
+            if not select.select([self._master], [], [], remaining)[0]:
                 break
             received += os.read(self._master, 4096)
         return received
