@@ -53,6 +53,7 @@ def register(commands: Any, benches: Any) -> None:
         "--sizes", default="10000,100000,1000000", help="gallery sizes, comma-separated"
     )
     bench_match.add_argument("--queries", type=int, default=200)
+    bench_match.add_argument("--threads", type=int, default=1, help="faiss search threads")
     bench_match.set_defaults(handler=_bench_match)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import os
 import secrets
 import sqlite3
@@ -35,8 +34,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from device.errors import SmilepayError
 
 DIMENSIONS = 128
-CODE_RANGE = 0.4  # descriptor components beyond ±0.4 are clamped; E grows and covers it
-FIRST_RERANK = 8
+CODE_RANGE = 0.6  # components beyond ±0.6 are clamped: the error bound grows and covers it
+FIRST_CANDIDATES = 64
+RERANK_BATCH = 4
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 SCHEMA = """
@@ -145,23 +145,28 @@ def _associated_data(customer_id: str, name: str) -> bytes:
 class Gallery:
     """Enrolled templates in `<data_dir>/gallery.db`; use `Gallery.open(path, key_path)`."""
 
-    def __init__(self, connection: sqlite3.Connection, key: bytes) -> None:
+    def __init__(self, connection: sqlite3.Connection, key: bytes, search_threads: int = 1) -> None:
         self._db = connection
         self._aead = AESGCM(key)
         self._lock = threading.RLock()
-        self._index = CodeIndex()
+        self._index = CodeIndex(search_threads)
         self._load_index()
 
     @classmethod
-    def open(cls, path: Path, key_path: Path) -> Gallery:
-        """Open (or create) the gallery database and its key file."""
+    def open(cls, path: Path, key_path: Path, search_threads: int = 1) -> Gallery:
+        """Open (or create) the gallery database and its key file.
+
+        `search_threads` sets faiss's OpenMP threads for the whole process: one query scans
+        fastest on one thread when other work shares the cores (measured: 1.5 ms vs 11 ms at
+        100k on a loaded 2-core machine).
+        """
         key = load_or_create_key(key_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
         connection.executescript(SCHEMA)
-        return cls(connection, key)
+        return cls(connection, key, search_threads)
 
     def close(self) -> None:
         """Close the database."""
@@ -169,6 +174,11 @@ class Gallery:
 
     def __len__(self) -> int:
         return self._index.count
+
+    @property
+    def memory_bytes_per_template(self) -> int:
+        """Bytes of memory each template takes in the search index (its 8-bit code)."""
+        return self._index.bytes_per_template
 
     # --- writing -------------------------------------------------------------------------
 
@@ -389,9 +399,10 @@ ExactDistances = Callable[[np.ndarray, np.ndarray], list[tuple[float, str, str]]
 class CodeIndex:
     """8-bit codes of every template in slot order, and an exact re-ranking search."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
         import faiss
 
+        faiss.omp_set_num_threads(threads)
         self._faiss = faiss
         self.index = faiss.IndexScalarQuantizer(
             DIMENSIONS, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2
@@ -444,15 +455,24 @@ class CodeIndex:
         self.index.ntotal = last
 
     def search(self, query: np.ndarray, exact: ExactDistances) -> list[tuple[float, str, str]]:
-        """Exact best and second-best: re-rank more candidates until the bound proves it."""
-        wanted = min(self.count, FIRST_RERANK)
+        """Exact best and second-best, re-ranking candidates in coded order until proven.
+
+        Candidates come in order of coded distance; once the next candidate's coded distance
+        minus the largest quantization error exceeds the exact second-best so far, no template
+        left can beat it.
+        """
+        slack = self.max_error + 1e-4  # float rounding on top of the quantization error
+        ranked: list[tuple[float, str, str]] = []
+        done, wanted = 0, min(self.count, FIRST_CANDIDATES)
         while True:
             coded, slots = self.index.search(query[None], wanted)
-            ranked = exact(query, slots[0][slots[0] >= 0])
+            bounds = np.sqrt(np.maximum(coded[0], 0.0)) - slack
+            while done < wanted:
+                if len(ranked) >= 2 and bounds[done] > ranked[1][0]:
+                    return ranked
+                batch = slots[0][done : done + RERANK_BATCH]
+                ranked = sorted(ranked + exact(query, batch[batch >= 0]))[:2]
+                done += len(batch)
             if wanted >= self.count:
                 return ranked
-            # Anything not re-ranked is at least this far away (rounding slack included).
-            floor = math.sqrt(max(float(coded[0][-1]), 0.0)) - self.max_error - 1e-4
-            if ranked[min(1, len(ranked) - 1)][0] <= floor:
-                return ranked
-            wanted = min(self.count, wanted * 8)
+            wanted = min(self.count, wanted * 16)

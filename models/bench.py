@@ -1,0 +1,235 @@
+"""`smilepay bench face` and `smilepay bench match`: accuracy and speed, measured for real.
+
+face: every labelled photo goes through the kiosk pipeline (detect, landmarks, quality + smile,
+alignment chip + embedding); the descriptors give genuine/impostor error rates, the smile ratio is
+scored on photos labelled smiling or not.
+match: galleries of random unit vectors (10k, 100k, 1M) in real encrypted SQLite galleries,
+searched with the gallery's own search; every answer is checked against exact float32.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from device.errors import SmilepayError
+from device.progress import Progress
+from models.engine import BadImage, FaceEngine, face_settings, read_image
+from models.smile import is_smiling
+
+Labelled = tuple[Path, str, bool | None]  # photo, identity, smiling (None: unknown)
+
+
+def shared_dataset(data_dir: Path) -> list[Labelled]:
+    """The shared photos: press and Yale identities; Yale `happy` smiles, `normal` does not."""
+    from models.bench_face import shared_photo_identities
+
+    faces = data_dir / "faces"
+    if not faces.is_dir():
+        raise SmilepayError(f"{faces}: shared face photos not found (set SMILEPAY_TEST_DATA)")
+    labelled: list[Labelled] = []
+    for path, identity in shared_photo_identities(faces):
+        condition = path.name.split(".")[1] if path.name.startswith("subject") else ""
+        smiling = {"happy": True, "normal": False}.get(condition)
+        labelled.append((path, identity, smiling))
+    return labelled
+
+
+def csv_dataset(manifest: Path) -> list[Labelled]:
+    """Rows of a `path,identity,smiling` CSV (paths relative to it; smiling 1, 0 or empty)."""
+    try:
+        with manifest.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise SmilepayError(f"{manifest}: cannot read: {exc.strerror or exc}") from None
+    if not rows or {"path", "identity", "smiling"} - set(rows[0]):
+        raise SmilepayError(f"{manifest}: needs a header path,identity,smiling and rows")
+    labelled: list[Labelled] = []
+    for number, row in enumerate(rows, start=2):
+        flag = (row["smiling"] or "").strip()
+        if flag not in ("", "0", "1"):
+            raise SmilepayError(f"{manifest}:{number}: smiling must be 1, 0 or empty")
+        smiling = None if flag == "" else flag == "1"
+        labelled.append((manifest.parent / row["path"], row["identity"], smiling))
+    return labelled
+
+
+def _p50(values: list[float]) -> float | None:
+    return round(float(np.percentile(values, 50)), 3) if values else None
+
+
+def measure_faces(engine: FaceEngine, dataset: list[Labelled]) -> dict[str, Any]:
+    """Run the pipeline on each photo; collect descriptors, smile calls and timings."""
+    embeddings: dict[str, list[np.ndarray]] = defaultdict(list)
+    timings: dict[str, list[float]] = defaultdict(list)
+    smile_right, smile_total, no_face = 0, 0, 0
+    progress = Progress("bench face", len(dataset))
+    for path, identity, smiling in dataset:
+        progress.advance()
+        try:
+            image = read_image(path)
+        except BadImage:
+            no_face += 1
+            continue
+        observation = engine.analyse(image)
+        if observation.mesh is None or observation.smile_ratio is None:
+            no_face += 1
+            continue
+        started = time.perf_counter()
+        embeddings[identity].append(engine.embed(image, observation))
+        embed_ms = (time.perf_counter() - started) * 1000
+        for key, value in observation.timings_ms.items():
+            timings[key].append(value)
+        timings["embed_ms"].append(embed_ms)
+        timings["pipeline_ms"].append(sum(observation.timings_ms.values()) + embed_ms)
+        if smiling is not None:
+            smile_total += 1
+            smile_right += is_smiling(observation.smile_ratio) == smiling
+    progress.finish()
+    return {
+        "embeddings": dict(embeddings),
+        "timings": timings,
+        "smile_right": smile_right,
+        "smile_total": smile_total,
+        "no_face": no_face,
+    }
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process in MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def bench_face(engine: FaceEngine, dataset: list[Labelled], backend: str) -> dict[str, Any]:
+    """The `bench face` result object."""
+    from models.bench_face import verification_metrics
+
+    measured = measure_faces(engine, dataset)
+    timings = measured["timings"]
+    result: dict[str, Any] = {"bench": "face", "photos": len(dataset)}
+    result["faces_found"] = len(dataset) - measured["no_face"]
+    result |= verification_metrics(measured["embeddings"])
+    total = measured["smile_total"]
+    result["smile_photos"] = total
+    result["smile_accuracy"] = round(measured["smile_right"] / total, 4) if total else None
+    result["detect_ms_p50"] = _p50(timings["detect_ms"])
+    result["landmarks_ms_p50"] = _p50(timings["landmarks_ms"])
+    result["quality_smile_ms_p50"] = _p50(timings["quality_smile_ms"])
+    result["embed_ms_p50"] = _p50(timings["embed_ms"])
+    result["pipeline_ms_p50"] = _p50(timings["pipeline_ms"])
+    result["rss_mb"] = rss_mb()
+    result["backend"] = backend
+    return result
+
+
+def bench_face_command(args: Any) -> int:
+    """`smilepay bench face [--dataset FILE.csv] --json`."""
+    from models.bench_face import shared_data_dir
+
+    face, _ = face_settings(args.config, args.model_dir)
+    dataset = csv_dataset(args.dataset) if args.dataset else shared_dataset(shared_data_dir())
+    engine = FaceEngine.load(face)
+    result = bench_face(engine, dataset, face.embedding_backend)
+    print(json.dumps(result) if args.json else result)
+    return 0
+
+
+# --- match ---------------------------------------------------------------------------------
+
+
+def random_templates(count: int, rng: np.random.Generator) -> np.ndarray:
+    """Random unit vectors (128-d, float32)."""
+    vectors = rng.standard_normal((count, 128), dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def make_queries(templates: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Half near a stored template (a returning customer), half random (a stranger)."""
+    near = templates[rng.integers(0, len(templates), count // 2)]
+    near = near + rng.normal(0, 0.03, near.shape).astype(np.float32)
+    strangers = random_templates(count - len(near), rng)
+    return np.vstack([near, strangers]).astype(np.float32)
+
+
+def exact_top2(templates: np.ndarray, query: np.ndarray) -> tuple[int, float, float]:
+    """Exact float32 best index, best and second distances."""
+    squared = np.sum((templates - query) ** 2, axis=1)
+    best, second = np.argpartition(squared, 1)[:2]
+    if squared[second] < squared[best]:
+        best, second = second, best
+    return int(best), float(np.sqrt(squared[best])), float(np.sqrt(squared[second]))
+
+
+def bench_match_size(
+    size: int, queries: int, rng: np.random.Generator, threads: int = 1
+) -> dict[str, Any]:
+    """Build a real gallery of `size` templates and time searches, checking each against exact."""
+    from models.gallery import Gallery
+
+    templates = random_templates(size, rng)
+    with tempfile.TemporaryDirectory(prefix="smilepay-bench-match-") as scratch:
+        folder = Path(scratch)
+        gallery = Gallery.open(folder / "gallery.db", folder / "template.key", threads)
+        started = time.perf_counter()
+        for first in range(0, size, 50_000):
+            chunk = templates[first : first + 50_000]
+            gallery.upsert_many(
+                (f"c{first + i}", f"n{first + i}", v, None, None) for i, v in enumerate(chunk)
+            )
+        build_s = time.perf_counter() - started
+        latencies, same = [], 0
+        for query in make_queries(templates, queries, rng):
+            started = time.perf_counter()
+            match = gallery.search(query)
+            latencies.append((time.perf_counter() - started) * 1000)
+            best, _, second_d = exact_top2(templates, query)
+            assert match is not None and match.second_distance is not None
+            same += match.best_id == f"c{best}" and abs(match.second_distance - second_d) < 1e-4
+        index_bytes = gallery.memory_bytes_per_template
+        gallery.close()
+    return {
+        "templates": size,
+        "search_ms_p50": round(float(np.percentile(latencies, 50)), 3),
+        "search_ms_p99": round(float(np.percentile(latencies, 99)), 3),
+        "bytes_per_template": index_bytes,
+        "queries": queries,
+        "same_as_exact_float32": same,
+        "build_s": round(build_s, 1),
+    }
+
+
+def bench_match_command(args: Any) -> int:
+    """`smilepay bench match --json`: search p50/p99 at each size, exactness, memory."""
+    sizes = [int(size) for size in str(args.sizes).split(",") if size.strip()]
+    rng = np.random.default_rng(2026)
+    runs = []
+    for size in sizes:
+        print(f"bench match: building {size} templates", file=sys.stderr, flush=True)
+        runs.append(bench_match_size(size, args.queries, rng, args.threads))
+        print(f"bench match: {runs[-1]}", file=sys.stderr, flush=True)
+    result = {
+        "bench": "match",
+        "runs": runs,
+        "every_query_same_as_exact": all(r["same_as_exact_float32"] == r["queries"] for r in runs),
+        "rss_mb": rss_mb(),
+        "search_threads": args.threads,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    for run in runs:
+        count = run["templates"]
+        label = f"{count // 1000}k" if count < 10**6 else f"{count // 10**6}M"
+        result[f"search_ms_p50_{label}"] = run["search_ms_p50"]
+        result[f"search_ms_p99_{label}"] = run["search_ms_p99"]
+    result["bytes_per_template"] = runs[0]["bytes_per_template"] if runs else None
+    print(json.dumps(result) if args.json else result)
+    return 0
