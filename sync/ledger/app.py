@@ -22,7 +22,13 @@ from sync import keys
 from sync.ledger import customers, devices, holds
 from sync.ledger import requests as bodies
 from sync.ledger.errors import BadRequest, LedgerError, Unauthorized
-from sync.ledger.ingestion import BatchError, check_signatures, ingest, parse_batch
+from sync.ledger.ingestion import (
+    BatchError,
+    check_signatures,
+    ingest,
+    load_batch_json,
+    parse_batch,
+)
 from sync.ledger.openapi import openapi_document
 from sync.ledger.storage import in_transaction, migrate, open_engine
 from sync.queue.config import OfflineLimits
@@ -150,7 +156,7 @@ def post_batch(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]
     device_id = request.path_params["device_id"]
     device = ledger.authenticate(request, device_id, body)
     try:
-        parsed, head = parse_batch(device_id, _json(body))
+        parsed, head = parse_batch(device_id, load_batch_json(body))
     except BatchError as exc:
         raise BadRequest("invalid_batch", str(exc)) from None
     public_key = keys.public_key_from_b64(device.public_key)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
-
-from device.cli import not_built
 
 
 def register(commands: Any, benches: Any) -> None:
@@ -15,18 +14,47 @@ def register(commands: Any, benches: Any) -> None:
     serve.add_argument("--db", required=True, help="SQLAlchemy URL (sqlite:///... or postgresql://...)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
-    serve.set_defaults(handler=not_built("ledger serve"))
+    serve.add_argument("--admin-token-file", help="operator requests need this bearer token")
+    serve.add_argument("--registration-token-file", help="device registration needs this token")
+    serve.set_defaults(handler=_serve)
     export = ledger_sub.add_parser("export", help="one JSON object per ledger transaction")
     export.add_argument("--db", required=True)
     export.add_argument("--json", action="store_true")
-    export.set_defaults(handler=not_built("ledger export"))
+    export.set_defaults(handler=_export)
     reconcile = ledger_sub.add_parser("reconcile", help="per device: arrived, duplicates, gaps")
     reconcile.add_argument("--db", required=True)
     reconcile.add_argument("--device")
     reconcile.add_argument("--json", action="store_true")
-    reconcile.set_defaults(handler=not_built("ledger reconcile"))
+    reconcile.set_defaults(handler=_reconcile)
 
     bench = benches.add_parser("ledger", help="sales ingested per second vs raw batched insert")
     bench.add_argument("--db", required=True)
     bench.add_argument("--json", action="store_true")
-    bench.set_defaults(handler=not_built("bench ledger"))
+    bench.add_argument("--sales", type=int, default=20000, help="sales to ingest")
+    bench.add_argument("--batch", type=int, default=500, help="sales per batch")
+    bench.add_argument("--devices", type=int, default=8, help="kiosks sending at once")
+    bench.set_defaults(handler=_bench)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sync.ledger.commands import serve_command
+
+    return serve_command(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from sync.ledger.commands import export_command
+
+    return export_command(args)
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from sync.ledger.commands import reconcile_command
+
+    return reconcile_command(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from sync.ledger.bench import bench_command
+
+    return bench_command(args)

@@ -1,0 +1,194 @@
+"""`smilepay bench ledger`: sales ingested per second through the real HTTP path, against a raw
+batched insert of the same rows into the same database as the baseline.
+
+The ledger runs as a separate `smilepay ledger serve` process (uvicorn, real socket). Kiosks
+with real Ed25519 keys sign every sale and every batch head before the clock starts; during the
+timed part each kiosk posts its batches one after another, all kiosks at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, Index, MetaData, Table
+
+from device.errors import SmilepayError
+from device.progress import Progress
+from sync import wire
+from sync.ledger.kiosk import Kiosk, Operator
+from sync.ledger.storage import open_engine
+from sync.ledger.tables import sales
+
+CUSTOMERS = 200
+STARTUP_S = 60.0
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """Run the benchmark and print the JSON result as the last line."""
+    if args.sales < args.batch or args.batch < 1 or args.devices < 1:
+        raise SmilepayError("need --sales >= --batch >= 1 and --devices >= 1")
+    with LedgerProcess(args.db) as url:
+        kiosks, batches = _prepare(url, args.sales, args.batch, args.devices)
+        elapsed, accepted = _ingest(kiosks, batches, args.sales)
+    rows = [_raw_row(record) for batch in batches for record in batch[1]]
+    raw_elapsed = raw_insert(open_engine(args.db), rows, args.batch)
+    result = {
+        "db": open_engine(args.db).dialect.name,
+        "sales": args.sales,
+        "accepted": accepted,
+        "batch": args.batch,
+        "devices": args.devices,
+        "sales_per_s": round(args.sales / elapsed, 1),
+        "raw_rows_per_s": round(len(rows) / raw_elapsed, 1),
+        "ratio": round(raw_elapsed / elapsed, 3),
+        "elapsed_s": round(elapsed, 3),
+        "raw_elapsed_s": round(raw_elapsed, 3),
+    }
+    print(json.dumps(result) if args.json else result)
+    return 0 if accepted == args.sales else 1
+
+
+class LedgerProcess:
+    """`smilepay ledger serve` in a child process on a free port; the context yields its URL."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.log = tempfile.TemporaryFile()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> str:
+        port = _free_port()
+        command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", self.db_url,
+                   "--port", str(port)]
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        self._wait_ready(url)
+        return url
+
+    def _wait_ready(self, url: str) -> None:
+        deadline = time.monotonic() + STARTUP_S
+        assert self.process is not None
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                httpx.get(f"{url}/v1/time", timeout=1.0).raise_for_status()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.log.seek(0)
+        tail = self.log.read()[-2000:].decode(errors="replace")
+        self.__exit__()
+        raise SmilepayError(f"the ledger server did not start: {tail}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _prepare(
+    url: str, count: int, batch: int, device_count: int
+) -> tuple[list[Kiosk], list[tuple[Kiosk, list[dict[str, Any]]]]]:
+    """Register kiosks, fund customers, and sign every sale and batch up front."""
+    operator = Operator(url)
+    customers = [operator.customer(10**9) for _ in range(CUSTOMERS)]
+    operator.close()
+    kiosks = [Kiosk(url, merchant_id=f"bench-merchant-{i % 2}") for i in range(device_count)]
+    for kiosk in kiosks:
+        kiosk.register().raise_for_status()
+    progress = Progress("signing sales", count)
+    batches = []
+    rng = random.Random(7)
+    for start in range(0, count, batch):
+        kiosk = kiosks[(start // batch) % device_count]
+        size = min(batch, count - start)
+        batches.append((kiosk, [kiosk.sale(rng.randint(100, 900), rng.choice(customers))
+                                for _ in range(size)]))
+        progress.advance(size)
+    progress.finish()
+    return kiosks, batches
+
+
+def _ingest(
+    kiosks: list[Kiosk], batches: list[tuple[Kiosk, list[dict[str, Any]]]], count: int
+) -> tuple[float, int]:
+    """Post every batch (kiosks in parallel, each kiosk in order); (seconds, sales accepted)."""
+    bodies = {id(k): [(k.batch_body(r)) for kk, r in batches if kk is k] for k in kiosks}
+    progress = Progress("ingesting sales", count)
+
+    def run_kiosk(kiosk: Kiosk) -> int:
+        accepted = 0
+        for body in bodies[id(kiosk)]:
+            answer = kiosk.send("POST", f"/v1/devices/{kiosk.device_id}/sales:batch", body)
+            answer.raise_for_status()
+            results = answer.json()["results"]
+            accepted += sum(r["status"] == "accepted" for r in results)
+            progress.advance(len(results))
+        return accepted
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(kiosks)) as pool:
+        accepted = sum(pool.map(run_kiosk, kiosks))
+    elapsed = time.perf_counter() - started
+    progress.finish()
+    return elapsed, accepted
+
+
+def _raw_row(record: dict[str, Any]) -> dict[str, Any]:
+    """The row the ledger stores for a sale, built without the ledger."""
+    return {
+        "device_id": record["device_id"],
+        "seq": record["seq"],
+        "sale_id": record["sale_id"],
+        "hash": wire.sale_hash(record),
+        "merchant_id": "bench-merchant",
+        "customer_id": record["customer_id"],
+        "amount_minor": record["amount_minor"],
+        "currency": record["currency"],
+        "status": "accepted",
+        "reason": None,
+        "settle_later": False,
+        "transfer_id": uuid.uuid4().hex,
+        "received_ms": int(time.time() * 1000),
+        "record_json": json.dumps(record, sort_keys=True, separators=(",", ":")),
+    }
+
+
+def raw_insert(engine: Engine, rows: list[dict[str, Any]], batch: int) -> float:
+    """Seconds to insert `rows` into a copy of the sales table: executemany, one transaction
+    per batch, one connection. The copy is dropped afterwards."""
+    name = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    # Same columns, keys and indexes as the ledger's sales table.
+    table = Table(name, MetaData(), *[column._copy() for column in sales.columns])
+    Index(f"ix_{name}_device_status", table.c.device_id, table.c.status)
+    table.create(engine)
+    try:
+        progress = Progress("raw insert", len(rows))
+        started = time.perf_counter()
+        for start in range(0, len(rows), batch):
+            with engine.begin() as conn:
+                conn.execute(table.insert(), rows[start:start + batch])
+            progress.advance(min(batch, len(rows) - start))
+        elapsed = time.perf_counter() - started
+        progress.finish()
+    finally:
+        table.drop(engine)
+    return elapsed

@@ -1,0 +1,100 @@
+"""What the ledger's CLI commands do (imported only when one runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from device.errors import SmilepayError
+from device.logs import configure_logging
+from sync.ledger.reports import journal, reconcile
+from sync.ledger.storage import migrate, open_engine
+
+log = logging.getLogger(__name__)
+
+
+def read_token(path: str | None, what: str) -> str | None:
+    """The token in a file (surrounding whitespace ignored), or None when no file is given."""
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise SmilepayError(f"{what} file {path}: {exc.strerror}") from None
+    if len(token) < 16:
+        raise SmilepayError(f"{what} file {path}: the token must be at least 16 characters")
+    return token
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """`smilepay ledger serve`: migrate, then serve HTTP until interrupted."""
+    from sync.ledger.app import create_app
+    from sync.ledger.server import serve
+
+    configure_logging("ledger")
+    admin = read_token(args.admin_token_file, "--admin-token-file")
+    registration = read_token(args.registration_token_file, "--registration-token-file")
+    app = create_app(args.db, admin_token=admin, registration_token=registration)
+    log.info("ledger starting", extra={"host": args.host, "port": args.port,
+                                       "operator_auth": admin is not None})
+    serve(app, args.host, args.port)
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """`smilepay ledger export`: one line per transfer (JSON with --json)."""
+    configure_logging("ledger-cli", stream=_stderr())
+    engine = open_engine(args.db)
+    migrate(engine)
+    with engine.connect() as conn:
+        for transfer in journal(conn):
+            print(json.dumps(transfer, sort_keys=True) if args.json else _transfer_line(transfer))
+    return 0
+
+
+def _transfer_line(t: dict[str, Any]) -> str:
+    sale = f" sale {t['sale_id']}" if t["sale_id"] else ""
+    return (f"{t['created_ms']} {t['kind']:<12} {t['amount_minor']:>10} {t['currency']} "
+            f"{t['debit_account_id']} -> {t['credit_account_id']}{sale}")
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    """`smilepay ledger reconcile`: per-device report; exit 1 if anything does not balance."""
+    configure_logging("ledger-cli", stream=_stderr())
+    engine = open_engine(args.db)
+    migrate(engine)
+    with engine.connect() as conn:
+        report = reconcile(conn, args.device)
+    if args.device and not report["devices"]:
+        raise SmilepayError(f"no device {args.device} in this ledger")
+    print(json.dumps(report, sort_keys=True) if args.json else _report_text(report))
+    balanced = all(t["balanced"] for t in report["ledger"]) and all(
+        entry["balanced"] for device in report["devices"] for entry in device["totals"]
+    )
+    return 0 if balanced else 1
+
+
+def _report_text(report: dict[str, Any]) -> str:
+    lines = []
+    for d in report["devices"]:
+        lines.append(
+            f"{d['device_id']}: arrived {d['arrived']} (accepted {d['accepted']}, declined "
+            f"{d['declined']}), duplicates {d['duplicates_rejected']}, rejected {d['rejected']}, "
+            f"gaps {d['gaps']}, chain breaks {d['chain_breaks']}"
+        )
+        for total in d["totals"]:
+            lines.append(f"  {total['currency']}: {total['sales_minor']} by {total['by_kind']}"
+                         f" balanced={total['balanced']}")
+    for total in report["ledger"]:
+        lines.append(f"ledger {total['currency']}: debits {total['debits_posted']} credits "
+                     f"{total['credits_posted']} balanced={total['balanced']}")
+    return "\n".join(lines)
+
+
+def _stderr() -> Any:
+    import sys
+
+    return sys.stderr
