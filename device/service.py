@@ -1,0 +1,170 @@
+"""Glue between a long-running service and systemd: READY once started, WATCHDOG pings only while
+the main loops report healthy (a stuck loop stops the pings, so systemd restarts the service),
+STOPPING on the way out."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from device.errors import SmilepayError
+from device.sdnotify import SdNotifier
+
+if TYPE_CHECKING:
+    from device.config import KioskConfig
+
+log = logging.getLogger("smilepay.service")
+HealthCheck = Callable[[], str | None]
+"""Returns None while healthy, else what is wrong (shown as the unit's STATUS)."""
+
+DEFAULT_MAX_LOOP_AGE_S = 5.0
+
+
+class WatchdogPinger:
+    """Pings systemd's watchdog every `interval_s` while `check()` says healthy."""
+
+    def __init__(self, notifier: SdNotifier, check: HealthCheck, interval_s: float) -> None:
+        self.notifier = notifier
+        self.check = check
+        self.interval_s = interval_s
+        self.pings = 0
+        self.last_problem: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+
+    def start(self) -> None:
+        """Begin pinging in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop pinging."""
+        self._stop.set()
+        self._thread.join(timeout=self.interval_s + 1)
+
+    def beat(self) -> bool:
+        """One round: ping if healthy; report a new problem once as STATUS. True if pinged."""
+        try:
+            problem = self.check()
+        except Exception as exc:  # a failing health check is itself unhealthy
+            problem = f"health check failed: {exc}"
+        if problem is not None:
+            if problem != self.last_problem:
+                log.warning("unhealthy: withholding watchdog pings", extra={"problem": problem})
+                self.notifier.status(f"unhealthy: {problem}")
+            self.last_problem = problem
+            return False
+        if self.last_problem is not None:
+            self.notifier.status("healthy")
+            self.last_problem = None
+        self.pings += 1
+        return self.notifier.watchdog()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.beat()
+
+
+def stale_loops(heartbeats: Mapping[str, float | None], now: float, max_age_s: float) -> str | None:
+    """None if every loop beat within `max_age_s`, else which loops are stuck (None = no loop).
+    The text stays the same while the same loops stay stuck, so the status is sent once."""
+    stuck = [
+        f"{name} loop silent over {max_age_s:g} s"
+        for name, at in heartbeats.items()
+        if at is not None and now - at > max_age_s
+    ]
+    return "; ".join(stuck) or None
+
+
+def kiosk_health_check(kiosk: Any, max_age_s: float = DEFAULT_MAX_LOOP_AGE_S) -> HealthCheck:
+    """Healthy while the kiosk's checkout loop and camera loop (if any) keep beating."""
+
+    def check() -> str | None:
+        camera = getattr(kiosk, "camera_loop", None)
+        heartbeats = {
+            "checkout": kiosk.heartbeat,
+            "camera": camera.heartbeat if camera is not None else None,
+        }
+        return stale_loops(heartbeats, time.monotonic(), max_age_s)
+
+    return check
+
+
+def start_watchdog(notifier: SdNotifier, check: HealthCheck) -> WatchdogPinger | None:
+    """Start pinging if systemd set a watchdog for this process; None otherwise."""
+    if notifier.watchdog_interval_s is None or not notifier.enabled:
+        return None
+    pinger = WatchdogPinger(notifier, check, notifier.watchdog_interval_s)
+    pinger.start()
+    return pinger
+
+
+def run_kiosk(config_path: Path) -> int:
+    """`smilepay kiosk --config PATH`: assemble the kiosk, serve its screen, tell systemd when
+    ready, ping the watchdog while healthy, and stop cleanly on SIGTERM or SIGINT."""
+    from device.config import load_config
+    from device.logs import configure_logging
+
+    configure_logging("kiosk")
+    config = load_config(config_path)
+    notifier = SdNotifier()
+    stop = _stop_on_signals()
+    with ExitStack() as stack:
+        kiosk, url = start_kiosk_and_screen(stack, config)
+        notifier.ready(f"serving the screen at {url}")
+        log.info("kiosk ready", extra={"screen": url})
+        pinger = start_watchdog(notifier, kiosk_health_check(kiosk))
+        if pinger is not None:
+            stack.callback(pinger.stop)
+        stop.wait()
+        notifier.stopping("stopping")
+        log.info("kiosk stopping")
+    return 0
+
+
+def start_kiosk_and_screen(stack: ExitStack, config: KioskConfig) -> tuple[Any, str]:
+    """Assemble and start the kiosk, then serve its screen; both stop when `stack` closes.
+    Returns the kiosk and the screen's URL."""
+    from device.app import Kiosk
+    from device.screen.operator import read_operator_pin
+    from device.screen.server import create_screen_app, serve_screen_in_thread
+
+    pin_file = config.screen.operator_pin_file
+    pin = read_operator_pin(config.secret_path(pin_file)) if pin_file else None
+    kiosk = Kiosk.assemble(config)
+    kiosk.start()
+    stack.callback(kiosk.stop)
+    app = create_screen_app(kiosk, config.screen, pin)
+    server = serve_screen_in_thread(app, config.screen.host, config.screen.port)
+    stack.callback(server.stop)
+    return kiosk, server.url
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m device.service --config PATH` (what `smilepay kiosk` runs)."""
+    parser = argparse.ArgumentParser(prog="device.service")
+    parser.add_argument("--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        return run_kiosk(args.config)
+    except SmilepayError as exc:
+        print(f"smilepay: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
