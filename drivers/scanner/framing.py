@@ -10,8 +10,9 @@ Framings:
 - "length_prefix": a 2-byte big-endian payload length, then the payload.
 
 Resynchronisation: an over-long frame is reported once, then skipped up to the next terminator
-("cr"/"lf"/"crlf") or until the line goes quiet ("length_prefix", whose length bytes cannot be
-trusted after a bad one). A bad payload of a valid length costs only that frame.
+("cr"/"lf"/"crlf") or for its declared length ("length_prefix"). When the line goes quiet any
+partial or skipped frame ends, so even a corrupted length costs only the frames sent before the
+next pause. A bad payload of a valid length costs only that frame.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class FramerState:
     max_frame_bytes: int
     buffer: bytes = b""
     discarding: bool = False
+    skip: int = 0  # length_prefix: bytes of an over-long frame still to skip
 
 
 def new_framer(framing: Framing, max_frame_bytes: int) -> FramerState:
@@ -72,7 +74,7 @@ def feed(state: FramerState, chunk: bytes) -> tuple[FramerState, list[Output]]:
 def line_idle(state: FramerState) -> tuple[FramerState, list[Output]]:
     """The line went quiet: drop a half-received frame (reported) and end any skipping."""
     pending = state.buffer
-    reset = replace(state, buffer=b"", discarding=False)
+    reset = replace(state, buffer=b"", discarding=False, skip=0)
     if pending and not state.discarding:
         return reset, [
             Rejected(f"incomplete frame ({len(pending)} bytes) when the line went quiet")
@@ -119,21 +121,25 @@ def _feed_terminated(state: FramerState, chunk: bytes) -> tuple[FramerState, lis
 
 
 def _feed_length_prefixed(state: FramerState, chunk: bytes) -> tuple[FramerState, list[Output]]:
+    skip = min(state.skip, len(chunk))  # the rest of an over-long frame: skipped, not kept
+    buffer, outputs = state.buffer + chunk[skip:], list[Output]()
+    state = replace(state, skip=state.skip - skip, discarding=state.skip - skip > 0)
     if state.discarding:
-        return state, []  # a length could not be trusted: wait for the line to go quiet
-    buffer = state.buffer + chunk
-    outputs: list[Output] = []
+        return replace(state, buffer=b""), outputs
     while len(buffer) >= LENGTH_PREFIX_BYTES:
         length = int.from_bytes(buffer[:LENGTH_PREFIX_BYTES], "big")
         if length == 0:
             outputs.append(Rejected("zero-length frame"))
             buffer = buffer[LENGTH_PREFIX_BYTES:]
             continue
+        end = LENGTH_PREFIX_BYTES + length
         if length > state.max_frame_bytes:
             reason = f"declared length {length} is over the {state.max_frame_bytes}-byte cap"
-            outputs.append(Rejected(reason + ": skipping until the line goes quiet"))
-            return replace(state, buffer=b"", discarding=True), outputs
-        end = LENGTH_PREFIX_BYTES + length
+            outputs.append(Rejected(reason + ": skipped"))
+            skipped, outputs_after = _feed_length_prefixed(
+                replace(state, buffer=b"", skip=length), buffer[LENGTH_PREFIX_BYTES:]
+            )
+            return skipped, outputs + outputs_after
         if len(buffer) < end:
             break
         outputs.append(check_payload(buffer[LENGTH_PREFIX_BYTES:end], state.max_frame_bytes))

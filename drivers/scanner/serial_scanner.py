@@ -80,7 +80,8 @@ class SerialScanner:
     def open(self) -> None:
         """Open the port; raises ScannerUnavailable (later reads keep retrying with backoff)."""
         self._wanted = True
-        self._try_open()
+        if self._port is None:
+            self._try_open()
 
     def read_code(self, timeout_s: float) -> bytes | None:
         """One valid payload, or None after `timeout_s` (may overrun by one quiet gap).

@@ -92,13 +92,20 @@ def test_an_over_long_frame_is_reported_once_and_skipped_to_its_terminator(frami
 
 def test_a_declared_length_over_the_cap_skips_until_the_line_goes_quiet() -> None:
     state, outputs = run(new_framer("length_prefix", MAX), b"\x01\x00" + b"Z" * 40)
-    assert reasons_of(outputs) == [
-        "declared length 256 is over the 64-byte cap: skipping until the line goes quiet"
-    ]
+    assert reasons_of(outputs) == ["declared length 256 is over the 64-byte cap: skipped"]
     state, _ = run(state, encode_frame(b"LOST", "length_prefix"))  # still skipping
     state, quiet = line_idle(state)
     _, after = run(state, encode_frame(b"BACK", "length_prefix"))
     assert quiet == [] and after == [Decoded(b"BACK")]
+
+
+def test_an_over_long_length_prefixed_frame_is_skipped_for_its_declared_length() -> None:
+    frame = b"\x00\x50" + b"Z" * 0x50
+    _, outputs = run(new_framer("length_prefix", MAX), frame[:30], frame[30:] + b"\x00\x02OK")
+    assert outputs == [
+        Rejected("declared length 80 is over the 64-byte cap: skipped"),
+        Decoded(b"OK"),
+    ]
 
 
 def test_a_zero_length_prefix_is_rejected() -> None:
