@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -49,3 +50,104 @@ def test_start_off_a_pi_is_camera_unavailable_with_the_reason() -> None:
     with pytest.raises(CameraUnavailable, match="picamera2"):
         camera.start()
     camera.stop()
+
+
+class FakeRequest:
+    """Stands in for picamera2's CompletedRequest (no camera on this machine)."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def make_array(self, stream: str) -> np.ndarray:
+        if stream == "main":
+            return np.full((8, 12, 3), (1, 2, 3), np.uint8)
+        yuv = np.full((6, 8), 99, np.uint8)
+        yuv[:4, :6] = 7
+        return yuv
+
+    def release(self) -> None:
+        self.log.append("released")
+
+
+class FakeJob:
+    def __init__(self, request: FakeRequest, ready: bool) -> None:
+        self.request, self.ready = request, ready
+
+    def get_result(self, timeout: float | None = None) -> FakeRequest:
+        if not self.ready:
+            raise TimeoutError
+        return self.request
+
+
+class FakePicamera2:
+    """The subset of picamera2.Picamera2 the driver calls, recording what happens."""
+
+    log: ClassVar[list[str]] = []
+    jobs: ClassVar[list[FakeJob]] = []
+
+    def create_video_configuration(self, **streams: object) -> dict[str, object]:
+        return streams
+
+    def configure(self, config: dict[str, object]) -> None:
+        self.log.append(f"configure {config['main']} {config['lores']}")
+
+    def start(self) -> None:
+        self.log.append("start")
+
+    def capture_request(self, wait: bool) -> FakeJob:
+        self.log.append("capture")
+        return self.jobs.pop(0)
+
+    def stop(self) -> None:
+        self.log.append("stop")
+
+    def close(self) -> None:
+        self.log.append("close")
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
+    module = type(sys)("picamera2")
+    module.Picamera2 = FakePicamera2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    FakePicamera2.log = []
+    FakePicamera2.jobs = []
+    return FakePicamera2
+
+
+def test_frames_carry_main_bgr_and_lores_luma_and_every_request_is_released(
+    fake_picamera2: type[FakePicamera2],
+) -> None:
+    # GIVEN a picamera2 camera (simulated) configured for 12x8 main and 6x4 lores
+    log = fake_picamera2.log
+    fake_picamera2.jobs = [FakeJob(FakeRequest(log), ready=True) for _ in range(2)]
+    camera = Picamera2Camera(main_size=(12, 8), lores_size=(6, 4))
+    camera.start()
+    # WHEN two frames are read
+    frames = [camera.read(0.1) for _ in range(2)]
+    camera.stop()
+    # THEN main is RGB888 and lores the YUV420 Y plane, and each request was released
+    assert "configure {'size': (12, 8), 'format': 'RGB888'} " in log[0]
+    assert "'format': 'YUV420'" in log[0]
+    assert frames[0].image.shape == (8, 12, 3) and frames[0].lores is not None
+    assert np.array_equal(frames[0].lores, np.full((4, 6), 7, np.uint8))
+    assert log.count("released") == 2
+    assert log[-2:] == ["stop", "close"]
+
+
+def test_a_timed_out_capture_is_waited_for_again_not_leaked(
+    fake_picamera2: type[FakePicamera2],
+) -> None:
+    # GIVEN a capture job that is not ready at the first read
+    log = fake_picamera2.log
+    job = FakeJob(FakeRequest(log), ready=False)
+    fake_picamera2.jobs = [job]
+    camera = Picamera2Camera(main_size=(12, 8), lores_size=(6, 4))
+    camera.start()
+    with pytest.raises(CameraUnavailable, match="no frame"):
+        camera.read(0.01)
+    # WHEN it completes and the camera is read again
+    job.ready = True
+    camera.read(0.01)
+    # THEN the same job's request was used and released (no second capture was queued)
+    assert log.count("capture") == 1 and log.count("released") == 1
