@@ -47,6 +47,8 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     """A contiguous uint8 greyscale view of a grey, BGR or BGRA image."""
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got {image.dtype}")
+    if image.size == 0:
+        raise ValueError(f"empty image (shape {image.shape})")
     if image.ndim == 2:
         return np.ascontiguousarray(image)
     if image.ndim == 3 and image.shape[2] == 3:

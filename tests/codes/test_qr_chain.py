@@ -96,6 +96,8 @@ def test_decode_frame_rejects_an_image_it_cannot_read() -> None:
         decode_frame(np.zeros((10, 10), np.float32))
     with pytest.raises(ValueError, match="shape"):
         decode_frame(np.zeros((10, 10, 2), np.uint8))
+    with pytest.raises(ValueError, match="empty"):
+        decode_frame(np.zeros((0, 0), np.uint8))
 
 
 MILD = (0.0, 0.25)
