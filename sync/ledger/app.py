@@ -144,10 +144,7 @@ def revoke_device(ledger: Ledger, request: Request, body: bytes) -> tuple[int, A
 def put_limits(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     ledger.check_admin(request)
     device_id = request.path_params["device_id"]
-    try:
-        limits = OfflineLimits.model_validate_json(body or b"null")
-    except ValueError as exc:
-        raise BadRequest("invalid_body", str(exc).splitlines()[0]) from None
+    limits = bodies.parse_body(OfflineLimits, body)
     ledger.transaction(lambda conn: devices.set_limits(conn, device_id, limits))
     return 200, {"limits": limits.model_dump()}
 

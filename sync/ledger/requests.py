@@ -15,7 +15,7 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Amount = Annotated[int, Field(gt=0, lt=10**12)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 TEMPLATE_BYTES = 128 * 4  # 128 little-endian float32
-M = TypeVar("M", bound="Body")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Body(BaseModel):
