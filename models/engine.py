@@ -16,7 +16,7 @@ import numpy as np
 
 from device.errors import SmilepayError
 from models.config import FaceConfig
-from models.detection import Detection, FaceDetector, largest
+from models.detection import Detection, FaceDetector
 from models.landmarks import FaceMesh, LandmarkModel
 from models.quality import QualityGates, QualityReport, assess
 from models.smile import smile_ratio
@@ -26,6 +26,7 @@ LANDMARK_FILE = "face_landmark"
 MIN_SIDE = 32
 MAX_SIDE = 8192
 MAX_PIXELS = 40_000_000
+MAX_CANDIDATES = 3  # detections tried, largest first, until FaceMesh confirms one
 
 
 class BadImage(SmilepayError):
@@ -122,12 +123,12 @@ class FaceEngine:
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        detection = largest(self.detector.detect(rgb))
+        detections = sorted(self.detector.detect(rgb), key=lambda d: -d.area)
         timings["detect_ms"] = _since(started)
-        if detection is None:
+        if not detections:
             return FaceObservation("no_face", timings_ms=timings)
         started = time.perf_counter()
-        mesh = self.landmarks.landmarks(rgb, detection)
+        detection, mesh = self._confirmed_face(rgb, detections)
         timings["landmarks_ms"] = _since(started)
         if mesh is None:
             return FaceObservation("no_face", detection, timings_ms=timings)
@@ -136,6 +137,16 @@ class FaceEngine:
         ratio = smile_ratio(mesh.points)
         timings["quality_smile_ms"] = _since(started)
         return FaceObservation(quality.guidance, detection, mesh, quality, ratio, timings)
+
+    def _confirmed_face(
+        self, rgb: np.ndarray, detections: list[Detection]
+    ) -> tuple[Detection, FaceMesh | None]:
+        """The largest detection FaceMesh confirms as a face (a poster can fool BlazeFace)."""
+        for detection in detections[:MAX_CANDIDATES]:
+            mesh = self.landmarks.landmarks(rgb, detection)
+            if mesh is not None:
+                return detection, mesh
+        return detections[0], None
 
     def embed(self, image_bgr: Any, observation: FaceObservation) -> np.ndarray:
         """The 128-d face descriptor of the observed face (dlib semantics: same person < 0.6)."""
