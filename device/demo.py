@@ -29,6 +29,7 @@ CUSTOMER_NAME = "Eileen (astronaut)"
 TOP_UP_MINOR = 10_000
 BASKET = (("Flat white", 1, 350), ("Croissant", 2, 275))  # 9.00 in all
 SALE_TIMEOUT_S = 60.0
+WAITING_PHASE = {"face": Phase.FACE_CAPTURE, "customer_qr": Phase.QR_WAIT}
 
 
 class DemoFailed(SmilepayError):
@@ -130,11 +131,10 @@ def token_issuer(config: KioskConfig, ledger_dir: Path) -> Ed25519PrivateKey:
 
 def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
     """Start the ledger, register the device, enroll and fund the customer, assemble the kiosk."""
-    from drivers.indicator.simulated import SimulatedIndicator
-    from drivers.printer.simulated import SimulatedPrinter
-
     from device.assembly import open_services
     from drivers.camera.synthetic import SyntheticCamera
+    from drivers.indicator.simulated import SimulatedIndicator
+    from drivers.printer.simulated import SimulatedPrinter
     from drivers.scanner.simulated import SimulatedScanner
     from models.demo_faces import demo_sequence
     from models.engine import FaceEngine
@@ -197,6 +197,7 @@ def buy(setup: DemoSetup, method: str, expect_offline: bool) -> dict[str, Any]:
     kiosk.wait_for(Phase.CHOOSE_PAYMENT, 5)
     started = time.monotonic()
     kiosk.choose_payment(method)
+    kiosk.wait_for(WAITING_PHASE[method], 5)
     state = _wait_for_result(kiosk)
     if state.phase != Phase.APPROVED:
         raise DemoFailed(f"{method} sale ended {state.phase.value}: {state.notice}")
@@ -245,12 +246,29 @@ def drain(setup: DemoSetup) -> int:
 
 
 def ledger_summary(db_url: str, device_id: str) -> dict[str, Any]:
-    """Transactions in the ledger and the device's reconciliation, read from its database."""
-    from sync.ledger.reports import export_transactions, reconcile
+    """What the ledger's own database holds: transfers, this device's sales, reconciliation."""
+    from sqlalchemy import func, select
 
-    transactions = list(export_transactions(db_url))
-    report = reconcile(db_url, device_id)
-    return {"transactions": transactions, "reconcile": report}
+    from sync.ledger.reports import reconcile
+    from sync.ledger.storage import open_engine
+    from sync.ledger.tables import sales, transfers
+
+    engine = open_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {
+                "transactions": conn.scalar(select(func.count()).select_from(transfers)),
+                "sales": dict(
+                    conn.execute(
+                        select(sales.c.sale_id, sales.c.status).where(
+                            sales.c.device_id == device_id
+                        )
+                    ).all()
+                ),
+                "reconcile": reconcile(conn, device_id),
+            }
+    finally:
+        engine.dispose()
 
 
 def run_journey(setup: DemoSetup) -> dict[str, Any]:
@@ -264,9 +282,12 @@ def run_journey(setup: DemoSetup) -> dict[str, Any]:
     say("ledger stopped: the kiosk is offline")
     steps.append(buy(setup, "face", expect_offline=True))
     steps.append(buy(setup, "customer_qr", expect_offline=True))
-    backlog = kiosk.services.queue.status().backlog_count
-    if backlog != 2:
-        raise DemoFailed(f"expected 2 queued offline sales, the queue holds {backlog}")
+    queued_offline = [
+        r.sale_id for r in kiosk.services.queue.records() if r.offline and r.state == "pending"
+    ]
+    if len(queued_offline) != 2:
+        raise DemoFailed(f"expected 2 queued offline sales, the queue holds {queued_offline}")
+    say("offline sales queued", count=len(queued_offline))
     setup.ledger = start_ledger(setup.ledger_db_url, port)
     say("ledger back", url=setup.ledger.url)
     synced = drain(setup)
@@ -278,9 +299,7 @@ def run_journey(setup: DemoSetup) -> dict[str, Any]:
 
 def _verdict(setup: DemoSetup, synced: int, left: int, summary: dict[str, Any]) -> dict[str, Any]:
     steps = setup.steps
-    sales_in_ledger = {
-        t.get("sale_id") for t in summary["transactions"] if t.get("sale_id") is not None
-    }
+    sales_in_ledger = {sale for sale, status in summary["sales"].items() if status == "accepted"}
     recorded = {s["sale_id"] for s in steps}
     problems = []
     if left:
@@ -292,7 +311,7 @@ def _verdict(setup: DemoSetup, synced: int, left: int, summary: dict[str, Any]) 
         "approved_online": sum(not s["offline"] for s in steps),
         "queued_offline": sum(s["offline"] for s in steps),
         "synced": synced,
-        "ledger_transactions": len(summary["transactions"]),
+        "ledger_transactions": summary["transactions"],
         "ledger_sales": len(sales_in_ledger & recorded),
         "reconcile": summary["reconcile"],
         "device_id": setup.device_id,

@@ -103,7 +103,9 @@ class SaleRecorder:
                 {"name": i.name, "quantity": i.quantity, "amount_minor": i.amount_minor}
                 for i in command.items
             ],
-            offline=False,
+            # Until the ledger answers, a sale is an offline one; authorize_or_fallback sets
+            # offline=False and the auth_id when the ledger approves it online.
+            offline=True,
             auth_id=None,
         )
 
