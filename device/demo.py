@@ -415,4 +415,5 @@ def _start_background(stack: ExitStack, setup: DemoSetup) -> None:
     )
     thread = threading.Thread(target=agent.run, name="sync-agent", daemon=True)
     thread.start()
-    stack.callback(lambda: (trigger.stop(), thread.join(timeout=10)))
+    stack.callback(thread.join, timeout=10)
+    stack.callback(trigger.stop)

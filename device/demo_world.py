@@ -38,6 +38,8 @@ def phone_showing_qr(payload: str, size: tuple[int, int] = FRAME_SIZE) -> np.nda
 
     png = np.frombuffer(render_qr_png(payload, box_size=4, border=4), np.uint8)
     code = cv2.imdecode(png, cv2.IMREAD_COLOR)
+    if code is None:
+        raise ValueError("the rendered QR image could not be decoded")
     width, height = size
     frame = empty_counter(size)[0]
     side = min(int(height * 0.7), max(code.shape[:2]) * 2)

@@ -67,7 +67,7 @@ def test_bad_config_names_the_key_path(tmp_path: Path, text: str, named: str) ->
 
 
 def test_a_secret_value_cannot_be_put_in_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="secrets.device_key: unknown key"):
+    with pytest.raises(ConfigError, match=r"secrets\.device_key: unknown key"):
         load_config(write(tmp_path, "[secrets]\ndevice_key = 'abc'\n"))
 
 
