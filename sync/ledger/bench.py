@@ -30,16 +30,15 @@ from sync.ledger.kiosk import Kiosk, Operator
 from sync.ledger.storage import open_engine
 from sync.ledger.tables import sales
 
-CUSTOMERS = 200
 STARTUP_S = 60.0
 
 
 def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmark and print the JSON result as the last line."""
-    if args.sales < args.batch or args.batch < 1 or args.devices < 1:
-        raise SmilepayError("need --sales >= --batch >= 1 and --devices >= 1")
+    if args.sales < args.batch or min(args.batch, args.devices, args.customers) < 1:
+        raise SmilepayError("need --sales >= --batch >= 1, --devices >= 1, --customers >= 1")
     with LedgerProcess(args.db) as url:
-        kiosks, batches = _prepare(url, args.sales, args.batch, args.devices)
+        kiosks, batches = _prepare(url, args.sales, args.batch, args.devices, args.customers)
         elapsed, accepted = _ingest(kiosks, batches, args.sales)
     rows = [_raw_row(record) for batch in batches for record in batch[1]]
     raw_elapsed = raw_insert(open_engine(args.db), rows, args.batch)
@@ -49,6 +48,7 @@ def bench_command(args: argparse.Namespace) -> int:
         "accepted": accepted,
         "batch": args.batch,
         "devices": args.devices,
+        "customers": args.customers,
         "sales_per_s": round(args.sales / elapsed, 1),
         "raw_rows_per_s": round(len(rows) / raw_elapsed, 1),
         "ratio": round(raw_elapsed / elapsed, 3),
@@ -105,11 +105,11 @@ def _free_port() -> int:
 
 
 def _prepare(
-    url: str, count: int, batch: int, device_count: int
+    url: str, count: int, batch: int, device_count: int, customer_count: int
 ) -> tuple[list[Kiosk], list[tuple[Kiosk, list[dict[str, Any]]]]]:
     """Register kiosks, fund customers, and sign every sale and batch up front."""
     operator = Operator(url)
-    customers = [operator.customer(10**9) for _ in range(CUSTOMERS)]
+    customers = [operator.customer(10**9) for _ in range(customer_count)]
     operator.close()
     kiosks = [Kiosk(url, merchant_id=f"bench-merchant-{i % 2}") for i in range(device_count)]
     for kiosk in kiosks:

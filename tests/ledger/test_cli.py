@@ -1,0 +1,127 @@
+"""The ledger's commands: export, reconcile, serve, and the benchmark (tiny run)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from device.cli import main
+from sync.ledger.bench import _free_port
+from sync.ledger.kiosk import Kiosk, Operator
+from tests.ledger.conftest import LedgerUnderTest
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """Run commands in-process; put back the logging set-up they replace."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield capsys
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_export_prints_one_json_object_per_transfer(
+    ledger: LedgerUnderTest, kiosk: Kiosk, operator: Operator, cli: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a top-up and a sale
+    customer = operator.customer(1000)
+    sale = kiosk.sale(250, customer)
+    assert kiosk.post_batch([sale]).status_code == 200
+    # WHEN the ledger is exported
+    assert main(["ledger", "export", "--db", ledger.db_url, "--json"]) == 0
+    lines = [json.loads(line) for line in cli.readouterr().out.splitlines()]
+    # THEN both transfers are there, each a balanced pair of accounts
+    mine = [t for t in lines if customer in t["debit_account_id"] + t["credit_account_id"]]
+    assert [(t["kind"], t["amount_minor"]) for t in mine] == [("topup", 1000), ("sale", 250)]
+    assert mine[1]["sale_id"] == sale["sale_id"]
+    assert mine[1]["credit_account_id"] == "merchant:merchant-1:EUR"
+
+
+def test_reconcile_reports_what_each_device_sent(
+    ledger: LedgerUnderTest, kiosk: Kiosk, operator: Operator, cli: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a device that sent: a batch, the same batch again, a gap, a decline, a settle-later
+    customer = operator.customer(300)
+    records = [kiosk.sale(200, customer), kiosk.sale(200, customer), kiosk.sale(50, None),
+               kiosk.sale(10, customer), kiosk.sale(10, customer)]
+    kiosk.post_batch(records[:3])
+    kiosk.post_batch(records[:3])
+    kiosk.post_batch(records[4:])
+    # WHEN reconcile runs for it
+    code = main(["ledger", "reconcile", "--db", ledger.db_url, "--device", kiosk.device_id,
+                 "--json"])
+    report = json.loads(cli.readouterr().out.splitlines()[-1])
+    [device] = report["devices"]
+    # THEN every fact is reported, and the money balances
+    assert code == 0
+    assert (device["arrived"], device["accepted"], device["declined"]) == (4, 3, 1)
+    assert device["duplicates_rejected"] == 3
+    assert device["gaps"] == [[4, 4]]
+    assert [d["reason"] for d in device["declines"]] == ["no customer on the sale"]
+    [eur] = device["totals"]
+    assert eur["by_kind"]["settle_later"] == {"count": 1, "amount_minor": 200}
+    assert eur["sales_minor"] == 200 + 200 + 50 + 10 and eur["balanced"]
+    assert all(total["balanced"] for total in report["ledger"])
+
+
+def test_reconcile_of_an_unknown_device_is_a_clear_error(
+    ledger: LedgerUnderTest, cli: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ledger", "reconcile", "--db", ledger.db_url, "--device", "nope"]) == 2
+    assert "no device nope" in cli.readouterr().err
+
+
+def test_a_bad_database_url_is_a_clear_error(cli: pytest.CaptureFixture[str]) -> None:
+    assert main(["ledger", "export", "--db", "mysql://x/y"]) == 2
+    assert "only sqlite" in cli.readouterr().err
+
+
+def test_serve_runs_the_ledger_and_logs_json_lines(ledger: LedgerUnderTest, tmp_path: Path) -> None:
+    # GIVEN `smilepay ledger serve` with an admin token file
+    token = tmp_path / "admin.token"
+    token.write_text("serve-test-token-0123456789\n")
+    port = _free_port()
+    command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", ledger.db_url,
+               "--port", str(port), "--admin-token-file", str(token)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/v1/time", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        # THEN operator calls need the token, and answer with it
+        assert httpx.post(f"{url}/v1/customers", json={"name": "x", "currency": "EUR"}
+                          ).status_code == 401
+        headers = {"Authorization": "Bearer serve-test-token-0123456789"}
+        assert httpx.post(f"{url}/v1/customers", json={"name": "x", "currency": "EUR"},
+                          headers=headers).status_code == 201
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=30)
+    # AND its stdout is JSON lines from the ledger service
+    events = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+    assert any(e["event"] == "ledger starting" and e["service"] == "ledger" for e in events)
+
+
+def test_the_benchmark_prints_its_figures_as_the_last_json_line(
+    ledger: LedgerUnderTest, cli: pytest.CaptureFixture[str]
+) -> None:
+    # A tiny run: the figures themselves belong to the README, not to a test.
+    code = main(["bench", "ledger", "--db", ledger.db_url, "--json", "--sales", "60",
+                 "--batch", "20", "--devices", "2", "--customers", "3"])
+    result = json.loads(cli.readouterr().out.strip().splitlines()[-1])
+    assert code == 0
+    assert result["accepted"] == 60 and result["batch"] == 20
+    assert {"db", "sales_per_s", "raw_rows_per_s", "ratio"} <= set(result)

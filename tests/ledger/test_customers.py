@@ -1,0 +1,130 @@
+"""Customers: top-ups, kiosk enrolment with consent, the gallery feed, and erasure."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from sync.ledger.kiosk import Kiosk, Operator
+from sync.ledger.tables import consents
+from tests.ledger.conftest import LedgerUnderTest
+
+TEMPLATE = base64.b64encode(struct.pack("<128f", *[i / 128 for i in range(128)])).decode()
+
+
+def enrollment(customer_id: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "name": "Ada",
+        "template_b64": TEMPLATE,
+        "step_up_salt": "c2FsdA==",
+        "step_up_hash": "aGFzaA==",
+        "consent": {"text_version": "v1", "accepted_at": "2026-11-21T10:00:00Z",
+                    "kiosk_id": "kiosk-1"},
+        **changes,
+    }
+
+
+def changes_for(kiosk: Kiosk, customer_id: str, cursor: int = 0) -> list[dict[str, Any]]:
+    answer = kiosk.get(f"/gallery?cursor={cursor}&limit=1000")
+    assert answer.status_code == 200, answer.text
+    return [c for c in answer.json()["changes"] if c["customer_id"] == customer_id]
+
+
+def test_a_top_up_is_idempotent_on_its_reference(operator: Operator) -> None:
+    customer = operator.customer()
+    reference = "till-7-receipt-" + uuid.uuid4().hex
+    assert operator.top_up(customer, 500, reference=reference).status_code == 201
+    assert operator.top_up(customer, 500, reference=reference).status_code == 200
+    assert operator.view(customer)["balance_minor"] == 500
+    # The same reference for a different amount is refused, not booked.
+    clash = operator.top_up(customer, 900, reference=reference)
+    assert clash.status_code == 409
+    assert operator.view(customer)["balance_minor"] == 500
+
+
+def test_bad_operator_input_is_refused_with_the_field_named(operator: Operator) -> None:
+    customer = operator.customer()
+    cases = [
+        ("/v1/customers", {"name": "A", "currency": "euro"}, "currency"),
+        ("/v1/customers", {"name": "A", "currency": "EUR", "x": 1}, "x"),
+        (f"/v1/customers/{customer}/topups",
+         {"amount_minor": -1, "currency": "EUR", "reference": "r"}, "amount_minor"),
+        (f"/v1/customers/{customer}/topups",
+         {"amount_minor": "5", "currency": "EUR", "reference": "r"}, "amount_minor"),
+        (f"/v1/customers/{customer}/topups",
+         {"amount_minor": 5, "currency": "USD", "reference": "r"}, "EUR"),
+    ]
+    for path, body, word in cases:
+        answer = operator.http.post(path, json=body)
+        assert 400 <= answer.status_code < 500, (body, answer.text)
+        assert word in answer.json()["reason"], answer.json()
+    assert operator.http.get("/v1/customers/nobody").status_code == 404
+
+
+def test_a_kiosk_enrolment_creates_the_customer_records_consent_and_feeds_the_gallery(
+    ledger: LedgerUnderTest, kiosk: Kiosk
+) -> None:
+    # GIVEN a face enrolled on a kiosk for a customer the ledger has not seen
+    customer = "enrolled-" + uuid.uuid4().hex
+    answer = kiosk.post_json("/enrollments", enrollment(customer, currency="EUR"))
+    assert answer.status_code == 201, answer.text
+    # THEN the consent is on record and every kiosk gets the template from the gallery
+    with ledger.engine.connect() as conn:
+        recorded = conn.execute(select(consents).where(consents.c.customer_id == customer)).all()
+    assert [(c.text_version, c.device_id) for c in recorded] == [("v1", kiosk.device_id)]
+    other = ledger.kiosk()
+    [change] = changes_for(other, customer)
+    assert (change["action"], change["template_b64"], change["name"]) == ("upsert", TEMPLATE, "Ada")
+    # AND a cursor after the change returns nothing more for it
+    assert changes_for(other, customer, cursor=change["change_id"]) == []
+    other.close()
+
+
+def test_an_enrolment_with_a_wrong_template_is_refused(kiosk: Kiosk) -> None:
+    short = base64.b64encode(b"\0" * 100).decode()
+    answer = kiosk.post_json("/enrollments", enrollment("e-" + uuid.uuid4().hex,
+                                                        template_b64=short))
+    assert answer.status_code == 400
+    assert "512 bytes" in answer.json()["reason"]
+
+
+def test_erasure_wipes_the_template_and_is_confirmed_kiosk_by_kiosk(
+    ledger: LedgerUnderTest, kiosk: Kiosk, operator: Operator
+) -> None:
+    # GIVEN an enrolled customer and two active kiosks
+    customer = "erase-" + uuid.uuid4().hex
+    assert kiosk.post_json("/enrollments", enrollment(customer)).status_code == 201
+    second = ledger.kiosk()
+    # WHEN the operator erases the customer
+    answer = operator.http.delete(f"/v1/customers/{customer}")
+    assert answer.status_code == 202
+    assert {kiosk.device_id, second.device_id} <= set(answer.json()["pending_devices"])
+    # THEN the gallery no longer carries the template, only the deletion
+    changes = changes_for(second, customer)
+    assert [c["action"] for c in changes] == ["delete"]
+    assert all(c["template_b64"] is None and c["name"] is None for c in changes)
+    # AND each kiosk's ack confirms it for that kiosk only
+    ack = second.post_json("/gallery:ack", {"cursor": changes[0]["change_id"],
+                                            "deleted_customer_ids": [customer]})
+    assert ack.status_code == 200
+    deletion = operator.view(customer)["deletion"]
+    assert second.device_id in deletion["confirmed_devices"]
+    assert kiosk.device_id in deletion["pending_devices"]
+    # AND a sale for the erased customer arriving later is declined, not lost
+    result = kiosk.post_batch([kiosk.sale(100, customer)]).json()["results"][0]
+    assert (result["status"], result["reason"]) == ("declined", "unknown or deleted customer")
+    # AND erasing twice is harmless
+    assert operator.http.delete(f"/v1/customers/{customer}").status_code == 202
+    second.close()
+
+
+def test_gallery_query_parameters_are_checked(kiosk: Kiosk) -> None:
+    for query in ("cursor=-1", "cursor=abc", "limit=0", "limit=5000"):
+        answer = kiosk.get(f"/gallery?{query}")
+        assert answer.status_code == 400, query
+        assert answer.json()["reason"]
