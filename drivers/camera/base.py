@@ -14,6 +14,10 @@ class CameraUnavailable(SmilepayError):
     """The camera is gone (unplugged, driver error) or gave no frame in time."""
 
 
+class FrameTimeout(CameraUnavailable):
+    """No frame arrived within the read timeout; the camera itself may still be there."""
+
+
 @dataclass(frozen=True)
 class Frame:
     """One captured frame: full-resolution BGR image, optional low-res grey image, capture time."""

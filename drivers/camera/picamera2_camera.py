@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from drivers.camera.base import CameraUnavailable, Frame
+from drivers.camera.base import CameraUnavailable, Frame, FrameTimeout
 from drivers.camera.config import Picamera2CameraConfig
 
 
@@ -77,7 +77,7 @@ class Picamera2Camera:
         try:
             request = self._pending.get_result(timeout=timeout_s)
         except TimeoutError as exc:
-            raise CameraUnavailable(f"Raspberry Pi camera gave no frame in {timeout_s} s") from exc
+            raise FrameTimeout(f"Raspberry Pi camera gave no frame in {timeout_s} s") from exc
         except (RuntimeError, OSError) as exc:
             self._pending = None
             raise CameraUnavailable(f"Raspberry Pi camera failed: {exc}") from exc

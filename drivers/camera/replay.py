@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from drivers.camera.base import CameraUnavailable, Frame
+from drivers.camera.base import CameraUnavailable, Frame, FrameTimeout
 from drivers.camera.config import ReplayCameraConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
@@ -108,7 +108,7 @@ class ReplayCamera:
         wait = self._due - time.monotonic()
         if wait > timeout_s:
             time.sleep(timeout_s)
-            raise CameraUnavailable(f"replay camera: no frame within {timeout_s} s")
+            raise FrameTimeout(f"replay camera: no frame within {timeout_s} s")
         time.sleep(max(wait, 0.0))
         image = self._next_image(self._source)
         self._due = max(self._due + self.period, time.monotonic() - self.period)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from drivers.camera.base import Camera, CameraUnavailable, Frame
+from drivers.camera.base import Camera, CameraUnavailable, Frame, FrameTimeout
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,10 @@ class CameraStatus:
 
 
 class CameraSupervisor:
-    """Wraps any Camera. `read` never lets a dead camera go unnoticed: the first failure stops
-    the driver and moves to "unavailable"; later reads retry `start` with backoff (initial,
-    doubling up to `backoff_max_s`) and return to "running" once a frame arrives."""
+    """Wraps any Camera. `read` never lets a dead camera go unnoticed: a failure (or
+    `stall_reads` read timeouts in a row) stops the driver and moves to "unavailable"; later
+    reads retry `start` with backoff (initial, doubling up to `backoff_max_s`) and return to
+    "running" once the camera starts again."""
 
     def __init__(
         self,
@@ -39,11 +40,14 @@ class CameraSupervisor:
         backoff_initial_s: float = 0.25,
         backoff_max_s: float = 5.0,
         on_change: Callable[[CameraStatus], None] | None = None,
+        stall_reads: int = 5,
     ) -> None:
         self.camera = camera
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.on_change = on_change
+        self.stall_reads = stall_reads
+        self._timeouts = 0  # read timeouts in a row while running
         self._status = CameraStatus("stopped")
         self._backoff_s = backoff_initial_s
         self._lock = threading.Lock()
@@ -70,10 +74,17 @@ class CameraSupervisor:
             if self._status.state != "running":
                 self._wait_and_retry(timeout_s)
             try:
-                return self.camera.read(timeout_s)
+                frame = self.camera.read(timeout_s)
+            except FrameTimeout as exc:
+                self._timeouts += 1
+                if self._timeouts >= self.stall_reads:
+                    self._lost(f"{exc} ({self._timeouts} times in a row)")
+                raise
             except CameraUnavailable as exc:
                 self._lost(str(exc))
                 raise
+            self._timeouts = 0
+            return frame
 
     def stop(self) -> None:
         """Stop the camera and the supervision; safe to call twice."""
@@ -105,6 +116,7 @@ class CameraSupervisor:
         """Stop the driver (release the device) and schedule the next attempt."""
         with contextlib.suppress(CameraUnavailable):  # already gone: nothing left to release
             self.camera.stop()
+        self._timeouts = 0
         backoff_s = self._backoff_s
         self._backoff_s = min(backoff_s * 2, self.backoff_max_s)
         self._set(CameraStatus("unavailable", reason, time.monotonic() + backoff_s, backoff_s))

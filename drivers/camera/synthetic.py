@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from drivers.camera.base import CameraUnavailable, Frame
+from drivers.camera.base import CameraUnavailable, Frame, FrameTimeout
 from drivers.camera.config import SyntheticCameraConfig
 
 
@@ -72,7 +72,7 @@ class SyntheticCamera:
                     return self._next_frame()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise CameraUnavailable(f"synthetic camera: no frame within {timeout_s} s")
+                    raise FrameTimeout(f"synthetic camera: no frame within {timeout_s} s")
                 self._cond.wait(remaining)
 
     def _check_streaming(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drivers.camera.base import CameraUnavailable
+from drivers.camera.base import CameraUnavailable, FrameTimeout
 from drivers.camera.supervisor import CameraStatus, CameraSupervisor
 from drivers.camera.synthetic import SyntheticCamera
 
@@ -95,3 +95,28 @@ def test_stop_stops_the_camera() -> None:
     assert supervisor.status.state == "stopped"
     with pytest.raises(CameraUnavailable, match="not started"):
         camera.read(0.01)
+
+
+def test_a_few_read_timeouts_do_not_count_as_a_lost_camera() -> None:
+    # GIVEN a running camera that simply has no frame for a while
+    camera, supervisor, changes = supervised()
+    supervisor.start()
+    # WHEN fewer reads than `stall_reads` time out
+    for _ in range(supervisor.stall_reads - 1):
+        with pytest.raises(FrameTimeout):
+            supervisor.read(0.01)
+    # THEN the camera is still "running" and the next frame comes through
+    assert supervisor.available
+    camera.feed(frame(4))
+    assert int(supervisor.read(0.5).image[0, 0, 0]) == 4
+    assert [c.state for c in changes] == ["running"]
+
+
+def test_a_camera_that_stalls_for_stall_reads_timeouts_is_lost() -> None:
+    _, supervisor, _ = supervised()
+    supervisor.start()
+    for _ in range(supervisor.stall_reads):
+        with pytest.raises(FrameTimeout):
+            supervisor.read(0.01)
+    assert supervisor.status.state == "unavailable"
+    assert "5 times in a row" in supervisor.status.reason
