@@ -85,3 +85,16 @@ def test_opencv_camera_on_a_missing_device_is_camera_unavailable() -> None:
     # WHEN / THEN starting it names the device
     with pytest.raises(CameraUnavailable, match="/dev/video97"):
         camera.start()
+
+
+@pytest.mark.hw("camera")
+def test_rig_camera_streams_frames_and_stops(camera_driver: Camera) -> None:
+    # GIVEN the real camera the --kiosk-env file names (skipped without one)
+    camera_driver.start()
+    # WHEN ten frames are read THEN they are BGR images with a usable grey image
+    frames = [camera_driver.read(2.0) for _ in range(10)]
+    assert all(f.image.ndim == 3 and f.image.shape[2] == 3 for f in frames)
+    assert all(f.grey().ndim == 2 for f in frames)
+    assert [f.index for f in frames] == sorted({f.index for f in frames})
+    camera_driver.stop()
+    camera_driver.stop()
