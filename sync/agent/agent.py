@@ -8,7 +8,6 @@ resend that the ledger answers `duplicate`.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -30,6 +29,9 @@ log = logging.getLogger("smilepay.sync")
 
 STATUS_KEY = "sync.status"
 GALLERY_CURSOR_KEY = "sync.gallery_cursor"
+# Read by `SaleQueue.status()` for the screen and `smilepay queue status`.
+QUEUE_LAST_OK_KEY = "last_sync_ok_at"
+QUEUE_LAST_ERROR_KEY = "last_error"
 SYNCED_STATUSES = ("accepted", "duplicate", "declined")
 RunMode = Literal["forever", "once", "until-drained"]
 
@@ -40,6 +42,7 @@ class SaleQueueLike(Protocol):
     def pending_batch(self, max_count: int, max_bytes: int) -> list[dict[str, Any]]: ...
     def apply_results(self, results: list[wire.SaleResult]) -> Any: ...
     def set_limits(self, limits: OfflineLimits) -> Any: ...
+    def observe_ledger_time(self, ledger_time_ms: int) -> Any: ...
     def get_state(self, key: str) -> Any: ...
     def put_state(self, key: str, value: Any) -> Any: ...
     def status(self) -> Any: ...
@@ -209,11 +212,19 @@ class SyncAgent:
             if mode == "once":
                 return 0 if outcome is not None else 1
             if outcome is not None and mode == "until-drained" and outcome.drained:
-                return 0
+                return self._drained_exit_code()
             if outcome is not None and mode == "until-drained" and outcome.stalled:
                 log.error("queue cannot drain: the ledger rejects the oldest pending sale")
                 return 1
             self._wait(self._pause_after(outcome))
+        return 0
+
+    def _drained_exit_code(self) -> int:
+        rejected = int(self.queue.status().rejected_count)
+        if rejected:
+            log.error("queue drained up to a sale the ledger rejected; operator action needed",
+                      extra={"rejected": rejected})
+            return 1
         return 0
 
     def _pause_after(self, outcome: PushOutcome | None) -> float:
@@ -267,27 +278,33 @@ class SyncAgent:
         if sample is None or sample is self._last_sample:
             return
         self._last_sample = sample
+        # Keeps the sale timestamps' logical clock ahead of the ledger's; wall_time stays as is.
+        self.queue.observe_ledger_time(sample.ledger_ms)
         estimate = self.clock.add(sample)
         if estimate.drift_alarm and not self.status.clock.get("drift_alarm"):
             log.warning("device clock drifts from the ledger's", extra=estimate.as_state())
         self.status.clock = estimate.as_state()
 
     def _save_status(self) -> None:
-        self._put_state(STATUS_KEY, self.status.__dict__)
+        self._put_state(STATUS_KEY, dict(self.status.__dict__))
+        if self.status.last_ok_at is not None:
+            self._put_state(QUEUE_LAST_OK_KEY, self.status.last_ok_at)
+        last_error = None if self.status.online else self.status.last_error
+        self._put_state(QUEUE_LAST_ERROR_KEY, last_error)
 
     def _get_state(self, key: str) -> Any:
-        value = self.queue.get_state(key)
-        return json.loads(value) if isinstance(value, str) else value
+        return self.queue.get_state(key)
 
     def _put_state(self, key: str, value: Any) -> None:
-        self.queue.put_state(key, json.dumps(value))
+        self.queue.put_state(key, value)
 
 
 def load_status(queue: SaleQueueLike) -> SyncStatus:
     """The agent's last saved status (for the screen and `queue ls`); empty before its first run."""
-    value = queue.get_state(STATUS_KEY)
-    data = json.loads(value) if isinstance(value, str) else value
-    return SyncStatus(**data) if isinstance(data, dict) else SyncStatus()
+    data = queue.get_state(STATUS_KEY)
+    if not isinstance(data, dict):
+        return SyncStatus()
+    return SyncStatus(**{k: v for k, v in data.items() if k in SyncStatus.__dataclass_fields__})
 
 
 def _matching_results(

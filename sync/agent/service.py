@@ -20,7 +20,7 @@ log = logging.getLogger("smilepay.sync")
 
 def open_queue(data_dir: Path, identity: DeviceIdentity, config: KioskConfig) -> Any:
     """The device queue in `data_dir`, signing with the device's key."""
-    from sync.queue import SaleQueue
+    from sync.queue.sale_queue import SaleQueue
 
     return SaleQueue.open(
         data_dir, device_id=identity.device_id, signing_key=identity.key, limits=config.limits,
@@ -28,13 +28,30 @@ def open_queue(data_dir: Path, identity: DeviceIdentity, config: KioskConfig) ->
     )
 
 
-def open_gallery(data_dir: Path, config: KioskConfig) -> Any:
-    """The kiosk's face gallery (`<data_dir>/gallery.db`), which ledger pulls keep current."""
-    from models.gallery import Gallery
+class LazyGallery:
+    """The kiosk's face gallery (`<data_dir>/gallery.db`), opened at the first change to apply:
+    the face stack (faiss, numpy) costs seconds to load and most pulls bring no changes."""
 
-    # Relative secret paths belong to the data directory the agent was started on.
-    key_path = data_dir / config.secrets.template_key_file
-    return Gallery.open(data_dir / "gallery.db", key_path)
+    def __init__(self, data_dir: Path, config: KioskConfig) -> None:
+        self.path = data_dir / "gallery.db"
+        # Relative secret paths belong to the data directory the agent was started on.
+        self.key_path = data_dir / config.secrets.template_key_file
+        self._gallery: Any = None
+
+    def _open(self) -> Any:
+        if self._gallery is None:
+            from models.gallery import Gallery
+
+            self._gallery = Gallery.open(self.path, self.key_path)
+        return self._gallery
+
+    def upsert(self, customer_id: str, name: str, embedding: Any, **step_up: Any) -> Any:
+        """Add or replace a customer's template."""
+        return self._open().upsert(customer_id, name, embedding, **step_up)
+
+    def delete(self, customer_id: str, reason: str) -> Any:
+        """Remove a customer's template (erasure)."""
+        return self._open().delete(customer_id, reason)
 
 
 def run_agent(
@@ -42,6 +59,8 @@ def run_agent(
 ) -> int:
     """Run the agent on `data_dir` until done (per `mode`) or SIGTERM/SIGINT; returns exit code."""
     configure_logging("sync")
+    for chatty in ("alembic", "faiss"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     config = load_config(config_path)
     identity = DeviceIdentity.load(data_dir)
     url = ledger_url or identity.ledger_url
@@ -51,7 +70,7 @@ def run_agent(
     progress = Progress("synced", total=queue.status().backlog_count or None)
     with LedgerClient(url, identity.device_id, identity.key, config.sync) as client:
         agent = SyncAgent(
-            queue, client, identity.key, config.sync, gallery=open_gallery(data_dir, config),
+            queue, client, identity.key, config.sync, gallery=LazyGallery(data_dir, config),
             trigger=trigger, on_batch=lambda outcome: _advance(progress, outcome),
         )
         log.info("sync agent started", extra={"device_id": identity.device_id, "ledger": url,

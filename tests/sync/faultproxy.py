@@ -9,6 +9,7 @@ one exchange at a precise moment:
 - delay         forward, then hold the answer past the client's timeout
 - duplicate     send the same request bytes to the ledger twice at once; answer with the first
 - reorder       hold a request until a later one (from another connection) has overtaken it
+                (counted as `hold` instead when nothing overtook it within reorder_hold_s)
 - restart       forward, then kill the ledger process mid-request and start it again
 
 Each upstream exchange uses its own connection, so a fault never leaks into the next request.
@@ -116,6 +117,7 @@ class FaultProxy:
         self._forwarded = 0  # count of requests forwarded, watched by held (reordered) ones
         self._forwarded_changed: asyncio.Condition | None = None
         self._restarting = False
+        self._clients: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     @property
@@ -150,6 +152,8 @@ class FaultProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
+        for writer in list(self._clients):
+            writer.transport.abort()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -172,6 +176,7 @@ class FaultProxy:
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        self._clients.add(writer)
         try:
             while True:
                 request = await read_message(reader)
@@ -181,12 +186,16 @@ class FaultProxy:
                     return
         except (OSError, asyncio.IncompleteReadError, HttpFramingError):
             pass
+        finally:
+            self._clients.discard(writer)
         with contextlib.suppress(Exception):
             writer.close()
 
     async def _exchange(self, request: bytes, client: asyncio.StreamWriter) -> bool:
         """Handle one request; False if the client connection was ended on purpose."""
         fault = self._draw()
+        if fault == "reorder" and not await self._hold_until_overtaken():
+            fault = "hold"  # nothing overtook it in time: a short delay, not a reordering
         if fault is not None:
             self.injected[fault] += 1
         if fault == "drop":
@@ -195,8 +204,6 @@ class FaultProxy:
         if fault == "reset_before":
             _reset(client)
             return False
-        if fault == "reorder":
-            await self._hold_until_overtaken()
         response = await self._forward(request, duplicate=fault == "duplicate",
                                        restart=fault == "restart")
         if response is None or fault in ("reset_after", "restart"):
@@ -208,15 +215,19 @@ class FaultProxy:
         await client.drain()
         return True
 
-    async def _hold_until_overtaken(self) -> None:
+    async def _hold_until_overtaken(self) -> bool:
+        """Hold this request until another is forwarded first; False if none came in time."""
         assert self._forwarded_changed is not None
         async with self._forwarded_changed:
             start = self._forwarded
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(
                     self._forwarded_changed.wait_for(lambda: self._forwarded > start),
                     self.plan.reorder_hold_s,
                 )
+            except TimeoutError:
+                return False
+            return True
 
     async def _note_forwarded(self) -> None:
         assert self._forwarded_changed is not None

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
@@ -250,5 +250,5 @@ def test_tls_without_a_pin_uses_ca_validation_and_rejects_a_self_signed_ledger(
     tls, _ = _self_signed(tmp_path)
     url, _ = serve(answer(200, {"ledger_time_ms": 1}), tls=tls)
     client = LedgerClient(url, "dev-1", KEY, quick_config())
-    with pytest.raises(LedgerUnavailable, match="SSL|certificate|Connect"):
+    with pytest.raises(LedgerUnavailable, match=r"SSL|certificate|Connect"):
         client.ledger_time()

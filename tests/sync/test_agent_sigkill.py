@@ -1,0 +1,99 @@
+"""The agent as a real process (`smilepay sync run`), SIGKILLed at random moments while the
+kiosk keeps selling and the network misbehaves; after a final `--until-drained` run, every
+acknowledged sale is in the ledger exactly once. Failures name the seed (SMILEPAY_KILL_SEED)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sync.faultproxy import FaultPlan, FaultProxy
+from tests.sync.harness import (
+    LedgerProcess,
+    check_device,
+    ledger_sales,
+    new_device,
+    open_queue,
+)
+from tests.sync.test_fault_injection import DeviceUnderTest, sell
+
+SMILEPAY = str(Path(sys.executable).with_name("smilepay"))
+KILL_SEED = int(os.environ.get("SMILEPAY_KILL_SEED", "5"))
+AGENT_CONFIG = """
+[sync]
+batch_size = {batch}
+connect_timeout_s = 0.5
+read_timeout_s = 0.25
+request_timeout_s = 0.5
+backoff_base_s = 0.005
+backoff_cap_s = 0.05
+interval_s = 0.05
+trigger_poll_s = 0.01
+"""
+
+
+def start_agent(data_dir: Path, ledger_url: str, config: Path, log: Path, *mode: str) -> Any:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [SMILEPAY, "sync", "run", "--data-dir", str(data_dir), "--ledger-url", ledger_url,
+             "--config", str(config), *mode],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+
+
+def run_with_kills(tmp_path: Path, seed: int, sales: int, kills: int) -> None:
+    rng = random.Random(seed)
+    ledger = LedgerProcess(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path / "ledger.log").start()
+    proxy = FaultProxy(("127.0.0.1", ledger.port),
+                       FaultPlan(seed=seed, rate=0.15, delay_s=0.3, max_restarts=0)).start()
+    device = DeviceUnderTest(new_device(tmp_path / "kiosk", ledger.url))
+    config = tmp_path / "agent.toml"
+    config.write_text(AGENT_CONFIG.format(batch=rng.randint(3, 12)))
+    log = tmp_path / "agent.log"
+    producer = threading.Thread(target=sell, args=(device, open_queue(device.identity), sales,
+                                                   random.Random(seed)))
+    producer.start()
+    try:
+        for _ in range(kills):
+            agent = start_agent(device.identity.data_dir, proxy.url, config, log)
+            time.sleep(rng.uniform(0.3, 4.0))
+            os.kill(agent.pid, signal.SIGKILL)
+            agent.wait(timeout=10)
+        producer.join(timeout=120)
+        final = start_agent(device.identity.data_dir, proxy.url, config, log, "--until-drained")
+        code = final.wait(timeout=240)
+    finally:
+        proxy.stop()
+    verdict = check_device(device.acknowledged, ledger_sales(ledger.db_url,
+                                                             device.identity.device_id),
+                           open_queue(device.identity))
+    ledger.kill()
+    message = f"SMILEPAY_KILL_SEED={seed} kills={kills} {proxy.summary()}: {verdict.summary()}"
+    assert code == 0, f"{message}; final `sync run --until-drained` exited {code}"
+    assert not (verdict.lost or verdict.duplicated or verdict.unexpected), message
+    assert not verdict.problems, message
+    assert verdict.acknowledged == sales, message
+    # The kills landed while work was under way, not only before the agent had started.
+    assert log.read_text().count('"event": "pushed"') >= 1, message
+
+
+def test_sigkilled_agent_processes_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    # GIVEN a kiosk selling 600 sales, an agent process killed 8 times at random moments,
+    #   and a network that drops, resets, delays, duplicates and reorders
+    # WHEN a last agent runs until drained
+    # THEN the ledger holds every acknowledged sale exactly once, chains and totals agree
+    run_with_kills(tmp_path, KILL_SEED, sales=600, kills=8)
+
+
+@pytest.mark.slow
+def test_fifty_sigkills_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    run_with_kills(tmp_path, KILL_SEED * 100 + 1, sales=3000, kills=50)
