@@ -175,7 +175,7 @@ def bench_datasets(folders: list[Path], budget_s: float = DEFAULT_BUDGET_S) -> d
 def merge(left: dict[str, Tally], right: dict[str, Tally]) -> dict[str, Tally]:
     """Sum two sets of tallies decoder by decoder."""
     merged = {}
-    for name in set(left) | set(right):
+    for name in dict.fromkeys([*left, *right]):  # keeps the chain order in the report
         parts = [t for t in (left.get(name), right.get(name)) if t is not None]
         merged[name] = Tally(
             total=sum(t.total for t in parts),
