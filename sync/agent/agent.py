@@ -51,7 +51,7 @@ class SaleQueueLike(Protocol):
 class GalleryLike(Protocol):
     """The part of `models.gallery.Gallery` the agent uses."""
 
-    def upsert(self, customer_id: str, name: str, embedding: Any, **step_up: Any) -> Any: ...
+    def upsert_many(self, rows: list[tuple[str, str, Any, str | None, str | None]]) -> Any: ...
     def delete(self, customer_id: str, reason: str) -> Any: ...
 
 
@@ -177,20 +177,32 @@ class SyncAgent:
             applied += len(page.changes)
 
     def _apply_gallery_changes(self, changes: list[GalleryChange]) -> list[str]:
+        """Apply a page in order: runs of upserts in one gallery transaction each, deletions
+        one by one. Replaying a page is harmless, and the cursor moves only after all of it."""
         assert self.gallery is not None
-        deleted = []
+        deleted: list[str] = []
+        upserts: list[tuple[str, str, Any, str | None, str | None]] = []
         for change in changes:
-            if change.action == "delete":
-                self.gallery.delete(change.customer_id, reason="erasure requested at the ledger")
-                deleted.append(change.customer_id)
-            elif change.action == "upsert":
-                self.gallery.upsert(
-                    change.customer_id, change.name or "", change.embedding(),
-                    step_up_salt=change.step_up_salt, step_up_hash=change.step_up_hash,
-                )
-            else:
+            if change.action == "upsert" and change.template_b64 is None:
+                continue  # wiped by a later erasure: its delete change follows
+            if change.action == "upsert":
+                upserts.append((change.customer_id, change.name or "", change.embedding(),
+                                change.step_up_salt, change.step_up_hash))
+                continue
+            if change.action != "delete":
                 raise ProtocolViolation(f"gallery change {change.change_id}: {change.action!r}")
+            self._flush_upserts(upserts)
+            self.gallery.delete(change.customer_id, reason="erasure requested at the ledger")
+            deleted.append(change.customer_id)
+        self._flush_upserts(upserts)
+        log.info("gallery updated", extra={"changes": len(changes), "deleted": len(deleted)})
         return deleted
+
+    def _flush_upserts(self, upserts: list[tuple[str, str, Any, str | None, str | None]]) -> None:
+        assert self.gallery is not None
+        if upserts:
+            self.gallery.upsert_many(list(upserts))
+            upserts.clear()
 
     # --- one cycle and the loop ----------------------------------------------------------------
 

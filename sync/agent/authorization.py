@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Protocol
 
 from device.errors import SmilepayError
-from sync.agent.client import LedgerClient, LedgerUnavailable
+from sync.agent.client import LedgerClient, LedgerError, LedgerUnavailable
 
 log = logging.getLogger("smilepay.sync.authorization")
 
@@ -42,9 +42,14 @@ def authorize_or_fallback(
     - declined: raises SaleDeclined and queues nothing;
     - no answer within `timeout_s` (or the ledger unreachable): queued offline, which the queue
       accepts only within the offline limits (it raises its LimitExceeded otherwise).
-    Other refusals (e.g. this device revoked) are raised as LedgerRefused.
+    Other refusals (e.g. this device revoked) are raised as LedgerRefused. A draft without a
+    customer is queued offline at once. If queueing an approved sale fails, the hold is voided
+    (best effort; the ledger also expires holds) and the error raised.
     """
     draft = _with(draft, sale_id=getattr(draft, "sale_id", None) or str(uuid.uuid4()))
+    if draft.customer_id is None:
+        # No wallet to hold money on (e.g. a merchant-presented QR): only the offline path.
+        return queue.enqueue_sale(_with(draft, offline=True, auth_id=None)), False
     try:
         answer = client.authorize(
             draft.sale_id, draft.customer_id, draft.amount_minor, draft.currency, draft.method,
@@ -54,9 +59,21 @@ def authorize_or_fallback(
         log.warning("online authorisation unavailable; selling offline",
                     extra={"sale_id": draft.sale_id, "error": str(exc)})
         return queue.enqueue_sale(_with(draft, offline=True, auth_id=None)), False
-    if answer.status != "approved":
+    if answer.status != "approved" or not answer.auth_id:
         raise SaleDeclined(draft.sale_id, answer.reason)
-    return queue.enqueue_sale(_with(draft, offline=False, auth_id=answer.auth_id)), True
+    try:
+        return queue.enqueue_sale(_with(draft, offline=False, auth_id=answer.auth_id)), True
+    except Exception:
+        _void_quietly(client, answer.auth_id)
+        raise
+
+
+def _void_quietly(client: LedgerClient, auth_id: str) -> None:
+    try:
+        client.void_authorization(auth_id)
+    except LedgerError as exc:
+        log.warning("could not void hold; the ledger will expire it",
+                    extra={"auth_id": auth_id, "error": str(exc)})
 
 
 def _with(draft: Any, **changes: Any) -> Any:

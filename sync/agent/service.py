@@ -45,9 +45,9 @@ class LazyGallery:
             self._gallery = Gallery.open(self.path, self.key_path)
         return self._gallery
 
-    def upsert(self, customer_id: str, name: str, embedding: Any, **step_up: Any) -> Any:
-        """Add or replace a customer's template."""
-        return self._open().upsert(customer_id, name, embedding, **step_up)
+    def upsert_many(self, rows: list[tuple[str, str, Any, str | None, str | None]]) -> Any:
+        """Add or replace templates (customer_id, name, embedding, salt, hash) atomically."""
+        return self._open().upsert_many(rows)
 
     def delete(self, customer_id: str, reason: str) -> Any:
         """Remove a customer's template (erasure)."""
