@@ -35,7 +35,7 @@ from device.errors import SmilepayError
 
 DIMENSIONS = 128
 CODE_RANGE = 0.6  # components beyond ±0.6 are clamped: the error bound grows and covers it
-FIRST_CANDIDATES = 64
+FIRST_CANDIDATES = 16
 RERANK_BATCH = 4
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
