@@ -182,7 +182,8 @@ def post_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[i
     device = ledger.authenticate(request, device_id, body)
     auth = bodies.parse_body(bodies.AuthorizationRequest, body)
     now = ledger.now_ms()
-    return 200, ledger.transaction(lambda conn: holds.authorize(conn, device, auth.model_dump(), now))
+    request_body = auth.model_dump()
+    return 200, ledger.transaction(lambda conn: holds.authorize(conn, device, request_body, now))
 
 
 def void_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:

@@ -64,7 +64,7 @@ class LedgerProcess:
 
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> str:

@@ -56,10 +56,11 @@ def book_sales(
         transfer, reason, later = _transfer_for(record, merchant_id, owners, holds, wallets)
         planned.append((record["seq"], transfer, reason, later))
     applied = bk.apply_transfers(conn, [p[1] for p in planned], now_ms)
-    return {
-        seq: Booked("declined" if t.kind == "declined" else "accepted", reason, later, t.transfer_id)
-        for (seq, _, reason, later), t in zip(planned, applied, strict=True)
-    }
+    answers = {}
+    for (seq, _, reason, later), transfer in zip(planned, applied, strict=True):
+        status: wire.SaleStatus = "declined" if transfer.kind == "declined" else "accepted"
+        answers[seq] = Booked(status, reason, later, transfer.transfer_id)
+    return answers
 
 
 def _house_accounts(merchant_id: str, currencies: set[str]) -> dict[str, tuple[str, str, str]]:

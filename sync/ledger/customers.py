@@ -149,7 +149,10 @@ def delete_customer(conn: Connection, customer_id: str, now_ms: int) -> dict[str
         )
         _add_change(conn, {"customer_id": customer_id, "action": "delete"}, now_ms)
         kiosks = conn.scalars(select(devices.c.device_id).where(devices.c.revoked_ms.is_(None)))
-        rows = [{"customer_id": customer_id, "device_id": d, "requested_ms": now_ms} for d in kiosks]
+        rows = [
+            {"customer_id": customer_id, "device_id": device_id, "requested_ms": now_ms}
+            for device_id in kiosks
+        ]
         if rows:
             conn.execute(deletions.insert(), rows)
     return {"customer_id": customer_id, **deletion_status(conn, customer_id)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Row, delete, select, update
@@ -95,7 +95,7 @@ def authenticate(
     return public_key
 
 
-def _refuse(error: Unauthorized | Forbidden | Conflict, device_id: str, path: str) -> None:
+def _refuse(error: Unauthorized | Forbidden | Conflict, device_id: str, path: str) -> NoReturn:
     log.warning(
         "device request refused",
         extra={"device_id": device_id[:64], "path": path[:200], "why": error.code,

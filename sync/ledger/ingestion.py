@@ -172,7 +172,9 @@ def sale_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
-def ingest(conn: Connection, device: Row[Any], checked: Checked, now_ms: int) -> list[dict[str, Any]]:
+def ingest(
+    conn: Connection, device: Row[Any], checked: Checked, now_ms: int
+) -> list[dict[str, Any]]:
     """Classify and book one checked batch inside the caller's transaction; per-sale answers."""
     parsed = checked.sales
     stored = _stored_slots(conn, device.device_id, parsed[0].seq - 1, parsed[-1].seq)
@@ -205,12 +207,14 @@ def _classify(device: Row[Any], checked: Checked, stored: dict[int, str], now_ms
     gap = known is None and first - 1 > device.last_seq
     if not checked.head_ok:
         detail = f"head signature or hash links do not verify; {len(checked.bad_signatures)} bad"
-        plan.anomalies.append(_anomaly(device, "bad_head", first, checked.sales[-1].seq, detail, now_ms))
+        last = checked.sales[-1].seq
+        plan.anomalies.append(_anomaly(device, "bad_head", first, last, detail, now_ms))
     for sale in checked.sales:
         known = _classify_one(device, checked, stored, plan, sale, known, now_ms)
     if gap and plan.candidates:  # recorded once: when the sales after it are booked
-        detail = f"seq {device.last_seq + 1}..{first - 1} never arrived"
-        plan.anomalies.append(_anomaly(device, "gap", device.last_seq + 1, first - 1, detail, now_ms))
+        missing = (device.last_seq + 1, first - 1)
+        detail = f"seq {missing[0]}..{missing[1]} never arrived"
+        plan.anomalies.append(_anomaly(device, "gap", *missing, detail, now_ms))
     return plan
 
 
@@ -231,7 +235,8 @@ def _classify_one(
         return stored[sale.seq]
     if sale.seq in checked.bad_signatures:
         plan.results[sale.seq] = _result(sale, "rejected", "bad signature")
-        plan.anomalies.append(_anomaly(device, "rejected", sale.seq, sale.seq, "bad signature", now_ms))
+        anomaly = _anomaly(device, "rejected", sale.seq, sale.seq, "bad signature", now_ms)
+        plan.anomalies.append(anomaly)
         return None
     if known is not None and sale.record["prev_hash"] != known:
         reason = "chain break: prev_hash is not the hash of the sale before it"

@@ -123,7 +123,8 @@ class Operator:
 
     def customer(self, balance_minor: int = 0, currency: str = "EUR") -> str:
         """Create a customer, fund it with `balance_minor`, and return its id."""
-        answer = self.http.post("/v1/customers", json={"name": "Test Customer", "currency": currency})
+        body = {"name": "Test Customer", "currency": currency}
+        answer = self.http.post("/v1/customers", json=body)
         answer.raise_for_status()
         customer_id: str = answer.json()["customer_id"]
         if balance_minor:

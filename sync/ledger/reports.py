@@ -101,7 +101,7 @@ def _money(conn: Connection, device_id: str) -> list[dict[str, Any]]:
         select(
             sales.c.currency,
             transfers.c.kind,
-            func.count(sales.c.seq).label("count"),
+            func.count(sales.c.seq).label("sales_count"),
             func.sum(sales.c.amount_minor).label("sales_minor"),
             func.sum(transfers.c.amount_minor).label("transfers_minor"),
         )
@@ -115,7 +115,7 @@ def _money(conn: Connection, device_id: str) -> list[dict[str, Any]]:
                                                  "transfers_minor": 0, "by_kind": {}})
         entry["sales_minor"] += int(row.sales_minor)
         entry["transfers_minor"] += int(row.transfers_minor)
-        entry["by_kind"][_kind_name(row.kind)] = {"count": int(row.count),
+        entry["by_kind"][_kind_name(row.kind)] = {"count": int(row.sales_count),
                                                   "amount_minor": int(row.sales_minor)}
     for entry in totals.values():
         entry["balanced"] = entry["sales_minor"] == entry["transfers_minor"]

@@ -77,7 +77,8 @@ transfers = Table(
     "transfers",
     metadata,
     Column("transfer_id", String(64), primary_key=True),
-    Column("kind", String(20), nullable=False),  # topup|sale|settle_later|declined|settle|hold|post|void
+    # topup|sale|settle_later|declined|settle|hold|post|void
+    Column("kind", String(20), nullable=False),
     Column("phase", String(10), nullable=False),  # posted|pending|post|void (see bookkeeping)
     Column("debit_account_id", String(100), nullable=False, index=True),
     Column("credit_account_id", String(100), nullable=False, index=True),

@@ -79,7 +79,9 @@ def test_missing_headers_and_unknown_devices_are_refused(ledger: LedgerUnderTest
     stranger.close()
 
 
-def test_a_request_for_another_devices_path_is_refused(ledger: LedgerUnderTest, kiosk: Kiosk) -> None:
+def test_a_request_for_another_devices_path_is_refused(
+    ledger: LedgerUnderTest, kiosk: Kiosk
+) -> None:
     # GIVEN two kiosks; kiosk A signs a request for kiosk B's path
     other = ledger.kiosk()
     path = f"/v1/devices/{other.device_id}/config"

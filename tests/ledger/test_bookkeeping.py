@@ -4,6 +4,7 @@ that debits equal credits after any sequence of operations."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -100,9 +101,9 @@ def test_authorisation_is_idempotent_on_sale_id(kiosk: Kiosk, operator: Operator
     again = authorize(kiosk, customer, 300, sale_id=first["sale_id"])
     assert again["auth_id"] == first["auth_id"]
     assert operator.view(customer)["held_minor"] == 300
-    other = kiosk.post_json("/authorizations", {"sale_id": first["sale_id"], "customer_id": customer,
-                                                "amount_minor": 999, "currency": "EUR",
-                                                "method": "face"})
+    changed = {"sale_id": first["sale_id"], "customer_id": customer, "amount_minor": 999,
+               "currency": "EUR", "method": "face"}
+    other = kiosk.post_json("/authorizations", changed)
     assert other.status_code == 409
 
 
@@ -260,10 +261,9 @@ class World:
     def _void(self, index: int, _: int) -> None:
         if index < len(self.auths):
             device = self.run(lambda c: devices.device_row(c, self.kiosk.device_id))
-            try:
-                self.run(lambda c: holds.void(c, device, self.auths[index]["auth_id"], self.now))
-            except Conflict:
-                pass  # already posted: refusing is the right answer
+            auth_id = self.auths[index]["auth_id"]
+            with contextlib.suppress(Conflict):  # already posted: refusing is the right answer
+                self.run(lambda c: holds.void(c, device, auth_id, self.now))
 
     def _post(self, index: int, _: int) -> None:
         if index < len(self.auths) and not self.auths[index].get("posted"):

@@ -128,10 +128,11 @@ def test_a_sale_id_already_booked_by_another_device_is_rejected(
 ) -> None:
     # GIVEN a sale id booked by one kiosk
     customer = operator.customer(1000)
-    statuses(kiosk.post_batch([kiosk.sale(100, customer, sale_id="shared-sale-id-" + kiosk.device_id)]))
+    shared = "shared-sale-id-" + kiosk.device_id
+    statuses(kiosk.post_batch([kiosk.sale(100, customer, sale_id=shared)]))
     other = ledger.kiosk()
     # WHEN another kiosk sends a sale with the same id
-    answer = other.post_batch([other.sale(100, customer, sale_id="shared-sale-id-" + kiosk.device_id)])
+    answer = other.post_batch([other.sale(100, customer, sale_id=shared)])
     # THEN it is rejected and named as a conflict
     assert statuses(answer) == ["rejected"]
     assert "sale_id already booked" in answer.json()["results"][0]["reason"]
