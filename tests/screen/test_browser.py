@@ -16,47 +16,10 @@ from device.checkout import (
     SaleDeclined,
     Tick,
 )
+from tests.screen.browser_page import Page
 from tests.screen.conftest import OPERATOR_PIN, CameraFrame, RunningScreen
 
 pytestmark = pytest.mark.browser
-WAIT_S = 10.0
-
-
-class Page:
-    """The browser on the screen, with waits on what the customer would see."""
-
-    def __init__(self, driver: Any, screen: RunningScreen, shots: Path, prefix: str) -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.driver, self.screen, self.shots, self.prefix = driver, screen, shots, prefix
-        self.by = By
-        self.wait = WebDriverWait(driver, WAIT_S)
-
-    def open(self, path: str = "/") -> None:
-        self.driver.get(self.screen.url + path)
-        self.driver.execute_script("localStorage.clear()")
-        self.driver.get(self.screen.url + path)
-
-    def wait_phase(self, phase: str) -> None:
-        body = lambda d: d.find_element(self.by.TAG_NAME, "body")  # noqa: E731
-        self.wait.until(lambda d: body(d).get_attribute("data-phase") == phase)
-
-    def wait_until(self, condition: Any) -> None:
-        self.wait.until(lambda d: condition())
-
-    def click(self, css: str) -> None:
-        self.element(css).click()
-
-    def element(self, css: str) -> Any:
-        return self.driver.find_element(self.by.CSS_SELECTOR, css)
-
-    def visible_text(self, css: str) -> str:
-        element = self.element(css)
-        return str(element.text) if element.is_displayed() else ""
-
-    def shot(self, name: str) -> None:
-        self.driver.save_screenshot(str(self.shots / f"{self.prefix}-{name}.png"))
 
 
 def _page(browser: Any, screen: RunningScreen, shots: Path, prefix: str) -> Page:
@@ -192,7 +155,9 @@ def test_an_offline_sale_shows_the_banner_backlog_limits_and_settle_later(
     # WHEN a customer fills a basket THEN the banner shows the backlog and the limits left
     _fill_basket(page)
     banner = page.visible_text("#offline-banner")
-    assert banner == "Offline: 1 sales waiting (EUR 4.00); can still take EUR 200.00 in 20 sales"
+    assert banner == (
+        "Offline · waiting to sync: 1 (EUR 4.00) · can still take EUR 200.00 in 20 more"
+    )
     page.shot("01-offline-basket")
     # WHEN they pay with a code and the queue records the sale offline, to settle later
     page.click("#pay")
@@ -205,7 +170,7 @@ def test_an_offline_sale_shows_the_banner_backlog_limits_and_settle_later(
     page.wait_phase("approved")
     assert page.element("#approved-offline").is_displayed()
     assert page.element("#settle-later").is_displayed()
-    page.wait_until(lambda: "2 sales waiting (EUR 16.50)" in page.visible_text("#offline-banner"))
+    page.wait_until(lambda: "sync: 2 (EUR 16.50)" in page.visible_text("#offline-banner"))
     page.shot("02-offline-approved")
 
 

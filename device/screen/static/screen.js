@@ -164,7 +164,11 @@ function runCamera(selector) {
   const refresh = () => {
     // Load off-screen first so the visible frame never flashes empty.
     const next = new Image();
-    next.onload = () => { img.src = next.src; };
+    next.onload = () => {
+      img.src = next.src;
+      // Counts shown frames, so a test can wait for a fresh frame before a screenshot.
+      img.dataset.frames = String(Number(img.dataset.frames || 0) + 1);
+    };
     next.src = `/camera.jpg?t=${Date.now()}`;
   };
   refresh();

@@ -1,0 +1,107 @@
+"""End to end in a real browser against the real kiosk: `Kiosk` from device.app with simulated
+camera, scanner, printer and light, the real face models, queue and ledger (the demo's set-up),
+and the customer screen in headless Chromium. A smile sale, a QR sale and an offline sale are
+walked through the UI by clicking its buttons; each screen is kept as a screenshot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.screen.browser_page import Page
+from tests.screen.conftest import OPERATOR_PIN
+
+pytestmark = pytest.mark.browser
+SALE_WAIT_S = 30.0
+
+
+@dataclass
+class KioskScreen:
+    """The demo's world, the real kiosk, and its screen."""
+
+    setup: Any  # device.demo.DemoSetup
+    url: str
+
+
+@pytest.fixture
+def kiosk_screen(tmp_path: Path) -> Iterator[KioskScreen]:
+    from device.demo import set_up
+    from device.screen.server import create_screen_app, serve_screen_in_thread
+
+    with ExitStack() as stack:
+        setup = set_up(stack, tmp_path, 0)
+        stack.callback(lambda: setup.ledger.stop())
+        setup.world.start()
+        stack.callback(setup.world.stop)
+        setup.kiosk.start()
+        stack.callback(setup.kiosk.stop)
+        app = create_screen_app(setup.kiosk, setup.config.screen, OPERATOR_PIN)
+        server = serve_screen_in_thread(app, "127.0.0.1", 0)
+        stack.callback(server.stop)
+        yield KioskScreen(setup, server.url)
+
+
+def _sell(page: Page, kiosk_screen: KioskScreen, method_button: str, name: str) -> None:
+    """Basket (scanned), pay, the method, then whatever the customer does, until approved."""
+    kiosk = kiosk_screen.setup.kiosk
+    page.wait_phase("idle")
+    kiosk.add_item("Flat white", 1, 350)  # what the barcode scanner does
+    kiosk.add_item("Croissant", 2, 275)
+    page.wait_phase("basket")
+    assert page.visible_text("section[data-for=basket] [data-bind=total]") == "EUR 9.00"
+    page.click("#pay")
+    page.wait_phase("choose_payment")
+    page.shot(f"{name}-1-choose")
+    page.click(method_button)
+    # The real pipeline may move on within a frame or two: shoot whichever screen is up.
+    after = {"smile_prompt", "qr_wait", "authorizing", "approved"}
+    page.wait_until(lambda: page.element("body").get_attribute("data-phase") in after)
+    phase = page.element("body").get_attribute("data-phase")
+    if phase == "smile_prompt":
+        _wait_fresh_frames(page, "#camera-face .camera-frame")
+    page.shot(f"{name}-2-{page.element('body').get_attribute('data-phase')}")
+    page.wait_phase("approved")
+    page.shot(f"{name}-3-approved")
+
+
+def _wait_fresh_frames(page: Page, css: str, count: int = 2) -> None:
+    """Wait for `count` new camera frames on screen, or for the screen to move on."""
+
+    def shown() -> int:
+        return int(page.element(css).get_attribute("data-frames") or 0)
+
+    start = shown()
+    page.wait_until(
+        lambda: (
+            shown() >= start + count
+            or page.element("body").get_attribute("data-phase") != "smile_prompt"
+        )
+    )
+
+
+def test_smile_qr_and_offline_sales_through_the_real_kiosk_and_its_screen(
+    browser: Any, kiosk_screen: KioskScreen, screenshots: Path
+) -> None:
+    page = Page(browser, kiosk_screen, screenshots, "kiosk", wait_s=SALE_WAIT_S)
+    page.open()
+    # GIVEN the real kiosk idle WHEN the customer pays by smiling THEN approved online
+    _sell(page, kiosk_screen, "#method-face", "smile")
+    assert page.visible_text("section[data-for=approved] h1") == "Paid EUR 9.00"
+    assert not page.element("#offline-banner").is_displayed()
+    # WHEN the next customer shows their wallet QR THEN approved online
+    _sell(page, kiosk_screen, "#method-customer-qr", "qr")
+    # WHEN the ledger goes away and a customer smiles THEN approved offline, the banner shows
+    kiosk_screen.setup.ledger.stop()
+    _sell(page, kiosk_screen, "#method-face", "offline")
+    assert page.element("#approved-offline").is_displayed()
+    backlog = kiosk_screen.setup.kiosk.services.queue.status().backlog_count
+    assert backlog >= 1
+    page.wait_until(lambda: f"sync: {backlog} (" in page.visible_text("#offline-banner"))
+    page.shot("offline-4-banner")
+    records = kiosk_screen.setup.kiosk.recorder.records
+    assert sorted(r["offline"] for r in records.values()) == [False, False, True]
