@@ -52,10 +52,18 @@ def capture_embedding(engine: FaceEngine, image_bgr: np.ndarray) -> np.ndarray:
 
 
 def consistent(vectors: dict[str, np.ndarray], threshold: float) -> tuple[list[str], list[str]]:
-    """Split captures into those agreeing with the group's mean and those of someone else."""
-    mean = np.mean(list(vectors.values()), axis=0)
-    same = [name for name, v in vectors.items() if np.linalg.norm(v - mean) < threshold / 2]
-    return same, [name for name in vectors if name not in same]
+    """Split captures into the majority person and the rest.
+
+    The reference is the capture with the most others within `threshold` (ties: the smallest
+    total distance); captures within `threshold` of it are the same person.
+    """
+    names = list(vectors)
+    matrix = np.stack([vectors[name] for name in names])
+    distances = np.linalg.norm(matrix[:, None, :] - matrix[None, :, :], axis=2)
+    neighbours = (distances < threshold).sum(axis=1)
+    reference = min(range(len(names)), key=lambda i: (-neighbours[i], distances[i].sum()))
+    same = [name for name, d in zip(names, distances[reference], strict=True) if d < threshold]
+    return same, [name for name in names if name not in same]
 
 
 def enroll_images(
