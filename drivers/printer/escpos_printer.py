@@ -98,6 +98,7 @@ class EscposPrinter:
         self.width = width
         self._connect = connect
         self._backend: Escpos | None = None
+        self.printed: list[Receipt] = []  # receipts sent in full, for the operator and scenarios
 
     @classmethod
     def from_config(cls, config: ConfigWithBackend) -> EscposPrinter:
@@ -135,6 +136,7 @@ class EscposPrinter:
             write_receipt(self._backend, receipt, self.width)
         except Exception as exc:  # a printer failing mid-receipt must not fail the sale
             return self._failed(f"printing sale {receipt.sale_id} failed", exc)
+        self.printed.append(receipt)
         log.info("receipt printed", extra={"printer": self.name, "sale_id": receipt.sale_id})
         return PrinterStatus.READY
 
