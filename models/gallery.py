@@ -435,12 +435,13 @@ class CodeIndex:
         codes = self.index.sa_encode(vectors)
         errors = np.linalg.norm(self.index.sa_decode(codes) - vectors, axis=1)
         self.max_error = max(self.max_error, float(errors.max()))
+        latest = {slot: code for (slot, _), code in zip(changes, codes, strict=True)}
         appended: list[np.ndarray] = []
-        for (slot, _), code in zip(changes, codes, strict=True):
+        for slot in sorted(latest):  # a slot written twice in one batch keeps its last code
             if slot < self.count:
-                self._codes()[slot] = code
+                self._codes()[slot] = latest[slot]
             elif slot == self.count + len(appended):
-                appended.append(code)
+                appended.append(latest[slot])
             else:
                 raise GalleryError(f"slot {slot} out of order")
         if appended:

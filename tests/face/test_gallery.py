@@ -154,6 +154,15 @@ def test_search_equals_exact_float32_on_every_query(tmp_path: Path) -> None:
     gallery.close()
 
 
+def test_a_customer_written_twice_in_one_batch_keeps_the_last_template(gallery: Gallery) -> None:
+    # GIVEN a ledger batch that inserts then updates the same new customer
+    gallery.upsert_many([("c1", "Ada", unit(1), None, None), ("c1", "Ada", unit(2), None, None)])
+    # THEN one template, the last one, is searched
+    assert len(gallery) == 1
+    match = gallery.search(unit(2))
+    assert match is not None and match.best_id == "c1" and match.best_distance < 1e-5
+
+
 def test_memory_per_template_is_128_bytes(gallery: Gallery) -> None:
     # GIVEN the gallery's index THEN each template costs 128 bytes of memory
     assert gallery.memory_bytes_per_template == 128
