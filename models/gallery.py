@@ -149,8 +149,10 @@ class Gallery:
         self._db = connection
         self._aead = AESGCM(key)
         self._lock = threading.RLock()
+        self._threads = search_threads
         self._index = CodeIndex(search_threads)
         self._load_index()
+        self._seen_version = self._data_version()
 
     @classmethod
     def open(cls, path: Path, key_path: Path, search_threads: int = 1) -> Gallery:
@@ -222,6 +224,7 @@ class Gallery:
         """Insert or replace many templates in one transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            self._follow_other_writers()
             try:
                 changes: list[tuple[int, np.ndarray]] = []
                 next_slot = self._index.count
@@ -267,6 +270,7 @@ class Gallery:
             raise GalleryError("a deletion needs a reason")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            self._follow_other_writers()
             try:
                 slot = self._remove_row(customer_id)
                 self._db.execute(
@@ -301,6 +305,7 @@ class Gallery:
         """The best and second-best customers for a face descriptor, exact; None if empty."""
         query = check_vector(vector)
         with self._lock:
+            self._follow_other_writers()
             if self._index.count == 0:
                 return None
             ranked = self._index.search(query, self._exact_distances)
@@ -379,6 +384,17 @@ class Gallery:
             (customer_id,),
         ).fetchall()
         return [(str(at), str(reason)) for at, reason in rows]
+
+    def _data_version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def _follow_other_writers(self) -> None:
+        """Rebuild the codes if another connection (the sync agent's process) changed the file."""
+        version = self._data_version()
+        if version != self._seen_version:
+            self._index = CodeIndex(self._threads)
+            self._load_index()
+            self._seen_version = version
 
     def _load_index(self) -> None:
         """Decrypt every template once at start-up and build the in-memory codes."""

@@ -163,6 +163,24 @@ def test_a_customer_written_twice_in_one_batch_keeps_the_last_template(gallery: 
     assert match is not None and match.best_id == "c1" and match.best_distance < 1e-5
 
 
+def test_changes_made_by_another_process_are_seen_by_search(tmp_path: Path) -> None:
+    # GIVEN the kiosk's gallery open, and a second connection (the sync agent) on the same file
+    kiosk = Gallery.open(tmp_path / "g.db", tmp_path / "k")
+    kiosk.upsert("a", "Ada", unit(1))
+    agent = Gallery.open(tmp_path / "g.db", tmp_path / "k")
+    # WHEN the agent adds one customer and deletes another
+    agent.upsert("b", "Bob", unit(2))
+    agent.delete("a", "deleted at the ledger")
+    # THEN the kiosk's search sees both changes
+    match = kiosk.search(unit(2))
+    assert match is not None and match.best_id == "b" and len(kiosk) == 1
+    kiosk.upsert("c", "Cy", unit(3))
+    assert {c.customer_id for c in agent.customers()} == {"b", "c"}
+    assert agent.search(unit(3)) is not None and agent.search(unit(3)).best_id == "c"
+    kiosk.close()
+    agent.close()
+
+
 def test_memory_per_template_is_128_bytes(gallery: Gallery) -> None:
     # GIVEN the gallery's index THEN each template costs 128 bytes of memory
     assert gallery.memory_bytes_per_template == 128
