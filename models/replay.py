@@ -34,6 +34,8 @@ def replay(
     fps: float = 10.0,
 ) -> dict[str, Any]:
     """Feed the frames at `fps` to a fresh session; end it when they run out."""
+    if not fps > 0:
+        raise SmilepayError(f"frame rate must be positive, got {fps}")
     session = SmileToPaySession(engine, gallery, amount_minor, config, started_at=0.0)
     guidance: list[str] = []
     for number, path in enumerate(frames):

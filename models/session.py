@@ -14,6 +14,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from device.errors import SmilepayError
 from models.config import FaceConfig
 from models.engine import FaceEngine, FaceObservation
 from models.gallery import Gallery, Match
@@ -87,6 +88,8 @@ class SmileToPaySession:
         started_at: float,
         calibration: SmileCalibration | None = None,
     ) -> None:
+        if amount_minor < 0:
+            raise SmilepayError(f"sale amount must not be negative, got {amount_minor}")
         self.engine = engine
         self.gallery = gallery
         self.amount_minor = amount_minor

@@ -91,6 +91,17 @@ def test_replay_of_a_missing_folder_is_a_clear_error(
     assert code == 2 and "not a folder of frames" in capsys.readouterr().err
 
 
+def test_replay_refuses_a_negative_amount_and_a_zero_frame_rate(
+    tmp_path: Path, demo_frames: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = write_frames(tmp_path / "f", demo_frames[:2])
+    base = ["face", "replay", str(frames), "--data-dir", str(tmp_path / "k")]
+    assert main([*base, "--amount-minor", "-1"]) == 2
+    assert "must not be negative" in capsys.readouterr().err
+    assert main([*base, "--fps", "0"]) == 2
+    assert "frame rate must be positive" in capsys.readouterr().err
+
+
 def test_bench_match_reports_exact_answers_and_128_bytes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
