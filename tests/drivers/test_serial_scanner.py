@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serial
 
 from drivers.hil.pty import PtyLine
 from drivers.scanner import ScannerUnavailable, open_scanner
@@ -195,3 +199,60 @@ def test_a_scanner_behind_a_tcp_bridge_works_through_socket_url() -> None:
     scanner.close()
     server.close()
     thread.join(1)
+
+
+class SocatCable:
+    """Two linked ptys made by socat: the driver opens `host`, the test writes to `device`.
+    Stopping socat removes both links, as unplugging a USB scanner removes its tty."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.host, self.device = tmp_path / "ttyACM-host", tmp_path / "scanner-side"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def plug(self) -> None:
+        self.process = subprocess.Popen(
+            ["socat", f"pty,raw,echo=0,link={self.host}", f"pty,raw,echo=0,link={self.device}"],
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while not (self.host.exists() and self.device.exists()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def send(self, data: bytes) -> None:
+        with serial.Serial(str(self.device), timeout=1) as port:
+            port.write(data)
+            port.flush()
+
+    def unplug(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(5)
+            self.process = None
+
+
+@pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed")
+def test_a_socat_cable_pulled_and_put_back(tmp_path: Path) -> None:
+    # GIVEN a scanner on one end of a socat pty pair
+    cable = SocatCable(tmp_path)
+    cable.plug()
+    try:
+        scanner = SerialScanner(str(cable.host), quiet_gap_s=0.05, backoff=FAST)
+        scanner.open()
+        cable.send(WECHAT + b"\r")
+        assert read_all(scanner, 1) == [WECHAT]
+        # WHEN socat goes away (its links vanish) THEN the scanner is unavailable
+        cable.unplug()
+        with pytest.raises(ScannerUnavailable):
+            for _ in range(30):
+                scanner.read_code(0.1)
+        # WHEN the cable is back THEN the scanner reconnects by itself and reads again
+        cable.plug()
+        deadline = time.monotonic() + 3
+        while not scanner.connected and time.monotonic() < deadline:
+            with contextlib.suppress(ScannerUnavailable):
+                scanner.read_code(0.05)
+        cable.send(b"281234567890123456\r")
+        assert read_all(scanner, 1) == [b"281234567890123456"]
+        scanner.close()
+    finally:
+        cable.unplug()
