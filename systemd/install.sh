@@ -90,7 +90,7 @@ add_user() {  # name, home, groups that exist are added
 install_unit() {  # unit file name
     # A data directory elsewhere is not a StateDirectory=: the partition's mount point is used
     # as it is, and stays the only writable path.
-    state_dir_lines='/^StateDirectory=smilepay$/d; /^StateDirectoryMode=/d'
+    state_dir_lines='/^StateDirectory=smilepay\( \|$\)/d; /^StateDirectoryMode=/d'
     [ "$DATA_DIR" = /var/lib/smilepay ] && state_dir_lines=''
     case "$1" in smilepay-kiosk.service|smilepay-sync.service) ;; *) state_dir_lines='' ;; esac
     sed -e "s#/opt/smilepay/venv/bin/smilepay#$PREFIX/venv/bin/smilepay#g" \
@@ -130,7 +130,7 @@ if [ "$STAGING" = no ]; then
     [ "$SCREEN" = yes ] && add_user smilepay-screen /var/lib/smilepay-screen video render input
     [ "$LEDGER" = yes ] && add_user smilepay-ledger /var/lib/smilepay-ledger
     chgrp smilepay "$ROOT/etc/smilepay/kiosk.toml"
-    install -d -m 0700 -o smilepay -g smilepay "$DATA_DIR"
+    install -d -m 0700 -o smilepay -g smilepay "$DATA_DIR" "$DATA_DIR/cache"
     systemctl daemon-reload
     # shellcheck disable=SC2086
     [ "$START" = yes ] && systemctl enable --now $UNITS
