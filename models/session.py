@@ -65,8 +65,11 @@ class _SmileState:
     run: int = 0  # consecutive frames agreeing with what the phase waits for
     widest: float = 0.0
     neutral_ratios: list[float] = field(default_factory=list)
+    # The most neutral and the widest-smiling frames: liveness compares their mouths.
     neutral_trace: FaceTrace | None = None
+    neutral_low: float = float("inf")
     smile_trace: FaceTrace | None = None
+    smile_high: float = 0.0
     best_neutral: _Pick | None = None
     best_smile: _Pick | None = None
 
@@ -144,7 +147,7 @@ class SmileToPaySession:
         state.run += 1
         state.neutral_ratios.append(ratio)
         _keep_best(state, "best_neutral", pick)
-        state.neutral_trace = current
+        _keep_most_neutral(state, ratio, current)
         if state.run >= NEUTRAL_FRAMES:
             state.phase, state.run = "need_smile", 0
             return "now_smile"
@@ -157,11 +160,12 @@ class SmileToPaySession:
             state.run = 0
             if self.calibration.relaxed(ratio, state.widest) and ratio <= neutral:
                 state.neutral_ratios.append(ratio)
-                state.neutral_trace = current
+                _keep_most_neutral(state, ratio, current)
                 _keep_best(state, "best_neutral", pick)
             return "now_smile"
         state.run += 1
-        state.smile_trace = current
+        if ratio >= state.smile_high:
+            state.smile_trace, state.smile_high = current, ratio
         _keep_best(state, "best_smile", pick)
         if state.run >= SMILE_FRAMES:
             state.phase = "decided"
@@ -223,3 +227,8 @@ def _keep_best(state: _SmileState, slot: str, pick: _Pick) -> None:
     current: _Pick | None = getattr(state, slot)
     if current is None or pick.goodness >= current.goodness:
         setattr(state, slot, pick)
+
+
+def _keep_most_neutral(state: _SmileState, ratio: float, current: FaceTrace) -> None:
+    if ratio <= state.neutral_low:
+        state.neutral_trace, state.neutral_low = current, ratio

@@ -186,4 +186,4 @@ def test_moving_a_photo_rigidly_is_not_mouth_motion(engine: FaceEngine, model_di
     relaxed = engine.analyse(neutral).mesh
     assert relaxed is not None
     assert mouth_deformation(points, moved) < 0.005
-    assert mouth_deformation(relaxed.points[:, :2], points) > 0.02
+    assert mouth_deformation(relaxed.points[:, :2], points) > 0.035
