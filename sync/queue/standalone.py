@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.errors import SmilepayError
 from sync.keys import create_key_file, load_key_file
@@ -27,15 +30,33 @@ def device_id_for(data_dir: Path) -> str:
     return recorded_device_id(data_dir) or f"standalone-{uuid.uuid4()}"
 
 
+def create_key_atomically(path: Path) -> Ed25519PrivateKey:
+    """Create the device key so that a crash never leaves a partial key file behind: write it
+    under a temporary name, then link it into place (never replacing an existing key)."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    create_key_file(temporary)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process made it first: theirs is the device's key
+    finally:
+        temporary.unlink()
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return load_key_file(path)
+
+
 def open_standalone(
     data_dir: Path, *, create_key: bool, limits: OfflineLimits | None = None
 ) -> SaleQueue:
     """Open the queue in `data_dir` with its device key (created if missing and `create_key`)."""
     key_path = data_dir / KEY_PATH
     if create_key and not key_path.exists():
-        key = create_key_file(key_path)
-    else:
-        key = load_key_file(key_path)
+        create_key_atomically(key_path)
+    key = load_key_file(key_path)
     return SaleQueue.open(
         data_dir,
         device_id=device_id_for(data_dir),
