@@ -26,7 +26,7 @@ CODES = [b"134567890123456789", b"28123456789012345678", b"X" * 120]  # wallet, 
 GARBAGE = b"\x00\xff\xfe garbage \xc3\x28"
 
 
-def run_bench(codes: int, receipts: int, as_json: bool) -> int:
+def run_bench(codes: int, receipts: int, as_json: bool, framing_bytes: int = 2_000_000) -> int:
     """Run every part and print the results (last line JSON with --json)."""
     import sys
 
@@ -34,7 +34,7 @@ def run_bench(codes: int, receipts: int, as_json: bool) -> int:
 
     configure_logging("bench", "ERROR", sys.stderr)  # the garbage rejections are expected here
     result = {
-        "framing": bench_framing(),
+        "framing": bench_framing(framing_bytes),
         "scanner_pty": bench_scanner(codes),
         "printer": bench_printer(receipts),
     }

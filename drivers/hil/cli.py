@@ -19,6 +19,7 @@ def register(commands: Any, benches: Any) -> None:
     bench = benches.add_parser("peripherals", help="scanner and printer over real ptys")
     bench.add_argument("--codes", type=int, default=2000, help="codes sent through the pty")
     bench.add_argument("--receipts", type=int, default=50, help="receipts printed over the pty")
+    bench.add_argument("--framing-mb", type=float, default=2.0, help="MB through the framer")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(handler=_bench)
 
@@ -32,4 +33,4 @@ def _run_scenarios(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from drivers.hil.bench import run_bench
 
-    return run_bench(args.codes, args.receipts, args.json)
+    return run_bench(args.codes, args.receipts, args.json, int(args.framing_mb * 1e6))

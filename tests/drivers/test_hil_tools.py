@@ -67,7 +67,22 @@ def test_the_link_forwards_then_swallows_when_down_then_forwards_again(
 def test_the_peripherals_benchmark_reads_every_code_and_ends_with_json(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["bench", "peripherals", "--codes", "50", "--receipts", "3", "--json"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "peripherals",
+                "--codes",
+                "50",
+                "--receipts",
+                "3",
+                "--framing-mb",
+                "0.05",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["scanner_pty"]["codes_read"] == result["scanner_pty"]["codes_sent"] == 50
     printer = result["printer"]
