@@ -5,6 +5,7 @@ authorisation with its offline fallback."""
 from __future__ import annotations
 
 import base64
+import shutil
 import stat
 import time
 from collections.abc import Iterator
@@ -354,3 +355,25 @@ def test_a_refusal_other_than_a_decline_is_raised_not_sold_offline(
 def test_sync_now_leaves_a_request_the_agent_picks_up(tmp_path: Path) -> None:
     assert smilepay(["sync", "now", "--data-dir", str(tmp_path)]) == 0
     assert (tmp_path / "sync-now").exists()
+
+
+def test_a_sale_the_ledger_rejects_stays_flagged_and_until_drained_exits_1(
+    ledger: tuple[RunningServer, str], tmp_path: Path
+) -> None:
+    # GIVEN a kiosk whose data directory was cloned (same key, same device id) before any sale,
+    #   and the original has already synced its own sales 1 and 2
+    server, db_url = ledger
+    original = new_device(tmp_path / "a", server.url)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    clone = DeviceIdentity.load(tmp_path / "b")
+    first = sell(open_queue(original), 2)
+    agent_for(original, open_queue(original), server.url).run("until-drained")
+    clone_queue = open_queue(clone)
+    sell(clone_queue, 2)
+    # WHEN the clone syncs its own, different, sales 1 and 2
+    code = agent_for(clone, clone_queue, server.url).run("until-drained")
+    # THEN the ledger rejects them, keeps the original's, and the clone keeps them flagged
+    assert code == 1
+    assert {r["sale_id"] for r in ledger_sales(db_url, original.device_id)} == set(first)
+    status = clone_queue.status()
+    assert status.rejected_count >= 1 and status.backlog_count == 2

@@ -12,6 +12,8 @@ import os
 import random
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,3 +179,33 @@ def test_ten_thousand_sales_with_at_least_500_faults_reach_the_ledger_exactly_on
     assert sum(v.acknowledged for _, v in results) == 10_000
     assert proxy.total() >= 500, proxy.summary()
     assert all(proxy.injected[kind] > 0 for kind in FAULT_KINDS), proxy.summary()
+
+
+@pytest.fixture
+def pg_ledger_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one ledger, dropped afterwards."""
+    import psycopg
+
+    name = f"smilepay_sync_{uuid.uuid4().hex[:12]}"
+    admin = pg_admin_url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {admin}: {exc}")
+    yield pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_exactly_once_under_faults_with_a_postgresql_ledger(
+    tmp_path: Path, pg_ledger_url: str
+) -> None:
+    # GIVEN the same faults (ledger restarts included) against a PostgreSQL-backed ledger
+    results, proxy = run_faulty_sync(tmp_path, CI_SEEDS[0] + 1, sales_per_device=300,
+                                     max_restarts=1, db_url=pg_ledger_url)
+    print(proxy.summary())
+    # THEN the same guarantees hold
+    assert_exactly_once(results, proxy)
+    assert proxy.total() >= 20, proxy.summary()
