@@ -3,7 +3,7 @@
 Routes: `/` (and `/consent`) the page, `/events` server-sent events carrying the ScreenView,
 `/api/<action>` POST actions, `/camera.jpg` the latest frame, `/operator` the PIN-protected
 operator page with `/operator/login`, `/api/operator/health` and `/api/operator/sync`,
-`/healthz`.
+`/healthz`, `/screen.json` (the languages on offer, the first is the default).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def create_screen_app(
     kiosk: KioskPort, config: ScreenConfig, operator_pin: str | None
 ) -> Starlette:
     """The screen app for `kiosk`; without `operator_pin` the operator page stays closed."""
-    screen = _Screen(kiosk, operator_pin)
+    screen = _Screen(kiosk, config, operator_pin)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -68,8 +68,9 @@ def create_screen_app(
 class _Screen:
     """The request handlers, sharing the kiosk, the view broadcaster and the operator gate."""
 
-    def __init__(self, kiosk: KioskPort, operator_pin: str | None) -> None:
+    def __init__(self, kiosk: KioskPort, config: ScreenConfig, operator_pin: str | None) -> None:
         self.kiosk = kiosk
+        self.config = config
         self.broadcaster = ViewBroadcaster(kiosk)
         self.gate = PinGate(operator_pin) if operator_pin else None
         self.sessions = OperatorSessions()
@@ -81,6 +82,7 @@ class _Screen:
             Route("/events", self.events),
             Route("/camera.jpg", self.camera),
             Route("/healthz", self.healthz),
+            Route("/screen.json", self.screen_settings),
             Route("/operator", self.operator_page),
             Route("/operator/login", self.operator_login, methods=["POST"]),
             Route("/api/operator/health", self.operator_health),
@@ -126,6 +128,9 @@ class _Screen:
         view = await run_in_threadpool(self.kiosk.view)
         streams = self.broadcaster.stream_count
         return JSONResponse({"ok": True, "phase": view.get("phase"), "streams": streams})
+
+    async def screen_settings(self, request: Request) -> Response:
+        return JSONResponse({"languages": list(self.config.languages)}, headers=NO_STORE)
 
     async def operator_login(self, request: Request) -> Response:
         if self.gate is None:

@@ -280,3 +280,12 @@ def test_a_busy_port_is_a_clear_error() -> None:
         app = create_screen_app(StepKiosk(), ScreenConfig(), None)
         with pytest.raises(SmilepayError, match=f"cannot listen on 127.0.0.1:{port}"):
             serve_screen_in_thread(app, "127.0.0.1", port)
+
+
+def test_the_page_learns_the_languages_on_offer_first_one_default() -> None:
+    app = create_screen_app(StepKiosk(), ScreenConfig(languages=("zh", "en")), None)
+    server = serve_screen_in_thread(app, "127.0.0.1", 0)
+    try:
+        assert httpx.get(server.url + "/screen.json").json() == {"languages": ["zh", "en"]}
+    finally:
+        server.stop()

@@ -12,7 +12,8 @@ const CAMERA_REFRESH_MS = 250;
 const MAX_STEP_UP_ATTEMPTS = 3;
 
 let strings = {};
-let lang = localStorage.getItem("smilepay.lang") || "en";
+let languages = ["en", "zh"];
+let lang = localStorage.getItem("smilepay.lang");
 let view = null;
 let digits = "";
 let cameraTimer = null;
@@ -210,7 +211,7 @@ function wireButtons() {
     el.addEventListener("click", () => onKey(el.dataset.key));
   }
   document.getElementById("lang").addEventListener("click", () => {
-    lang = lang === "en" ? "zh" : "en";
+    lang = languages[(languages.indexOf(lang) + 1) % languages.length];
     localStorage.setItem("smilepay.lang", lang);
     applyLanguage();
   });
@@ -218,6 +219,9 @@ function wireButtons() {
 
 async function start() {
   strings = await (await fetch("/static/strings.json")).json();
+  languages = (await (await fetch("/screen.json")).json()).languages;
+  if (!languages.includes(lang)) lang = languages[0];
+  document.getElementById("lang").hidden = languages.length < 2;
   wireButtons();
   applyLanguage();
   if (location.pathname === "/consent") showScreen("consent");
