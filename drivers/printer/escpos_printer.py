@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
 from escpos.escpos import Escpos
-from escpos.printer import Network, Serial, Usb
+from escpos.printer import Network, Serial, Usb, usb
 
+from drivers.loading import DriverUnavailable
 from drivers.printer.base import PrinterStatus, Receipt
 from drivers.printer.config import (
     NetworkPrinterConfig,
@@ -106,6 +107,8 @@ class EscposPrinter:
         if isinstance(config, SerialPrinterConfig):
             return cls(lambda: serial_backend(config), f"serial {config.port}")
         if isinstance(config, UsbPrinterConfig):
+            if not usb.is_usable():  # checked before any Usb object exists: its __del__ raises
+                raise DriverUnavailable("USB printers need pyusb: pip install 'python-escpos[usb]'")
             name = f"usb {config.vendor_id:04x}:{config.product_id:04x}"
             return cls(lambda: usb_backend(config), name)
         return cls(lambda: network_backend(config), f"network {config.host}:{config.port}")

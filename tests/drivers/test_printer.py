@@ -3,14 +3,16 @@ driver's status decoding and failure handling."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
 import pytest
 from escpos.printer import Dummy
 
+from drivers.loading import DriverUnavailable
 from drivers.printer import PrinterStatus, Receipt, ReceiptLine, open_printer
-from drivers.printer.config import NetworkPrinterConfig, SimulatedPrinterConfig
+from drivers.printer.config import NetworkPrinterConfig, SimulatedPrinterConfig, UsbPrinterConfig
 from drivers.printer.escpos_printer import EscposPrinter, decode_status
 from drivers.printer.receipt_layout import columns, format_amount, write_receipt
 from drivers.printer.simulated import SimulatedPrinter
@@ -173,3 +175,10 @@ def test_a_printer_that_fails_mid_receipt_is_reported_offline(tmp_path: Path) ->
 
     printer = EscposPrinter(Breaking, "breaking")
     assert printer.print_receipt(receipt()) == PrinterStatus.OFFLINE
+
+
+def test_a_usb_printer_without_pyusb_is_refused_at_assembly_naming_the_package() -> None:
+    if importlib.util.find_spec("usb") is not None:
+        pytest.skip("pyusb is installed here")
+    with pytest.raises(DriverUnavailable, match="pyusb"):
+        open_printer(UsbPrinterConfig(type="escpos_usb", vendor_id=0x0416, product_id=0x5011))
