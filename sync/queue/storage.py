@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ class Mount:
 
 def _unescape(field: str) -> str:
     # /proc/mounts writes space, tab, newline and backslash as octal escapes (\040 ...).
-    return field.encode().decode("unicode_escape")
+    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), field)
 
 
 def read_mounts(text: str) -> list[Mount]:
