@@ -88,7 +88,7 @@ class SerialScanner:
         Raises ScannerUnavailable while the port is gone; each call retries when backoff allows."""
         deadline = self._clock() + timeout_s
         while not self._ready:
-            port = self._port or self._reconnect(deadline)
+            port = self._port if self._port is not None else self._reconnect(deadline)
             if self._clock() >= deadline:
                 return None
             self._take(self._read_chunk(port))
