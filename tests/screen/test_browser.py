@@ -253,3 +253,27 @@ def test_the_operator_page_unlocks_with_the_pin_and_requests_a_sync(
     page.click("#sync-now")
     page.wait_until(lambda: screen.kiosk.sync_requests == 1)
     page.shot("01-status")
+
+
+def test_every_control_fits_the_7_inch_800x480_display_without_scrolling(
+    browser: Any, screen: RunningScreen, screenshots: Path
+) -> None:
+    metrics = {"width": 800, "height": 480, "deviceScaleFactor": 1, "mobile": False}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        page = _page(browser, screen, screenshots, "800x480")
+        fits = "const s = document.querySelector('.screen.active');"
+        fits += "return s.scrollHeight <= s.clientHeight && s.scrollWidth <= s.clientWidth;"
+        _fill_basket(page)
+        page.click("#pay")
+        page.wait_phase("choose_payment")
+        assert browser.execute_script(fits), "choose-payment screen scrolls at 800x480"
+        page.shot("01-choose-payment")
+        page.click("#method-face")
+        page.wait_phase("face_capture")
+        screen.kiosk.decide_face("step_up")
+        page.wait_phase("step_up")
+        assert browser.execute_script(fits), "step-up keypad scrolls at 800x480"
+        page.shot("02-step-up")
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
