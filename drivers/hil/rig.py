@@ -171,7 +171,7 @@ class KioskRig:
     def light(self) -> Light:
         """What the light shows (read back from the pins on a real indicator)."""
         indicator: Any = self.drivers.indicator
-        shown: Light = getattr(indicator, "color", None) or indicator.light
+        shown: Light = indicator.lit() if hasattr(indicator, "lit") else indicator.color
         return shown
 
     def printed(self) -> list[Receipt]:

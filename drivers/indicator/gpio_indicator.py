@@ -27,6 +27,9 @@ COLOURS: dict[Light, tuple[int, int, int]] = {
 }
 
 
+LIGHT_OF_PINS = {tuple(bool(v) for v in rgb): light for light, rgb in COLOURS.items()}
+
+
 class IndicatorUnavailable(SmilepayError):
     """The GPIO pins cannot be claimed (in use, invalid, or no GPIO on this machine)."""
 
@@ -68,6 +71,12 @@ class GpioIndicator:
             return
         self._led.value = COLOURS[light]
         self.light = light
+
+    def lit(self) -> Light:
+        """What the pins show right now, read back through the pin factory (OFF once closed)."""
+        if self._led.closed:
+            return Light.OFF
+        return LIGHT_OF_PINS.get(tuple(bool(v) for v in self._led.value), Light.OFF)
 
     def pulse_relay(self) -> None:
         """Energise the relay for `relay_pulse_s`, in the background (no-op without a relay)."""

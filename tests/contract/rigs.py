@@ -209,8 +209,8 @@ class EnvIndicatorRig:
         self.driver, self.operator = driver, operator
 
     def shown(self) -> Light:
-        # gpiozero reads the output pins back through the pin factory (lgpio on a Pi)
-        return LIGHT_OF_STATES[tuple(bool(v) for v in self.driver._led.value)]
+        light: Light = self.driver.lit()  # read back through the pin factory (lgpio on a Pi)
+        return light
 
     def relay_pulses(self) -> int:
         pytest.skip("a real relay's pulses are not read back: listen for the click")

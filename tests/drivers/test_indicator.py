@@ -37,6 +37,7 @@ def test_each_light_drives_its_pins(
     indicator = GpioIndicator(RED, GREEN, BLUE, pin_factory=pins)
     indicator.show(light)
     assert rgb(pins) == states
+    assert indicator.lit() == light  # read back from the pins
     indicator.close()
 
 

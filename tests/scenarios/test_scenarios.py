@@ -11,9 +11,14 @@ import pytest
 
 from device.errors import ConfigError
 from drivers.hil.env import KioskEnv
+from drivers.hil.pty_printer import PtyPrinterDevice
 from drivers.hil.pytest_plugin import Operator
 from drivers.hil.rig import KioskRig, RigWorld, rig_world
 from drivers.hil.scenario import Scenario, StepFailed, load_scenario, run_scenario
+from drivers.indicator.config import GpioIndicatorConfig
+from drivers.indicator.gpio_indicator import GpioIndicator
+from drivers.printer.config import SerialPrinterConfig
+from drivers.printer.escpos_printer import EscposPrinter
 
 HERE = Path(__file__).parent
 SCENARIOS = sorted(HERE.glob("*.toml"))
@@ -32,6 +37,29 @@ def test_scenario(path: Path, world: RigWorld, kiosk_env: KioskEnv, operator: Op
     with KioskRig(world, kiosk_env, operator.ask) as rig:
         result = run_scenario(scenario, rig)
     assert [s.index for s in result.steps] == list(range(1, len(scenario.steps) + 1))
+
+
+def test_the_same_script_runs_on_the_real_printer_and_gpio_drivers(
+    world: RigWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an env naming a serial ESC/POS printer (a printer emulator on a real pty) and GPIO
+    # pins (gpiozero's mock pin factory: this machine has no GPIO)
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    device = PtyPrinterDevice(tmp_path / "ttyUSB0")
+    env = KioskEnv(
+        printer=SerialPrinterConfig(type="escpos_serial", port=str(device.path)),
+        indicator=GpioIndicatorConfig(type="gpio", relay_pin=23),
+    )
+    try:
+        # WHEN the unchanged wallet-code script runs on them
+        with KioskRig(world, env) as rig:
+            run_scenario(load_scenario(HERE / "wallet_code_scan.toml"), rig)
+            assert isinstance(rig.drivers.printer, EscposPrinter)
+            assert isinstance(rig.drivers.indicator, GpioIndicator)
+        # THEN the receipt went down the serial line, with its native QR command
+        assert b"1 x Espresso" in device.output and b"\x1d(k" in device.output
+    finally:
+        device.close()
 
 
 def test_the_five_stories_of_the_issue_are_scripted() -> None:
