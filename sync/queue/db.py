@@ -18,10 +18,10 @@ Row = tuple[Any, ...]
 
 # Per-connection settings; journal_mode=WAL is stored in the file, synchronous is not.
 PRAGMAS = (
+    "PRAGMA busy_timeout=5000",  # first: switching to WAL waits for another process's lock
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
 )
 SYNCHRONOUS_FULL = 2
 

@@ -269,11 +269,9 @@ class SaleQueue:
             return self._limit_reason(draft)
 
     def _limit_reason(self, draft: SaleDraft) -> str | None:
-        count, amount, oldest = self._one(sql.OFFLINE_EXPOSURE)
-        customer_amount = 0
-        if draft.customer_id is not None:
-            params = {"customer_id": draft.customer_id}
-            customer_amount = self._one(sql.CUSTOMER_EXPOSURE, params)[0]
+        # One pass over the unsynced offline sales (their number is itself capped by a limit).
+        row = self._one(sql.OFFLINE_EXPOSURE, {"customer_id": draft.customer_id})
+        count, amount, oldest, customer_amount = row
         exposure = OfflineExposure(count, amount, self._age(oldest), customer_amount)
         return limit_reason(self._limits, draft.amount_minor, draft.customer_id, exposure)
 

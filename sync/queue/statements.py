@@ -18,12 +18,9 @@ INSERT_SALE = (
 INSERT_OUTBOX = "INSERT INTO outbox (seq, state, updated_at) VALUES (:seq, 'pending', :created_at)"
 
 OFFLINE_EXPOSURE = (
-    "SELECT count(*), coalesce(sum(s.amount_minor), 0), min(s.created_at)"
+    "SELECT count(*), coalesce(sum(s.amount_minor), 0), min(s.created_at),"
+    " coalesce(sum(CASE WHEN s.customer_id = :customer_id THEN s.amount_minor END), 0)"
     " FROM outbox o JOIN sales s ON s.seq = o.seq WHERE o.state != 'synced' AND s.offline = 1"
-)
-CUSTOMER_EXPOSURE = (
-    "SELECT coalesce(sum(s.amount_minor), 0) FROM outbox o JOIN sales s ON s.seq = o.seq"
-    " WHERE o.state != 'synced' AND s.offline = 1 AND s.customer_id = :customer_id"
 )
 
 UNSYNCED_FROM = (
