@@ -1,0 +1,248 @@
+"""Embedding accuracy and speed: the part of `smilepay bench face` that concerns descriptors.
+
+`verification_metrics` turns descriptors grouped by identity into genuine/impostor pair
+distances and the error rates at dlib's distance semantics; `time_embedder` measures the
+per-chip embedding time; `backend_agreement` compares two backends on the same chips.
+`python -m models.bench_face` runs the standalone check on the shared photos (press + Yale),
+finding faces with dlib's HOG detector, and prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.embedding import SAME_PERSON_DISTANCE, Embedder
+
+# Press photos: identity from the file name. Multi-face photos, partial faces and the
+# unlabelled `johnsnow` still are left out of the labelled set.
+PRESS_IDENTITIES = (
+    "alex_lacamoire",
+    "alex-lacamoire",
+    "biden",
+    "elon_musk",
+    "guido_van_rossum",
+    "kit_harington",
+    "lin-manuel-miranda",
+    "obama",
+    "paul_allen",
+    "rose_leslie",
+    "steve_wozniak",
+)
+PRESS_EXCLUDED = (
+    "two_people",
+    "obama_and_biden",
+    "kit_with_rose",
+    "partial_face",
+    "32bit",
+    "johnsnow",
+)
+
+
+def pair_distances(embeddings: dict[str, list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances of every same-identity pair and every different-identity pair."""
+    labels = [name for name, vectors in embeddings.items() for _ in vectors]
+    if not labels:
+        return np.empty(0), np.empty(0)
+    matrix = np.stack([v for vectors in embeddings.values() for v in vectors]).astype(np.float64)
+    squared = np.sum(matrix**2, axis=1)
+    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2 * matrix @ matrix.T, 0))
+    rows, cols = np.triu_indices(len(labels), k=1)
+    label_array = np.asarray(labels)
+    same = label_array[rows] == label_array[cols]
+    return distances[rows, cols][same], distances[rows, cols][~same]
+
+
+def error_rates(genuine: np.ndarray, impostor: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(false match rate, false non-match rate) when distance <= threshold means "same"."""
+    fmr = float(np.mean(impostor <= threshold)) if impostor.size else 0.0
+    fnmr = float(np.mean(genuine > threshold)) if genuine.size else 0.0
+    return fmr, fnmr
+
+
+def _rates_at_all_thresholds(
+    genuine: np.ndarray, impostor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    thresholds = np.unique(np.concatenate([genuine, impostor, [0.0]]))
+    fmr = np.searchsorted(np.sort(impostor), thresholds, side="right") / max(impostor.size, 1)
+    accepted = np.searchsorted(np.sort(genuine), thresholds, side="right")
+    fnmr = 1.0 - accepted / max(genuine.size, 1)
+    return thresholds, fmr, fnmr
+
+
+def equal_error_rate(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, float]:
+    """(EER, threshold): where false matches and false non-matches are closest to equal."""
+    thresholds, fmr, fnmr = _rates_at_all_thresholds(genuine, impostor)
+    best = int(np.argmin(np.maximum(fmr, fnmr)))
+    return float(max(fmr[best], fnmr[best])), float(thresholds[best])
+
+
+def fnmr_at_fmr(genuine: np.ndarray, impostor: np.ndarray, target_fmr: float) -> float:
+    """False non-match rate at the loosest threshold whose false match rate is <= target.
+
+    With fewer than 1/target impostor pairs this means "no false match at all".
+    """
+    _, fmr, fnmr = _rates_at_all_thresholds(genuine, impostor)
+    allowed = fmr <= target_fmr
+    return float(np.min(fnmr[allowed])) if allowed.any() else 1.0
+
+
+def verification_metrics(embeddings: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    """Pair counts, EER, FNMR at FMR 1e-3, and both error rates at dlib's 0.6 threshold."""
+    genuine, impostor = pair_distances(embeddings)
+    eer, eer_threshold = equal_error_rate(genuine, impostor)
+    fmr_06, fnmr_06 = error_rates(genuine, impostor, SAME_PERSON_DISTANCE)
+    return {
+        "identities": len(embeddings),
+        "pairs_genuine": int(genuine.size),
+        "pairs_impostor": int(impostor.size),
+        "eer": round(eer, 5),
+        "eer_threshold": round(eer_threshold, 4),
+        "fnmr_at_fmr_1e-3": round(fnmr_at_fmr(genuine, impostor, 1e-3), 5),
+        "fmr_at_0.6": round(fmr_06, 5),
+        "fnmr_at_0.6": round(fnmr_06, 5),
+    }
+
+
+def time_embedder(embedder: Embedder, chips: Sequence[np.ndarray], warmup: int = 3) -> dict:
+    """Per-chip embedding time in milliseconds (p50, p90) after a few warm-up runs."""
+    if not chips:
+        raise ValueError("time_embedder needs at least one chip")
+    for chip in itertools.islice(itertools.cycle(chips), warmup):
+        embedder.embed_chip(chip)
+    timings = []
+    for chip in chips:
+        started = time.perf_counter()
+        embedder.embed_chip(chip)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "embed_ms_p50": round(float(np.percentile(timings, 50)), 3),
+        "embed_ms_p90": round(float(np.percentile(timings, 90)), 3),
+        "embed_count": len(timings),
+    }
+
+
+def backend_agreement(
+    reference: Embedder, candidate: Embedder, chips: Iterable[np.ndarray]
+) -> dict:
+    """Worst cosine and largest absolute difference of `candidate` against `reference`."""
+    cosines, differences = [], []
+    for chip in chips:
+        a, b = reference.embed_chip(chip), candidate.embed_chip(chip)
+        cosines.append(float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))))
+        differences.append(float(np.max(np.abs(a - b))))
+    return {"cosine_min": min(cosines), "max_abs_diff": max(differences), "chips": len(cosines)}
+
+
+def shared_photo_identities(faces_dir: Path) -> list[tuple[Path, str]]:
+    """(photo, identity) for the labelled single-face photos under faces/press and faces/yale."""
+    labelled = []
+    for path in sorted((faces_dir / "yale").glob("subject*")):
+        labelled.append((path, "yale_" + path.name.split(".")[0]))
+    for path in sorted((faces_dir / "press").iterdir()):
+        if any(excluded in path.name for excluded in PRESS_EXCLUDED):
+            continue
+        names = [name for name in PRESS_IDENTITIES if name in path.name]
+        if names:
+            labelled.append((path, max(names, key=len).replace("-", "_")))
+    return labelled
+
+
+@functools.cache
+def _hog_detector() -> Any:
+    import dlib  # building the detector costs ~0.3 s: once per process
+
+    return dlib.get_frontal_face_detector()
+
+
+def largest_face_box(
+    image_rgb: np.ndarray, max_side: int = 640
+) -> tuple[int, int, int, int] | None:
+    """The largest face dlib's HOG detector finds (x, y, w, h), or None.
+
+    Large photos are searched at most `max_side` pixels wide (HOG cost grows with area);
+    small ones are upsampled once so that faces of about 40 px are still found.
+    """
+    scale = max(1, int(np.ceil(max(image_rgb.shape[:2]) / max_side)))
+    small = np.ascontiguousarray(image_rgb[::scale, ::scale])
+    upsample = 1 if max(small.shape[:2]) < max_side // 2 else 0
+    faces = _hog_detector()(small, upsample)
+    if len(faces) == 0:
+        return None
+    face = max(faces, key=lambda rect: rect.area())
+    return face.left() * scale, face.top() * scale, face.width() * scale, face.height() * scale
+
+
+def shared_photo_chips(
+    faces_dir: Path, predictor: Path
+) -> tuple[list[tuple[str, np.ndarray]], int]:
+    """(identity, chip) for every labelled shared photo where dlib finds a face, and misses."""
+    from PIL import Image
+
+    from models.alignment import FaceAligner
+
+    aligner = FaceAligner(predictor)
+    chips, missed = [], 0
+    for path, identity in shared_photo_identities(faces_dir):
+        image = np.asarray(Image.open(path).convert("RGB"))
+        box = largest_face_box(image)
+        if box is None:
+            missed += 1
+            continue
+        chips.append((identity, aligner.chip(image, box)))
+    return chips, missed
+
+
+def standalone_check(faces_dir: Path, model_dir: Path, threads: int = 2) -> dict[str, Any]:
+    """EER and speed of the LiteRT backend on the shared photos, with its agreement to dlib."""
+    from models.embedding import (
+        DLIB_MODEL,
+        LITERT_MODEL,
+        PREDICTOR_MODEL,
+        DlibEmbedder,
+        LiteRTEmbedder,
+    )
+    from models.provision import model_path
+
+    predictor = model_path(PREDICTOR_MODEL, model_dir)
+    chips, missed = shared_photo_chips(faces_dir, predictor)
+    litert = LiteRTEmbedder(model_path(LITERT_MODEL, model_dir), predictor, threads)
+    embeddings: dict[str, list[np.ndarray]] = {}
+    for identity, chip in chips:
+        embeddings.setdefault(identity, []).append(litert.embed_chip(chip))
+    result: dict[str, Any] = {"photos": len(chips), "photos_without_face": missed}
+    result |= verification_metrics(embeddings)
+    result |= time_embedder(litert, [chip for _, chip in chips])
+    dlib_net = DlibEmbedder(model_path(DLIB_MODEL, model_dir), predictor)
+    agreement = backend_agreement(dlib_net, litert, [chip for _, chip in chips])
+    result |= {"litert_vs_dlib_" + key: value for key, value in agreement.items()}
+    return result | {"backend": "litert", "threads": threads}
+
+
+def shared_data_dir() -> Path:
+    """The shared test data folder: $SMILEPAY_TEST_DATA, default ../shared/data."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(os.environ.get("SMILEPAY_TEST_DATA", default))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m models.bench_face [FACES_DIR]`: the standalone check, one JSON line."""
+    from models.config import default_model_dir
+
+    args = list(argv if argv is not None else sys.argv[1:])
+    faces_dir = Path(args[0]) if args else shared_data_dir() / "faces"
+    print(json.dumps(standalone_check(faces_dir, default_model_dir())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
