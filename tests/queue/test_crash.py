@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from sync.queue.standalone import open_standalone
-from tests.queue.crashloop import crash_loop
+from tests.queue.crashloop import crash_loop, stress_command
 
 
 def check_survivors(data_dir: Path, acknowledged: list[str]) -> None:
@@ -43,3 +44,18 @@ def test_a_thousand_sigkills_lose_no_acknowledged_sale(tmp_path: Path) -> None:
         f"kills={tally.kills} during_startup={tally.kills_during_startup} "
         f"acknowledged={len(tally.acknowledged)}"
     )
+
+
+def test_two_processes_selling_at_once_share_one_gapless_chain(tmp_path: Path) -> None:
+    # GIVEN one data directory (key and database made first)
+    data = tmp_path / "data"
+    open_standalone(data, create_key=True).close()
+    # WHEN two stress processes sell into it at the same time
+    children = [
+        subprocess.Popen(stress_command(data, 40), stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    acked = [line for child in children for line in child.communicate(timeout=120)[0].split()]
+    # THEN all 80 are there, numbered 1..80 with one intact chain
+    assert len(acked) == 80
+    check_survivors(data, acked)
