@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,15 +78,16 @@ def service_environment(root: Path, notify_path: Path) -> dict[str, str]:
     }
 
 
-def launch_once(config: Path, root: Path) -> KioskRun:
-    """Start the kiosk process, time it to ready, read its memory, stop it with SIGTERM."""
+def launch_once(config: Path, root: Path, wrapper: Sequence[str] = ()) -> KioskRun:
+    """Start the kiosk process, time it to ready, read its memory, stop it with SIGTERM.
+    `wrapper` is a command to launch it through (as `taskset ...`, or a sandbox)."""
     notify_path = root / f"notify-{time.monotonic_ns()}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(str(notify_path))
         url = f"http://127.0.0.1:{_screen_port(config)}"
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "device.service", "--config", str(config)],
+            [*wrapper, sys.executable, "-m", "device.service", "--config", str(config)],
             env=service_environment(root, notify_path),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
