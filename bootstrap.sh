@@ -78,7 +78,7 @@ case "$mode" in
     step "mypy"
     .venv/bin/mypy
     step "pytest"
-    exec .venv/bin/python -m pytest -n 2 "$@"
+    exec .venv/bin/python -m pytest -n 2 -m "not slow" "$@"
     ;;
   *)
     echo "usage: $0 demo|test [args...]" >&2
