@@ -10,8 +10,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,18 +83,24 @@ def stale_loops(heartbeats: Mapping[str, float | None], now: float, max_age_s: f
     return "; ".join(stuck) or None
 
 
+def loops_health_check(
+    heartbeats: Callable[[], Mapping[str, float | None]], max_age_s: float
+) -> HealthCheck:
+    """Healthy while every loop's last beat (time.monotonic()) is at most `max_age_s` old."""
+    return lambda: stale_loops(heartbeats(), time.monotonic(), max_age_s)
+
+
 def kiosk_health_check(kiosk: Any, max_age_s: float = DEFAULT_MAX_LOOP_AGE_S) -> HealthCheck:
     """Healthy while the kiosk's checkout loop and camera loop (if any) keep beating."""
 
-    def check() -> str | None:
+    def heartbeats() -> dict[str, float | None]:
         camera = getattr(kiosk, "camera_loop", None)
-        heartbeats = {
+        return {
             "checkout": kiosk.heartbeat,
             "camera": camera.heartbeat if camera is not None else None,
         }
-        return stale_loops(heartbeats, time.monotonic(), max_age_s)
 
-    return check
+    return loops_health_check(heartbeats, max_age_s)
 
 
 def start_watchdog(notifier: SdNotifier, check: HealthCheck) -> WatchdogPinger | None:
@@ -106,6 +112,24 @@ def start_watchdog(notifier: SdNotifier, check: HealthCheck) -> WatchdogPinger |
     return pinger
 
 
+@contextmanager
+def systemd_service(
+    check: HealthCheck, ready_status: str, notifier: SdNotifier | None = None
+) -> Iterator[SdNotifier]:
+    """Tell systemd READY=1 on entry, ping its watchdog while `check()` is healthy, and send
+    STOPPING=1 on exit. Outside systemd it does nothing. Wrap a service's main loop in it:
+    `with systemd_service(loops_health_check(...), "syncing"): agent.run()`."""
+    notifier = notifier or SdNotifier()
+    notifier.ready(ready_status)
+    pinger = start_watchdog(notifier, check)
+    try:
+        yield notifier
+    finally:
+        notifier.stopping("stopping")
+        if pinger is not None:
+            pinger.stop()
+
+
 def run_kiosk(config_path: Path) -> int:
     """`smilepay kiosk --config PATH`: assemble the kiosk, serve its screen, tell systemd when
     ready, ping the watchdog while healthy, and stop cleanly on SIGTERM or SIGINT."""
@@ -114,18 +138,13 @@ def run_kiosk(config_path: Path) -> int:
 
     configure_logging("kiosk")
     config = load_config(config_path)
-    notifier = SdNotifier()
     stop = _stop_on_signals()
     with ExitStack() as stack:
         kiosk, url = start_kiosk_and_screen(stack, config)
-        notifier.ready(f"serving the screen at {url}")
-        log.info("kiosk ready", extra={"screen": url})
-        pinger = start_watchdog(notifier, kiosk_health_check(kiosk))
-        if pinger is not None:
-            stack.callback(pinger.stop)
-        stop.wait()
-        notifier.stopping("stopping")
-        log.info("kiosk stopping")
+        with systemd_service(kiosk_health_check(kiosk), f"serving the screen at {url}"):
+            log.info("kiosk ready", extra={"screen": url})
+            stop.wait()
+            log.info("kiosk stopping")
     return 0
 
 

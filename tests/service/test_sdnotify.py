@@ -159,3 +159,17 @@ def test_stale_loops_names_each_stuck_loop_and_ignores_absent_ones() -> None:
     assert stale_loops({"checkout": 99.0, "camera": None}, now, 5.0) is None
     found = stale_loops({"checkout": 90.0, "camera": 80.0}, now, 5.0)
     assert found == "checkout loop silent over 5 s; camera loop silent over 5 s"
+
+
+def test_a_service_block_is_ready_on_entry_and_stopping_on_exit(manager) -> None:
+    from device.service import loops_health_check, systemd_service
+
+    fake, path = manager
+    beat = [time.monotonic()]
+    env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"}
+    check = loops_health_check(lambda: {"sync": beat[0]}, max_age_s=60)
+    with systemd_service(check, "syncing", SdNotifier(env)):
+        assert fake.receive() == "READY=1\nSTATUS=syncing"
+        assert fake.receive() == "WATCHDOG=1"
+    messages = fake.receive_until("STOPPING=1")
+    assert messages[-1] == "STOPPING=1\nSTATUS=stopping"
