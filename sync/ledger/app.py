@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sync import keys
+from sync import keys, wire
 from sync.ledger import customers, devices, holds
 from sync.ledger import requests as bodies
 from sync.ledger.errors import BadRequest, LedgerError, Unauthorized
@@ -72,22 +73,37 @@ class Ledger:
         given = request.headers.get("x-smilepay-registration-token", "")
         _check_token(self.registration_token, given, "")
 
-    def authenticate(self, request: Request, device_id: str, body: bytes) -> Any:
-        """Authenticate a device request (own transaction: the nonce is spent even if the work
-        fails later); returns the device row."""
+    def authenticate(self, request: Request, device_id: str, body: bytes) -> DeviceRequest:
+        """Check a device request's signature (reading only); its nonce is spent later, in the
+        transaction that does the work, so each request costs one commit."""
         headers = {k: request.headers[k] for k in devices.AUTH_HEADERS if k in request.headers}
-        now_s = self.clock()
-
-        def work(conn: Connection) -> Any:
-            devices.authenticate(conn, device_id, headers, request.method, request.url.path,
-                                 body, now_s)
-            return devices.device_row(conn, device_id)
-
-        row = self.transaction(work)
+        now_s, path = self.clock(), request.url.path
+        with self.engine.connect() as conn:
+            row = devices.check_request(conn, device_id, headers, request.method, path, body,
+                                        now_s)
         self._requests += 1
         if self._requests % NONCE_SWEEP_EVERY == 0:
             self.transaction(lambda conn: devices.forget_old_nonces(conn, self.now_ms()))
-        return row
+        return DeviceRequest(row, headers[wire.HEADER_NONCE], path)
+
+    def device_transaction(self, auth: DeviceRequest, work: Callable[[Connection], Any]) -> Any:
+        """Run a device request's work in one transaction that also spends its nonce."""
+        device_id, now_ms = auth.device.device_id, self.now_ms()
+
+        def spend_then_work(conn: Connection) -> Any:
+            devices.spend_nonce(conn, device_id, auth.nonce, auth.path, now_ms)
+            return work(conn)
+
+        return self.transaction(spend_then_work)
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    """An authenticated device request: the device's row, and the nonce still to spend."""
+
+    device: Any
+    nonce: str
+    path: str
 
 
 def _check_token(expected: str | None, given: str, prefix: str) -> None:
@@ -151,7 +167,8 @@ def put_limits(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]
 
 def post_batch(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     device_id = request.path_params["device_id"]
-    device = ledger.authenticate(request, device_id, body)
+    auth = ledger.authenticate(request, device_id, body)
+    device = auth.device
     try:
         parsed, head = parse_batch(device_id, load_batch_json(body))
     except BatchError as exc:
@@ -164,7 +181,7 @@ def post_batch(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]
         device = devices.device_row(conn, device_id, lock=True)
         return ingest(conn, device, checked, now)
 
-    results = ledger.transaction(work)
+    results = ledger.device_transaction(auth, work)
     _log_batch(device_id, results)
     return 200, {"results": results, "ledger_time_ms": ledger.now_ms()}
 
@@ -179,52 +196,60 @@ def _log_batch(device_id: str, results: list[dict[str, Any]]) -> None:
 
 def post_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     device_id = request.path_params["device_id"]
-    device = ledger.authenticate(request, device_id, body)
-    auth = bodies.parse_body(bodies.AuthorizationRequest, body)
+    auth = ledger.authenticate(request, device_id, body)
+    wanted = bodies.parse_body(bodies.AuthorizationRequest, body).model_dump()
     now = ledger.now_ms()
-    request_body = auth.model_dump()
-    return 200, ledger.transaction(lambda conn: holds.authorize(conn, device, request_body, now))
+    return 200, ledger.device_transaction(
+        auth, lambda conn: holds.authorize(conn, auth.device, wanted, now)
+    )
 
 
 def void_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     device_id, auth_id = request.path_params["device_id"], request.path_params["auth_id"]
-    device = ledger.authenticate(request, device_id, body)
+    auth = ledger.authenticate(request, device_id, body)
+    device = auth.device
     now = ledger.now_ms()
-    return 200, ledger.transaction(lambda conn: holds.void(conn, device, auth_id, now))
+    return 200, ledger.device_transaction(auth, lambda conn: holds.void(conn, device, auth_id, now))
 
 
 def get_gallery(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     device_id = request.path_params["device_id"]
-    ledger.authenticate(request, device_id, body)
+    auth = ledger.authenticate(request, device_id, body)
     cursor = _int_param(request, "cursor", 0, 0, 2**62)
     limit = _int_param(request, "limit", 500, 1, 1000)
-    return 200, ledger.transaction(lambda conn: customers.gallery_since(conn, cursor, limit))
+    return 200, ledger.device_transaction(
+        auth, lambda conn: customers.gallery_since(conn, cursor, limit)
+    )
 
 
 def ack_gallery(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     device_id = request.path_params["device_id"]
-    device = ledger.authenticate(request, device_id, body)
+    auth = ledger.authenticate(request, device_id, body)
+    device = auth.device
     ack = bodies.parse_body(bodies.GalleryAck, body)
     now = ledger.now_ms()
-    return 200, ledger.transaction(
+    return 200, ledger.device_transaction(
+        auth,
         lambda conn: customers.acknowledge(conn, device, ack.cursor, ack.deleted_customer_ids, now)
     )
 
 
 def post_enrollment(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     device_id = request.path_params["device_id"]
-    device = ledger.authenticate(request, device_id, body)
+    auth = ledger.authenticate(request, device_id, body)
+    device = auth.device
     enrollment = bodies.parse_body(bodies.Enrollment, body).model_dump()
     now = ledger.now_ms()
-    return 201, ledger.transaction(
+    return 201, ledger.device_transaction(
+        auth,
         lambda conn: customers.enroll(conn, device, enrollment, ledger.default_currency, now)
     )
 
 
 def get_config(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     device_id = request.path_params["device_id"]
-    ledger.authenticate(request, device_id, body)
-    limits = ledger.transaction(lambda conn: devices.limits_for(conn, device_id))
+    auth = ledger.authenticate(request, device_id, body)
+    limits = ledger.device_transaction(auth, lambda conn: devices.limits_for(conn, device_id))
     return 200, {"limits": limits, "ledger_time_ms": ledger.now_ms()}
 
 

@@ -6,7 +6,6 @@ import json
 import logging
 from typing import Any, NoReturn
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -66,7 +65,7 @@ def device_row(conn: Connection, device_id: str, lock: bool = False) -> Row[Any]
     return row
 
 
-def authenticate(
+def check_request(
     conn: Connection,
     device_id: str,
     headers: dict[str, str],
@@ -74,8 +73,9 @@ def authenticate(
     path: str,
     body: bytes,
     now_s: float,
-) -> Ed25519PublicKey:
-    """Check the request's device, signature, freshness and nonce; log and raise if any fails."""
+) -> Row[Any]:
+    """Check the request's device, signature and freshness (the nonce is `spend_nonce`'s job);
+    log and raise if any fails. Returns the device row."""
     if headers.get(wire.HEADER_DEVICE) != device_id:
         _refuse(Unauthorized("bad_device_header", "X-Smilepay-Device does not name this device"),
                 device_id, path)
@@ -89,10 +89,15 @@ def authenticate(
     failure = wire.verify_request(headers, public_key, method, path, body, now=now_s)
     if failure:
         _refuse(Unauthorized("bad_request_signature", failure), device_id, path)
-    if not _remember_nonce(conn, device_id, headers[wire.HEADER_NONCE], int(now_s * 1000)):
+    return row
+
+
+def spend_nonce(conn: Connection, device_id: str, nonce: str, path: str, now_ms: int) -> None:
+    """Record the request's nonce in the transaction doing its work; a nonce seen before is a
+    replay (409, logged). Two copies racing: the unique key lets exactly one through."""
+    if not _remember_nonce(conn, device_id, nonce, now_ms):
         _refuse(Conflict("replayed_request", "this request's nonce was already used"),
                 device_id, path)
-    return public_key
 
 
 def _refuse(error: Unauthorized | Forbidden | Conflict, device_id: str, path: str) -> NoReturn:

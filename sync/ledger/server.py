@@ -3,7 +3,6 @@ socket; `serve` runs it in the foreground for `smilepay ledger serve`."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -32,19 +31,17 @@ class RunningServer:
 
 def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start `app` under uvicorn in a daemon thread; port 0 picks a free port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                            lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread = threading.Thread(target=server.run, daemon=True, name=f"ledger-{host}:{port}")
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT_S
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise SmilepayError(f"the ledger did not start on {host}:{port}")
         time.sleep(0.01)
-    bound_host, bound_port = sock.getsockname()[:2]
+    bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
     return RunningServer(f"http://{bound_host}:{bound_port}", server, thread)
 
 
