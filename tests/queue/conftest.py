@@ -91,3 +91,15 @@ def open_queue(tmp_path: Path, key: Ed25519PrivateKey, clock: ManualClock) -> It
 @pytest.fixture
 def queue(open_queue: OpenQueue) -> SaleQueue:
     return open_queue()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip this folder's @slow tests unless they were asked for (`-m slow`): CI runs plain
+    `pytest -n 2`, and the long runs (1,000 kills, 2,000 power cuts) do not fit its budget."""
+    if "slow" in (config.getoption("markexpr", "") or ""):
+        return
+    here = Path(__file__).parent
+    skip = pytest.mark.skip(reason="long run: select with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow") and here in Path(str(item.path)).parents:
+            item.add_marker(skip)
