@@ -202,8 +202,39 @@ def shared_photo_chips(
     return chips, missed
 
 
+def embeddings_by_identity(
+    embedder: Embedder, chips: Sequence[tuple[str, np.ndarray]]
+) -> dict[str, list[np.ndarray]]:
+    """Descriptors of labelled chips, grouped by identity."""
+    embeddings: dict[str, list[np.ndarray]] = {}
+    for identity, chip in chips:
+        embeddings.setdefault(identity, []).append(embedder.embed_chip(chip))
+    return embeddings
+
+
+def int8_accuracy_cost(
+    chips: Sequence[tuple[str, np.ndarray]], model_dir: Path, threads: int = 2
+) -> dict[str, Any]:
+    """What the int8-weight model costs against float32 on the same labelled chips."""
+    from models.embedding import LITERT_INT8_MODEL, LITERT_MODEL, PREDICTOR_MODEL, LiteRTEmbedder
+    from models.provision import model_path
+
+    predictor = model_path(PREDICTOR_MODEL, model_dir)
+    float32 = LiteRTEmbedder(model_path(LITERT_MODEL, model_dir), predictor, threads)
+    int8 = LiteRTEmbedder(model_path(LITERT_INT8_MODEL, model_dir), predictor, threads)
+    plain = [chip for _, chip in chips]
+    metrics = verification_metrics(embeddings_by_identity(int8, chips))
+    return {
+        "int8_eer": metrics["eer"],
+        "int8_fnmr_at_fmr_1e-3": metrics["fnmr_at_fmr_1e-3"],
+        "int8_cosine_min_vs_float32": backend_agreement(float32, int8, plain)["cosine_min"],
+        "int8_embed_ms_p50": time_embedder(int8, plain)["embed_ms_p50"],
+    }
+
+
 def standalone_check(faces_dir: Path, model_dir: Path, threads: int = 2) -> dict[str, Any]:
-    """EER and speed of the LiteRT backend on the shared photos, with its agreement to dlib."""
+    """EER and speed of the LiteRT backend on the shared photos, its agreement with dlib,
+    and the int8 option's accuracy cost."""
     from models.embedding import (
         DLIB_MODEL,
         LITERT_MODEL,
@@ -215,16 +246,16 @@ def standalone_check(faces_dir: Path, model_dir: Path, threads: int = 2) -> dict
 
     predictor = model_path(PREDICTOR_MODEL, model_dir)
     chips, missed = shared_photo_chips(faces_dir, predictor)
+    plain = [chip for _, chip in chips]
     litert = LiteRTEmbedder(model_path(LITERT_MODEL, model_dir), predictor, threads)
-    embeddings: dict[str, list[np.ndarray]] = {}
-    for identity, chip in chips:
-        embeddings.setdefault(identity, []).append(litert.embed_chip(chip))
     result: dict[str, Any] = {"photos": len(chips), "photos_without_face": missed}
-    result |= verification_metrics(embeddings)
-    result |= time_embedder(litert, [chip for _, chip in chips])
+    result |= verification_metrics(embeddings_by_identity(litert, chips))
+    result |= time_embedder(litert, plain)
     dlib_net = DlibEmbedder(model_path(DLIB_MODEL, model_dir), predictor)
-    agreement = backend_agreement(dlib_net, litert, [chip for _, chip in chips])
+    agreement = backend_agreement(dlib_net, litert, plain)
     result |= {"litert_vs_dlib_" + key: value for key, value in agreement.items()}
+    result["dlib_embed_ms_p50"] = time_embedder(dlib_net, plain[:30])["embed_ms_p50"]
+    result |= int8_accuracy_cost(chips, model_dir, threads)
     return result | {"backend": "litert", "threads": threads}
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from models.dlib_format import DlibFormatError, DlibLayer, DlibNetwork, load_dlib_network
 from models.tflite_writer import (
     OP,
+    Quantization,
     TfliteGraph,
     add_options,
     conv2d_options,
@@ -140,13 +141,24 @@ class _Builder:
         return f"{what}_{self.count}"
 
     def weights(self, name: str, value: np.ndarray) -> int:
-        """A float32 weight tensor; stored as float16 plus DEQUANTIZE when asked to."""
+        """A float32 weight tensor; float16 + DEQUANTIZE, or int8 per output channel if asked."""
         if self.weights_dtype == np.float32:
             return self.graph.add_constant(name, value.astype(np.float32))
+        if self.weights_dtype == np.int8:
+            return self._int8_weights(name, value)
         packed = self.graph.add_constant(name + "_fp16", value.astype(np.float16))
         unpacked = self.graph.add_tensor(name, value.shape)
         self.graph.add_operator(OP.DEQUANTIZE, [packed], [unpacked])
         return unpacked
+
+    def _int8_weights(self, name: str, value: np.ndarray) -> int:
+        """Symmetric per-output-channel int8: the runtime's hybrid kernels take these directly."""
+        flat = value.reshape(value.shape[0], -1)
+        scale = np.maximum(np.abs(flat).max(axis=1), 1e-12) / 127.0
+        quantized = np.clip(np.round(flat / scale[:, None]), -127, 127).astype(np.int8)
+        return self.graph.add_constant(
+            name + "_int8", quantized.reshape(value.shape), Quantization(scale.astype(np.float32))
+        )
 
     def conv(self, x: int, folded: FoldedConv, relu: bool) -> int:
         """CONV_2D with folded weights and bias, optionally with ReLU fused."""

@@ -31,7 +31,8 @@ from models.config import default_model_dir
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
 RECORD_NAME = "provisioned.json"  # sha256 and check results of converted models
-MIN_COSINE = 0.9999  # converted model vs dlib on the astronaut, else provisioning fails
+MIN_COSINE = 0.9999  # the float32 model vs dlib; each converted file's own is in the manifest
+WEIGHT_TYPES = {"float32": np.float32, "float16": np.float16, "int8": np.int8}
 PROVISION_HINT = "run `smilepay models provision`"
 
 
@@ -60,7 +61,8 @@ class ConvertedFile:
     name: str
     file: str
     source_name: str
-    weights: str  # "float32" or "float16"
+    weights: str  # "float32", "float16" or "int8"
+    min_cosine: float  # against dlib on the astronaut, else provisioning fails
     licence: str
 
 
@@ -82,6 +84,7 @@ def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
             file=entry["file"],
             source_name=entry["from"],
             weights=entry["weights"],
+            min_cosine=float(entry["min_cosine"]),
             licence=entry["licence"],
         )
         for name, entry in data.get("converted", {}).items()
@@ -258,14 +261,13 @@ def convert_and_verify(entry: ConvertedFile, model_dir: Path) -> str:
     intact = target.is_file() and known.get("sha256") == sha256_of(target)
     if intact and known.get("source_sha256") == source_sha:
         return f"ok (cosine {known.get('cosine')})"
-    dtype = np.float16 if entry.weights == "float16" else np.float32
-    convert_dlib_model(source, target, dtype)
+    convert_dlib_model(source, target, WEIGHT_TYPES[entry.weights])
     cosine = verify_converted(target, model_dir)
-    if not cosine >= MIN_COSINE:
+    if not cosine >= entry.min_cosine:
         target.unlink()
         raise ModelFileError(
             f"converted {entry.file} disagrees with dlib on the astronaut: cosine {cosine:.6f} "
-            f"< {MIN_COSINE}; the file was removed"
+            f"< {entry.min_cosine}; the file was removed"
         )
     record[entry.name] = {"sha256": sha256_of(target), "source_sha256": source_sha}
     record[entry.name]["cosine"] = cosine

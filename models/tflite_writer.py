@@ -22,6 +22,7 @@ _TENSOR_TYPES = {
     np.dtype(np.float32): fb.TensorType.FLOAT32,
     np.dtype(np.float16): fb.TensorType.FLOAT16,
     np.dtype(np.int32): fb.TensorType.INT32,
+    np.dtype(np.int8): fb.TensorType.INT8,
 }
 _BUFFER_ALIGNMENT = 16  # kernels read weights in place; keep them aligned
 
@@ -34,12 +35,21 @@ class Options:
     write: OptionsWriter
 
 
+@dataclass(frozen=True)
+class Quantization:
+    """Symmetric int8 quantization: real = scale[c] * q along `axis` (per channel)."""
+
+    scale: np.ndarray
+    axis: int = 0
+
+
 @dataclass
 class _TensorSpec:
     name: str
     shape: tuple[int, ...]
     dtype: np.dtype
     buffer: int
+    quantization: Quantization | None = None
 
 
 @dataclass
@@ -67,13 +77,18 @@ class TfliteGraph:
         self.tensors.append(_TensorSpec(name, tuple(shape), np.dtype(dtype), 0))
         return len(self.tensors) - 1
 
-    def add_constant(self, name: str, value: np.ndarray) -> int:
-        """A constant tensor holding `value` (float32, float16 or int32); returns its index."""
+    def add_constant(
+        self, name: str, value: np.ndarray, quantization: Quantization | None = None
+    ) -> int:
+        """A constant tensor (float32, float16, int32, or int8 with `quantization`)."""
         value = np.ascontiguousarray(value)
         if value.dtype not in _TENSOR_TYPES:
             raise ValueError(f"constant {name!r}: unsupported dtype {value.dtype}")
+        if (value.dtype == np.int8) != (quantization is not None):
+            raise ValueError(f"constant {name!r}: int8 tensors, and only they, need quantization")
         self.buffers.append(value.astype(value.dtype.newbyteorder("<")).tobytes())
-        spec = _TensorSpec(name, tuple(value.shape), value.dtype, len(self.buffers) - 1)
+        buffer = len(self.buffers) - 1
+        spec = _TensorSpec(name, tuple(value.shape), value.dtype, buffer, quantization)
         self.tensors.append(spec)
         return len(self.tensors) - 1
 
@@ -134,10 +149,23 @@ def _write_buffer(builder: Builder, data: bytes) -> int:
     return int(fb.BufferEnd(builder))
 
 
+def _write_quantization(builder: Builder, quantization: Quantization) -> int:
+    scale = builder.CreateNumpyVector(np.asarray(quantization.scale, np.float32).ravel())
+    zero_point = builder.CreateNumpyVector(np.zeros(np.size(quantization.scale), np.int64))
+    fb.QuantizationParametersStart(builder)
+    fb.QuantizationParametersAddScale(builder, scale)
+    fb.QuantizationParametersAddZeroPoint(builder, zero_point)
+    fb.QuantizationParametersAddQuantizedDimension(builder, quantization.axis)
+    return int(fb.QuantizationParametersEnd(builder))
+
+
 def _write_tensor(builder: Builder, spec: _TensorSpec) -> int:
     name = builder.CreateString(spec.name)
     shape = _int_vector(builder, spec.shape)
+    quantization = _write_quantization(builder, spec.quantization) if spec.quantization else None
     fb.TensorStart(builder)
+    if quantization is not None:
+        fb.TensorAddQuantization(builder, quantization)
     fb.TensorAddShape(builder, shape)
     fb.TensorAddType(builder, _TENSOR_TYPES[spec.dtype])
     fb.TensorAddBuffer(builder, spec.buffer)

@@ -11,7 +11,7 @@ from models.alignment import FaceAligner
 from models.bench_face import largest_face_box
 from models.dlib_convert import convert_network
 from models.dlib_format import load_dlib_network
-from models.embedding import DLIB_MODEL, DlibEmbedder, LiteRTEmbedder
+from models.embedding import DLIB_MODEL, LITERT_INT8_MODEL, DlibEmbedder, LiteRTEmbedder
 from models.provision import MIN_COSINE, descriptor_cosine, model_path
 
 from .conftest import load_rgb
@@ -76,3 +76,20 @@ def test_conversion_is_deterministic(model_dir: Path) -> None:
     # GIVEN dlib's weights  WHEN converted twice  THEN the bytes are identical
     network = load_dlib_network(model_path(DLIB_MODEL, model_dir))
     assert convert_network(network) == convert_network(network)
+
+
+def test_int8_weight_model_stays_close_to_float32_on_press_photos(
+    shared_data: Path,
+    model_dir: Path,
+    predictor_path: Path,
+    aligner: FaceAligner,
+    litert_embedder: LiteRTEmbedder,
+) -> None:
+    # GIVEN the int8-weight option (a quarter of the size)
+    int8 = LiteRTEmbedder(model_path(LITERT_INT8_MODEL, model_dir), predictor_path)
+    photos = sorted((shared_data / "faces" / "press").iterdir())[::4]
+    # THEN its descriptors stay within cosine 0.999 of the float32 model's
+    for path in photos:
+        chip = face_chip(path, aligner)
+        cosine = descriptor_cosine(int8.embed_chip(chip), litert_embedder.embed_chip(chip))
+        assert cosine >= 0.999, path.name

