@@ -8,13 +8,17 @@ ends the process with SIGTERM as systemd would.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import queue
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -29,6 +33,7 @@ from device.progress import Progress
 
 LAUNCH_TIMEOUT_S = 60.0
 SETTLE_S = 2.0  # idle time after ready before reading the resident memory
+TAPS = 20
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class KioskRun:
     notify_ready_s: float | None
     ready_s: float
     ready_cpu_s: float  # CPU time the process used until ready: less sensitive to a busy machine
+    tap_to_view_ms: list[float]  # POST an action -> the new view arrives on the event stream
     rss_mb: float
     peak_rss_mb: float
     exit_code: int
@@ -98,6 +104,7 @@ def launch_once(config: Path, root: Path, wrapper: Sequence[str] = ()) -> KioskR
             if notify_ready_s is None:  # the screen may answer just before READY=1 is sent
                 notify_ready_s = _first_message_time(notify, "READY=1", started)
             time.sleep(SETTLE_S)
+            taps = tap_to_view_ms(url, TAPS)
             rss, peak = _memory_mb(process.pid)
             process.send_signal(signal.SIGTERM)
             exit_code = process.wait(timeout=30)
@@ -106,7 +113,36 @@ def launch_once(config: Path, root: Path, wrapper: Sequence[str] = ()) -> KioskR
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    return KioskRun(notify_ready_s, ready_s, ready_cpu_s, rss, peak, exit_code, stopping)
+    return KioskRun(notify_ready_s, ready_s, ready_cpu_s, taps, rss, peak, exit_code, stopping)
+
+
+def tap_to_view_ms(url: str, taps: int) -> list[float]:
+    """Milliseconds from each POST /api/items until the view with that item arrives over SSE
+    (the real path: HTTP, the kiosk's checkout thread, step(), the listener, the stream)."""
+    views: queue.Queue[dict[str, Any]] = queue.Queue()
+    reader = threading.Thread(target=_read_views, args=(url, views), daemon=True)
+    reader.start()
+    views.get(timeout=10)  # the current view, sent on connect
+    timings = []
+    with httpx.Client(base_url=url, timeout=10) as http:
+        for tap in range(taps):
+            started = time.perf_counter()
+            http.post("/api/items", json={"name": f"item {tap}", "quantity": 1, "unit_minor": 100})
+            while len(views.get(timeout=10)["items"]) != tap + 1:
+                pass
+            timings.append((time.perf_counter() - started) * 1000)
+        http.post("/api/cancel", json={})
+    return timings
+
+
+def _read_views(url: str, views: queue.Queue[dict[str, Any]]) -> None:
+    with (
+        contextlib.suppress(httpx.HTTPError),
+        httpx.stream("GET", url + "/events", timeout=None) as response,
+    ):
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                views.put(json.loads(line[6:]))
 
 
 def bench_kiosk(runs: int) -> dict[str, Any]:
@@ -137,6 +173,8 @@ def _summary(results: list[KioskRun]) -> dict[str, Any]:
         "ready_s_max": round(max(r.ready_s for r in results), 3),
         "ready_cpu_s": median([r.ready_cpu_s for r in results]),
         "notify_ready_s": median(notify) if notify else None,
+        "tap_to_view_ms_p50": median([t for r in results for t in r.tap_to_view_ms]),
+        "tap_to_view_ms_max": round(max(t for r in results for t in r.tap_to_view_ms), 1),
         "rss_mb": median([r.rss_mb for r in results]),
         "peak_rss_mb": median([r.peak_rss_mb for r in results]),
         "clean_exits": sum(r.exit_code == 0 and r.stopping_sent for r in results),

@@ -36,7 +36,10 @@ class ScreenServer:
 def serve_screen_in_thread(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> ScreenServer:
     """Serve `app` on host:port (0 picks a free port) from a daemon thread; returns once it
     accepts connections."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio turns Nagle off only on sockets whose proto is IPPROTO_TCP,
+    # and with it on every small response waited for a delayed ACK (45 ms per request here).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -289,3 +289,12 @@ def test_the_page_learns_the_languages_on_offer_first_one_default() -> None:
         assert httpx.get(server.url + "/screen.json").json() == {"languages": ["zh", "en"]}
     finally:
         server.stop()
+
+
+def test_the_listening_socket_is_tcp_so_small_responses_are_not_held_back(
+    plain_screen: RunningScreen,
+) -> None:
+    # asyncio disables Nagle only on sockets whose proto is IPPROTO_TCP; with proto 0 every
+    # small response waited for a delayed ACK (about 45 ms a request, measured).
+    listening = plain_screen.server.server.servers[0].sockets[0]
+    assert listening.proto == socket.IPPROTO_TCP
