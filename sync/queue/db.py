@@ -120,3 +120,21 @@ def create_sqlite_engine(path: Path) -> Engine:
             cursor.close()
 
     return engine
+
+
+def open_migrated(path: Path) -> SqlAlchemyRunner:
+    """A runner on `path` with verified pragmas, after running the migrations up to head."""
+    from sync.queue.migrate import upgrade
+
+    engine = create_sqlite_engine(path)
+    try:
+        with engine.connect() as connection:
+            apply_pragmas(SqlAlchemyRunner(connection))
+            upgrade(connection)
+        return SqlAlchemyRunner(engine.connect())
+    except QueueUnavailable:
+        engine.dispose()
+        raise
+    except Exception as exc:
+        engine.dispose()
+        raise QueueUnavailable(f"cannot open {path}: {exc}") from exc

@@ -96,26 +96,18 @@ class SaleQueue:
     ) -> SaleQueue:
         """Open (or create) `<data_dir>/device.db`: check the directory is persistent and
         writable, set and verify WAL + synchronous=FULL, run migrations, check the identity."""
-        from sync.queue.db import SqlAlchemyRunner, create_sqlite_engine
-        from sync.queue.migrate import upgrade
+        from sync.queue.db import open_migrated
         from sync.queue.storage import check_data_dir
 
         directory = check_data_dir(data_dir, allow_tmpfs=allow_tmpfs)
-        engine = create_sqlite_engine(directory / DB_NAME)
+        runner = open_migrated(directory / DB_NAME)
         try:
-            with engine.connect() as connection:
-                apply_pragmas(SqlAlchemyRunner(connection))
-                upgrade(connection)
-            runner = SqlAlchemyRunner(engine.connect())
-        except QueueUnavailable:
-            engine.dispose()
+            return cls.attach(
+                runner, device_id=device_id, signing_key=signing_key, limits=limits, clock=clock
+            )
+        except BaseException:
+            runner.close()
             raise
-        except Exception as exc:
-            engine.dispose()
-            raise QueueUnavailable(f"cannot open {directory / DB_NAME}: {exc}") from exc
-        return cls.attach(
-            runner, device_id=device_id, signing_key=signing_key, limits=limits, clock=clock
-        )
 
     @classmethod
     def attach(
