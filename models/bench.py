@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from device.errors import SmilepayError
 from device.progress import Progress
 from models.engine import BadImage, FaceEngine, face_settings, read_image
+from models.gallery import Gallery
 from models.smile import is_smiling
 
 Labelled = tuple[Path, str, bool | None]  # photo, identity, smiling (None: unknown)
@@ -69,6 +71,25 @@ def _p50(values: list[float]) -> float | None:
     return round(float(np.percentile(values, 50)), 3) if values else None
 
 
+def measure_photo(engine: FaceEngine, path: Path) -> tuple[float, np.ndarray, dict] | None:
+    """(smile ratio, descriptor, timings in ms) of one photo, or None when it has no face."""
+    try:
+        image = read_image(path)
+    except BadImage:
+        return None
+    observation = engine.analyse(image)
+    if observation.mesh is None or observation.smile_ratio is None:
+        return None
+    started = time.perf_counter()
+    vector = engine.embed(image, observation)
+    timings = dict(observation.timings_ms, embed_ms=(time.perf_counter() - started) * 1000)
+    timings["pipeline_ms"] = sum(timings.values())
+    frame_ms = time_camera_frame(engine, image)
+    if frame_ms is not None:
+        timings["frame_pipeline_ms"] = frame_ms
+    return observation.smile_ratio, vector, timings
+
+
 def measure_faces(engine: FaceEngine, dataset: list[Labelled]) -> dict[str, Any]:
     """Run the pipeline on each photo; collect descriptors, smile calls and timings."""
     embeddings: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -77,28 +98,17 @@ def measure_faces(engine: FaceEngine, dataset: list[Labelled]) -> dict[str, Any]
     progress = Progress("bench face", len(dataset))
     for path, identity, smiling in dataset:
         progress.advance()
-        try:
-            image = read_image(path)
-        except BadImage:
+        measured = measure_photo(engine, path)
+        if measured is None:
             no_face += 1
             continue
-        observation = engine.analyse(image)
-        if observation.mesh is None or observation.smile_ratio is None:
-            no_face += 1
-            continue
-        started = time.perf_counter()
-        embeddings[identity].append(engine.embed(image, observation))
-        embed_ms = (time.perf_counter() - started) * 1000
-        for key, value in observation.timings_ms.items():
+        ratio, vector, photo_timings = measured
+        embeddings[identity].append(vector)
+        for key, value in photo_timings.items():
             timings[key].append(value)
-        timings["embed_ms"].append(embed_ms)
-        timings["pipeline_ms"].append(sum(observation.timings_ms.values()) + embed_ms)
         if smiling is not None:
             smile_total += 1
-            smile_right += is_smiling(observation.smile_ratio) == smiling
-        frame_ms = time_camera_frame(engine, image)
-        if frame_ms is not None:
-            timings["frame_pipeline_ms"].append(frame_ms)
+            smile_right += is_smiling(ratio) == smiling
     progress.finish()
     return {
         "embeddings": dict(embeddings),
@@ -197,48 +207,57 @@ def exact_top2(templates: np.ndarray, query: np.ndarray) -> tuple[int, float, fl
     return int(best), float(np.sqrt(squared[best])), float(np.sqrt(squared[second]))
 
 
+def fill_gallery(gallery: Gallery, templates: np.ndarray) -> float:
+    """Upsert every template in batches of 50,000; return the seconds it took."""
+    started = time.perf_counter()
+    for first in range(0, len(templates), 50_000):
+        chunk = templates[first : first + 50_000]
+        gallery.upsert_many(
+            (f"c{first + i}", f"n{first + i}", v, None, None) for i, v in enumerate(chunk)
+        )
+    return time.perf_counter() - started
+
+
+def time_searches(gallery: Gallery, templates: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
+    """Wall and CPU milliseconds per search, and how many answers equal exact float32."""
+    latencies, cpu, same = [], [], 0
+    for query in queries:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        match = gallery.search(query)
+        latencies.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
+        best, _, second = exact_top2(templates, query)
+        assert match is not None and match.second_distance is not None
+        same += match.best_id == f"c{best}" and abs(match.second_distance - second) < 1e-4
+    return {
+        "search_ms_p50": round(float(np.percentile(latencies, 50)), 3),
+        "search_ms_p99": round(float(np.percentile(latencies, 99)), 3),
+        # CPU time of the searching thread: closer to an idle machine's latency
+        "search_cpu_ms_p50": round(float(np.percentile(cpu, 50)), 3),
+        "queries": len(queries),
+        "same_as_exact_float32": same,
+    }
+
+
 def bench_match_size(
     size: int, queries: int, rng: np.random.Generator, threads: int = 1
 ) -> dict[str, Any]:
     """Build a real gallery of `size` templates and time searches, checking each against exact."""
-    from models.gallery import Gallery
-
     templates = random_templates(size, rng)
     with tempfile.TemporaryDirectory(prefix="smilepay-bench-match-") as scratch:
-        folder = Path(scratch)
-        gallery = Gallery.open(folder / "gallery.db", folder / "template.key", threads)
-        started = time.perf_counter()
-        for first in range(0, size, 50_000):
-            chunk = templates[first : first + 50_000]
-            gallery.upsert_many(
-                (f"c{first + i}", f"n{first + i}", v, None, None) for i, v in enumerate(chunk)
-            )
-        build_s = time.perf_counter() - started
-        gallery.close()
+        paths = (Path(scratch) / "gallery.db", Path(scratch) / "template.key")
+        with closing(Gallery.open(*paths, threads)) as gallery:
+            build_s = fill_gallery(gallery, templates)
         started = time.perf_counter()  # a kiosk start: decrypt every template, build the codes
-        gallery = Gallery.open(folder / "gallery.db", folder / "template.key", threads)
-        open_s = time.perf_counter() - started
-        latencies, cpu, same = [], [], 0
-        for query in make_queries(templates, queries, rng):
-            started, cpu_started = time.perf_counter(), time.process_time()
-            match = gallery.search(query)
-            latencies.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - cpu_started) * 1000)
-            best, _, second_d = exact_top2(templates, query)
-            assert match is not None and match.second_distance is not None
-            same += match.best_id == f"c{best}" and abs(match.second_distance - second_d) < 1e-4
-        index_bytes = gallery.memory_bytes_per_template
-        gallery.close()
+        with closing(Gallery.open(*paths, threads)) as gallery:
+            open_s = time.perf_counter() - started
+            timed = time_searches(gallery, templates, make_queries(templates, queries, rng))
+            index_bytes = gallery.memory_bytes_per_template
     return {
         "templates": size,
-        "search_ms_p50": round(float(np.percentile(latencies, 50)), 3),
-        "search_ms_p99": round(float(np.percentile(latencies, 99)), 3),
-        # CPU time of the search: what one query costs a core when nothing else competes
-        "search_cpu_ms_p50": round(float(np.percentile(cpu, 50)), 3),
+        **timed,
         "bytes_per_template": index_bytes,
         "index_mb": round(index_bytes * size / 1e6, 1),
-        "queries": queries,
-        "same_as_exact_float32": same,
         "build_s": round(build_s, 1),
         "open_s": round(open_s, 1),
     }
