@@ -250,6 +250,8 @@ def test_the_operator_page_unlocks_with_the_pin_and_requests_a_sync(
     page.element("#pin").send_keys(OPERATOR_PIN)
     page.click("#unlock")
     page.wait_until(lambda: "camera" in page.visible_text("#health"))
+    assert not page.element("#login").is_displayed()
+    assert "backlog.count" in page.visible_text("#summary")
     page.click("#sync-now")
     page.wait_until(lambda: screen.kiosk.sync_requests == 1)
     page.shot("01-status")

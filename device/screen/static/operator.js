@@ -15,8 +15,16 @@ function cellText(value) {
   return String(value);
 }
 
+function flatten(facts, prefix = "") {
+  // Nested status ({"camera": {"state": ...}}) becomes one row per leaf: "camera.state".
+  return Object.entries(facts).flatMap(([key, value]) =>
+    value && typeof value === "object" && !Array.isArray(value)
+      ? flatten(value, `${prefix}${key}.`)
+      : [[`${prefix}${key}`, value]]);
+}
+
 function fillTable(table, facts) {
-  table.replaceChildren(...Object.entries(facts).map(([key, value]) => {
+  table.replaceChildren(...flatten(facts).map(([key, value]) => {
     const row = document.createElement("tr");
     const name = document.createElement("th");
     name.textContent = key;
