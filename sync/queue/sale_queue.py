@@ -3,6 +3,7 @@ before `enqueue_sale` returns; an outbox row per sale for the sync agent; offlin
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sqlite3
@@ -218,8 +219,12 @@ class SaleQueue:
             "boot_id": self._clock.boot_id(),
             "prev_hash": last_hash,
         }
-        record = wire.sign_sale(body, self._key)
-        digest = hashlib.sha256(wire.canonical_bytes(body)).hexdigest()
+        # Encode once for both the signature and the hash (what wire.sign_sale and
+        # wire.sale_hash each do); the tests verify records with wire's own functions.
+        canonical = wire.canonical_bytes(wire.sale_body(body))
+        signature = base64.b64encode(self._key.sign(canonical)).decode()
+        record = {**body, "signature": signature}
+        digest = hashlib.sha256(canonical).hexdigest()
         self._runner.run(
             sql.INSERT_SALE,
             {
