@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from models.embedding import SAME_PERSON_DISTANCE, Embedder
+from models.provision import descriptor_cosine
 
 # Press photos: identity from the file name. Multi-face photos, partial faces and the
 # unlabelled `johnsnow` still are left out of the labelled set.
@@ -138,7 +139,7 @@ def backend_agreement(
     cosines, differences = [], []
     for chip in chips:
         a, b = reference.embed_chip(chip), candidate.embed_chip(chip)
-        cosines.append(float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))))
+        cosines.append(descriptor_cosine(a, b))
         differences.append(float(np.max(np.abs(a - b))))
     return {"cosine_min": min(cosines), "max_abs_diff": max(differences), "chips": len(cosines)}
 

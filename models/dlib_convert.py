@@ -33,6 +33,7 @@ from models.tflite_writer import (
     pool2d_options,
 )
 
+CONVERTER_VERSION = 1  # bump when the emitted graph changes: provisioning then rebuilds
 INPUT_NAME = "chip_rgb"  # [1, 150, 150, 3] float32, raw 0..255 RGB pixels of a dlib face chip
 OUTPUT_NAME = "descriptor"  # [1, 128] float32, dlib's face descriptor
 

@@ -111,3 +111,10 @@ def open_embedder(face_config: FaceConfig) -> Embedder:
     if face_config.embedding_backend == "dlib":
         return DlibEmbedder(model_path(DLIB_MODEL, model_dir), predictor)
     return LiteRTEmbedder(model_path(LITERT_MODEL, model_dir), predictor, face_config.threads)
+
+
+def open_aligner(face_config: FaceConfig) -> FaceAligner:
+    """dlib's 5-point aligner on the verified shape predictor in `face_config.model_dir`."""
+    from models.provision import model_path
+
+    return FaceAligner(model_path(PREDICTOR_MODEL, face_config.model_dir.expanduser()))

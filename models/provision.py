@@ -233,7 +233,8 @@ def reference_chip(model_dir: Path) -> np.ndarray:
 
 
 def descriptor_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two descriptors."""
+    """Cosine similarity of two descriptors (computed in float64)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
@@ -251,7 +252,7 @@ def verify_converted(tflite_path: Path, model_dir: Path) -> float:
 
 def convert_and_verify(entry: ConvertedFile, model_dir: Path) -> str:
     """Convert dlib's `.dat` to `entry.file` unless a verified copy is already there."""
-    from models.dlib_convert import convert_dlib_model
+    from models.dlib_convert import CONVERTER_VERSION, convert_dlib_model
 
     source = model_path(entry.source_name, model_dir)
     target = model_dir / entry.file
@@ -259,7 +260,8 @@ def convert_and_verify(entry: ConvertedFile, model_dir: Path) -> str:
     known = record.get(entry.name, {})
     source_sha = load_manifest().packaged[entry.source_name].sha256
     intact = target.is_file() and known.get("sha256") == sha256_of(target)
-    if intact and known.get("source_sha256") == source_sha:
+    same_inputs = known.get("source_sha256") == source_sha
+    if intact and same_inputs and known.get("converter_version") == CONVERTER_VERSION:
         return f"ok (cosine {known.get('cosine')})"
     convert_dlib_model(source, target, WEIGHT_TYPES[entry.weights])
     cosine = verify_converted(target, model_dir)
@@ -269,8 +271,12 @@ def convert_and_verify(entry: ConvertedFile, model_dir: Path) -> str:
             f"converted {entry.file} disagrees with dlib on the astronaut: cosine {cosine:.6f} "
             f"< {entry.min_cosine}; the file was removed"
         )
-    record[entry.name] = {"sha256": sha256_of(target), "source_sha256": source_sha}
-    record[entry.name]["cosine"] = cosine
+    record[entry.name] = {
+        "sha256": sha256_of(target),
+        "source_sha256": source_sha,
+        "converter_version": CONVERTER_VERSION,
+        "cosine": cosine,
+    }
     _write_atomically(model_dir / RECORD_NAME, json.dumps(record, indent=2).encode())
     return f"converted, cosine {cosine:.9f} vs dlib"
 
