@@ -4,7 +4,8 @@
 #
 #   sudo systemd/install.sh [--prefix /opt/smilepay] [--data-dir /var/lib/smilepay]
 #                           [--no-screen] [--ledger] [--no-start] [--root DIR]
-#                           [--allow-volatile-data]
+#                           [--allow-volatile-data] [--ledger-url URL
+#                           [--registration-token-file FILE]]
 #
 # What it does:
 #   - creates the system users: `smilepay` (kiosk and sync agent; groups video, dialout and gpio
@@ -13,7 +14,12 @@
 #   - installs smilepay-kiosk.service, smilepay-sync.service, smilepay-screen.service (unless
 #     --no-screen) and smilepay-ledger.service (with --ledger) into /etc/systemd/system, with
 #     ExecStart pointed at PREFIX/venv/bin/smilepay;
-#   - writes /etc/smilepay/kiosk.toml if there is none (data_dir = the data directory);
+#   - writes /etc/smilepay/kiosk.toml if there is none (data_dir = the data directory, models in
+#     PREFIX/models);
+#   - provisions the face models into PREFIX/models if they are not there yet
+#     (`smilepay models provision`);
+#   - with --ledger-url, registers this device with the ledger as the `smilepay` user
+#     (`smilepay device init`), unless the data directory already holds an identity;
 #   - enables and starts the units (unless --no-start or --root).
 #
 # The data partition. The sale queue, the face gallery and the device keys live in the data
@@ -39,6 +45,8 @@ SCREEN=yes
 LEDGER=no
 START=yes
 ALLOW_VOLATILE=no
+LEDGER_URL=
+REGISTRATION_TOKEN_FILE=
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "install.sh: error: $*" >&2; exit 2; }
@@ -53,6 +61,8 @@ while [ $# -gt 0 ]; do
         --ledger) LEDGER=yes; shift ;;
         --no-start) START=no; shift ;;
         --allow-volatile-data) ALLOW_VOLATILE=yes; shift ;;
+        --ledger-url) LEDGER_URL=${2:?--ledger-url needs a URL}; shift 2 ;;
+        --registration-token-file) REGISTRATION_TOKEN_FILE=${2:?needs a file}; shift 2 ;;
         -h|--help) sed -n '2,/^set -eu/p' "$0" | sed 's/^# \{0,1\}//; /^set -eu/d'; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
@@ -109,12 +119,32 @@ write_config() {
 [device]
 data_dir = "$DATA_DIR"
 
+[face]
+model_dir = "$PREFIX/models"
+
 [screen]
 host = "127.0.0.1"
 port = 8080
 TOML
     chmod 0640 "$config"
     say "wrote $config"
+}
+
+provision_models() {
+    if [ -n "$(ls -A "$PREFIX/models" 2>/dev/null)" ]; then
+        say "models already in $PREFIX/models"
+        return
+    fi
+    "$PREFIX/venv/bin/smilepay" models provision --model-dir "$PREFIX/models"
+    chmod -R a+rX "$PREFIX/models"
+}
+
+register_device() {
+    [ -n "$LEDGER_URL" ] || { say "no --ledger-url: register later with 'smilepay device init'"; return; }
+    [ -e "$DATA_DIR/device.json" ] && { say "device already registered ($DATA_DIR/device.json)"; return; }
+    set -- --data-dir "$DATA_DIR" --ledger-url "$LEDGER_URL"
+    [ -n "$REGISTRATION_TOKEN_FILE" ] && set -- "$@" --registration-token-file "$REGISTRATION_TOKEN_FILE"
+    runuser -u smilepay -- "$PREFIX/venv/bin/smilepay" device init "$@"
 }
 
 [ "$STAGING" = yes ] || check_data_dir
@@ -131,6 +161,8 @@ if [ "$STAGING" = no ]; then
     [ "$LEDGER" = yes ] && add_user smilepay-ledger /var/lib/smilepay-ledger
     chgrp smilepay "$ROOT/etc/smilepay/kiosk.toml"
     install -d -m 0700 -o smilepay -g smilepay "$DATA_DIR" "$DATA_DIR/cache"
+    provision_models
+    register_device
     systemctl daemon-reload
     # shellcheck disable=SC2086
     [ "$START" = yes ] && systemctl enable --now $UNITS

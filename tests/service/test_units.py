@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from device.config import load_config
 from tests.conftest import ROOT
 
 UNITS_DIR = ROOT / "systemd"
@@ -160,7 +161,9 @@ def test_install_script_stages_units_with_the_prefix_and_data_dir(tmp_path: Path
     assert "ExecStart=/srv/smilepay/venv/bin/smilepay kiosk --config" in kiosk
     assert "ReadWritePaths=/data/smilepay\n" in kiosk
     assert "StateDirectory=smilepay\n" not in kiosk  # the partition is used as it is
-    assert 'data_dir = "/data/smilepay"' in (staged / "etc/smilepay/kiosk.toml").read_text()
+    config = load_config(staged / "etc/smilepay/kiosk.toml")  # what the kiosk will read
+    assert config.device.data_dir == Path("/data/smilepay")
+    assert config.face.model_dir == Path("/srv/smilepay/models")
     assert sorted(p.name for p in installed.iterdir()) == UNITS
 
 
