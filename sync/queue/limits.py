@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sync.queue.config import OfflineLimits
 
@@ -48,3 +49,40 @@ def limit_reason(
             f"(limit {limits.per_customer_unsynced_max} minor units)"
         )
     return None
+
+
+@dataclass
+class ExposureTotals:
+    """Unsynced offline sales summed per customer (None: sales without a customer), as read
+    from the database at `data_version`, then kept up to date with this process's own sales."""
+
+    data_version: int
+    count: int = 0
+    amount_minor: int = 0
+    oldest_created_at: float | None = None
+    per_customer: dict[str | None, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, data_version: int, rows: list[tuple[Any, ...]]) -> ExposureTotals:
+        """From (customer_id, count, amount, oldest created_at) rows grouped by customer."""
+        totals = cls(data_version)
+        for customer_id, count, amount, oldest in rows:
+            totals.count += count
+            totals.amount_minor += amount
+            totals.per_customer[customer_id] = amount
+            if totals.oldest_created_at is None or oldest < totals.oldest_created_at:
+                totals.oldest_created_at = oldest
+        return totals
+
+    def add(self, customer_id: str | None, amount_minor: int, created_at: float) -> None:
+        """Count one more unsynced offline sale."""
+        self.count += 1
+        self.amount_minor += amount_minor
+        self.per_customer[customer_id] = self.per_customer.get(customer_id, 0) + amount_minor
+        if self.oldest_created_at is None:
+            self.oldest_created_at = created_at
+
+    def exposure(self, customer_id: str | None, oldest_age_s: float | None) -> OfflineExposure:
+        """The exposure a new sale for `customer_id` would add to."""
+        customer_amount = self.per_customer.get(customer_id, 0) if customer_id is not None else 0
+        return OfflineExposure(self.count, self.amount_minor, oldest_age_s, customer_amount)

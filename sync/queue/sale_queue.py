@@ -32,7 +32,7 @@ from sync.queue.errors import (
     QueueUnavailable,
     SaleConflict,
 )
-from sync.queue.limits import OfflineExposure, limit_reason
+from sync.queue.limits import ExposureTotals, limit_reason
 
 DB_NAME = "device.db"
 STATE_DEVICE_ID = "queue.device_id"
@@ -81,6 +81,7 @@ class SaleQueue:
         self._limits = limits
         self._clock = clock
         self._lock = threading.RLock()
+        self._exposure: ExposureTotals | None = None  # offline exposure cache, see _limit_reason
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -194,17 +195,25 @@ class SaleQueue:
         storage failure raises QueueUnavailable; neither leaves anything half-written or burns a
         seq. The same sale id with the same content returns the queued record (a safe retry)."""
         sale_id = draft.sale_id or new_sale_id()
-        with self._transaction(write=True):
-            existing = self._runner.run(sql.RECORD_BY_SALE_ID, {"sale_id": sale_id})
-            if existing:
-                return _same_sale(json.loads(existing[0][1]), draft)
-            if draft.offline:
-                reason = self._limit_reason(draft)
-                if reason:
-                    raise LimitExceeded(reason)
-            return self._append(sale_id, draft)
+        with self._lock:
+            try:
+                with self._transaction(write=True):
+                    existing = self._runner.run(sql.RECORD_BY_SALE_ID, {"sale_id": sale_id})
+                    if existing:
+                        return _same_sale(json.loads(existing[0][1]), draft)
+                    if draft.offline:
+                        reason = self._limit_reason(draft)
+                        if reason:
+                            raise LimitExceeded(reason)
+                    record, created_at = self._append(sale_id, draft)
+            except QueueUnavailable:
+                self._exposure = None  # the transaction may or may not have reached the disk
+                raise
+            if draft.offline and self._exposure is not None:
+                self._exposure.add(draft.customer_id, draft.amount_minor, created_at)
+            return record
 
-    def _append(self, sale_id: str, draft: SaleDraft) -> dict[str, Any]:
+    def _append(self, sale_id: str, draft: SaleDraft) -> tuple[dict[str, Any], float]:
         last_seq, last_hash, last_hlc = self._one(sql.CHAIN_HEAD)
         wall_ms = self._clock.wall_ms()
         stamp = hlc.tick(hlc.HlcTimestamp.parse(last_hlc), wall_ms)
@@ -243,7 +252,7 @@ class SaleQueue:
         self._runner.run(
             sql.SET_CHAIN_HEAD, {"seq": body["seq"], "hash": digest, "hlc": stamp.text()}
         )
-        return record
+        return record, wall_ms / 1000
 
     # --- offline limits ------------------------------------------------------------------------
 
@@ -266,11 +275,18 @@ class SaleQueue:
             return self._limit_reason(draft)
 
     def _limit_reason(self, draft: SaleDraft) -> str | None:
-        # One pass over the unsynced offline sales (their number is itself capped by a limit).
-        row = self._one(sql.OFFLINE_EXPOSURE, {"customer_id": draft.customer_id})
-        count, amount, oldest, customer_amount = row
-        exposure = OfflineExposure(count, amount, self._age(oldest), customer_amount)
+        totals = self._exposure_totals()
+        exposure = totals.exposure(draft.customer_id, self._age(totals.oldest_created_at))
         return limit_reason(self._limits, draft.amount_minor, draft.customer_id, exposure)
+
+    def _exposure_totals(self) -> ExposureTotals:
+        # Summing the unsynced offline sales on every sale would cost O(backlog); re-read them
+        # only when another connection (the sync agent) has committed since the last reading.
+        data_version = int(self._one(sql.DATA_VERSION)[0])
+        if self._exposure is None or self._exposure.data_version != data_version:
+            rows = self._runner.run(sql.OFFLINE_EXPOSURE)
+            self._exposure = ExposureTotals.from_rows(data_version, rows)
+        return self._exposure
 
     def _age(self, created_at: float | None) -> float | None:
         if created_at is None:
@@ -302,6 +318,7 @@ class SaleQueue:
         declined sales become synced; rejected ones are flagged with the reason (and kept).
         An answer that matches no queued sale raises InvalidResult and applies nothing."""
         now = self._clock.wall_ms() / 1000
+        self._exposure = None  # synced sales leave the offline exposure
         with self._transaction(write=True):
             for result in results:
                 self._apply_result(result, now)
@@ -331,6 +348,7 @@ class SaleQueue:
 
     def requeue_rejected(self) -> int:
         """Put rejected sales back in the outbox (after the operator fixed the cause)."""
+        self._exposure = None
         with self._transaction(write=True):
             count = int(self._one("SELECT count(*) FROM outbox WHERE state = 'rejected'")[0])
             self._runner.run(sql.REQUEUE_REJECTED, {"now": self._clock.wall_ms() / 1000})

@@ -18,10 +18,11 @@ INSERT_SALE = (
 INSERT_OUTBOX = "INSERT INTO outbox (seq, state, updated_at) VALUES (:seq, 'pending', :created_at)"
 
 OFFLINE_EXPOSURE = (
-    "SELECT count(*), coalesce(sum(s.amount_minor), 0), min(s.created_at),"
-    " coalesce(sum(CASE WHEN s.customer_id = :customer_id THEN s.amount_minor END), 0)"
+    "SELECT s.customer_id, count(*), sum(s.amount_minor), min(s.created_at)"
     " FROM outbox o JOIN sales s ON s.seq = o.seq WHERE o.state != 'synced' AND s.offline = 1"
+    " GROUP BY s.customer_id"
 )
+DATA_VERSION = "PRAGMA data_version"  # changes when another connection commits
 
 UNSYNCED_FROM = (
     "SELECT o.seq, o.state, s.record FROM outbox o JOIN sales s ON s.seq = o.seq"

@@ -84,4 +84,10 @@ def crash_loop(data_dir: Path, kills: int, seed: int) -> CrashTally:
     tally = CrashTally()
     while tally.kills < kills:
         one_life(data_dir, rng, tally)
+        if tally.kills % 50 == 0:
+            print(
+                f"crash loop: {tally.kills}/{kills} kills, {len(tally.acknowledged)} acked",
+                file=sys.stderr,
+                flush=True,
+            )
     return tally

@@ -36,6 +36,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_sale(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(7200)
 def test_a_thousand_sigkills_lose_no_acknowledged_sale(tmp_path: Path) -> None:
     tally = crash_loop(tmp_path / "data", kills=1000, seed=1000)
     assert tally.kills == 1000

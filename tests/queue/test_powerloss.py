@@ -112,6 +112,7 @@ def test_the_same_power_cuts_lose_acknowledged_sales_with_synchronous_off(tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(7200)
 def test_two_thousand_power_cuts_lose_nothing_with_synchronous_full(tmp_path: Path) -> None:
     tally = power_cycles(tmp_path, cycles=2000, synchronous="FULL", seed=99)
     assert tally.lost == set()

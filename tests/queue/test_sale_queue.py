@@ -243,3 +243,20 @@ def test_queued_sales_cannot_be_updated_or_deleted_through_sql(
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             connection.execute("DELETE FROM sales")
     assert queue.verify_chain() == []
+
+
+def test_sales_synced_by_another_process_free_the_offline_limits(open_queue: OpenQueue) -> None:
+    # GIVEN the kiosk's queue at its offline count limit, and the agent's own connection
+    kiosk = open_queue(OfflineLimits(unsynced_count_max=2))
+    agent = open_queue(OfflineLimits(unsynced_count_max=2))
+    sold = [kiosk.enqueue_sale(draft(100)) for _ in range(2)]
+    with pytest.raises(LimitExceeded):
+        kiosk.enqueue_sale(draft(100))
+    # WHEN the agent marks them synced
+    agent.apply_results([wire.SaleResult(r["sale_id"], r["seq"], "accepted") for r in sold])
+    # THEN the kiosk sees the room at once
+    assert kiosk.enqueue_sale(draft(100))["seq"] == 3
+    # AND sales the agent's connection queues count against the kiosk's limits too
+    agent.enqueue_sale(draft(100))
+    with pytest.raises(LimitExceeded):
+        kiosk.enqueue_sale(draft(100))
