@@ -250,34 +250,57 @@ def verify_converted(tflite_path: Path, model_dir: Path) -> float:
     return descriptor_cosine(converted, reference)
 
 
-def convert_and_verify(entry: ConvertedFile, model_dir: Path) -> str:
-    """Convert dlib's `.dat` to `entry.file` unless a verified copy is already there."""
-    from models.dlib_convert import CONVERTER_VERSION, convert_dlib_model
+def _verified_copy_present(entry: ConvertedFile, model_dir: Path, source_sha: str) -> bool:
+    from models.dlib_convert import CONVERTER_VERSION
 
-    source = model_path(entry.source_name, model_dir)
+    known = read_record(model_dir).get(entry.name, {})
     target = model_dir / entry.file
+    return (
+        target.is_file()
+        and known.get("sha256") == sha256_of(target)
+        and known.get("source_sha256") == source_sha
+        and known.get("converter_version") == CONVERTER_VERSION
+    )
+
+
+def _record_verified(entry: ConvertedFile, model_dir: Path, source_sha: str, cosine: float) -> None:
+    from models.dlib_convert import CONVERTER_VERSION
+
     record = read_record(model_dir)
-    known = record.get(entry.name, {})
-    source_sha = load_manifest().packaged[entry.source_name].sha256
-    intact = target.is_file() and known.get("sha256") == sha256_of(target)
-    same_inputs = known.get("source_sha256") == source_sha
-    if intact and same_inputs and known.get("converter_version") == CONVERTER_VERSION:
-        return f"ok (cosine {known.get('cosine')})"
-    convert_dlib_model(source, target, WEIGHT_TYPES[entry.weights])
-    cosine = verify_converted(target, model_dir)
-    if not cosine >= entry.min_cosine:
-        target.unlink()
-        raise ModelFileError(
-            f"converted {entry.file} disagrees with dlib on the astronaut: cosine {cosine:.6f} "
-            f"< {entry.min_cosine}; the file was removed"
-        )
     record[entry.name] = {
-        "sha256": sha256_of(target),
+        "sha256": sha256_of(model_dir / entry.file),
         "source_sha256": source_sha,
         "converter_version": CONVERTER_VERSION,
         "cosine": cosine,
     }
     _write_atomically(model_dir / RECORD_NAME, json.dumps(record, indent=2).encode())
+
+
+def convert_and_verify(entry: ConvertedFile, model_dir: Path) -> str:
+    """Convert dlib's `.dat` to `entry.file` unless a verified copy is already there.
+
+    The new file is checked against dlib before it replaces anything; a failed check
+    leaves no file behind and raises.
+    """
+    from models.dlib_convert import convert_dlib_model
+
+    source_sha = load_manifest().packaged[entry.source_name].sha256
+    if _verified_copy_present(entry, model_dir, source_sha):
+        cosine = float(str(read_record(model_dir)[entry.name].get("cosine")))
+        return f"ok (verified, cosine {cosine:.9f})"
+    candidate = model_dir / (entry.file + ".candidate")
+    convert_dlib_model(
+        model_path(entry.source_name, model_dir), candidate, WEIGHT_TYPES[entry.weights]
+    )
+    cosine = verify_converted(candidate, model_dir)
+    if not cosine >= entry.min_cosine:
+        candidate.unlink()
+        raise ModelFileError(
+            f"converted {entry.file} disagrees with dlib on the astronaut: cosine {cosine:.6f} "
+            f"< {entry.min_cosine}; nothing was installed"
+        )
+    candidate.replace(model_dir / entry.file)
+    _record_verified(entry, model_dir, source_sha, cosine)
     return f"converted, cosine {cosine:.9f} vs dlib"
 
 

