@@ -12,6 +12,7 @@ from device.errors import SmilepayError
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25  # what dlib's face ResNet was trained with
 MIN_IMAGE_SIDE = 16
+MAX_IMAGE_SIDE = 8192  # beyond any camera frame; larger inputs are a mistake upstream
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels, from any detector
 
@@ -32,9 +33,13 @@ def as_rgb_image(image: Any) -> np.ndarray:
         image = np.stack([image] * 3, axis=-1)
     if image.ndim != 3 or image.shape[2] != 3:
         raise BadImage(f"image must be H x W x 3 RGB or H x W grey, got shape {image.shape}")
-    if min(image.shape[:2]) < MIN_IMAGE_SIDE:
-        height, width = image.shape[:2]
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_IMAGE_SIDE:
         raise BadImage(f"image {width}x{height} is too small (min {MIN_IMAGE_SIDE} px a side)")
+    if max(height, width) > MAX_IMAGE_SIDE:
+        raise BadImage(
+            f"image {width}x{height} is too large (max {MAX_IMAGE_SIDE} px a side); downscale it"
+        )
     return np.ascontiguousarray(image)
 
 

@@ -65,9 +65,10 @@ def test_grey_photo_is_embedded_like_its_rgb_version(
         (np.zeros((1, 1, 3), np.uint8), "image 1x1 is too small"),
         (np.zeros((200, 200, 3), np.float64), "must be uint8.*float64"),
         (np.zeros((200, 200, 4), np.uint8), "H x W x 3 RGB.*\\(200, 200, 4\\)"),
+        (np.zeros((16, 9000, 3), np.uint8), "image 9000x16 is too large"),
         ([[0, 1], [2, 3]], "must be a numpy array, got list"),
     ],
-    ids=["empty", "1x1", "float64", "rgba", "list"],
+    ids=["empty", "1x1", "float64", "rgba", "huge", "list"],
 )
 @pytest.mark.parametrize("backend", ["litert", "dlib"])
 def test_bad_image_gets_a_clear_error(
@@ -138,3 +139,18 @@ def test_corrupt_tflite_file_gets_a_load_error_naming_it(tmp_path: Path) -> None
     path.write_bytes(b"TFL3" + bytes(100))
     with pytest.raises(ModelLoadError, match=r"broken\.tflite"):
         load_interpreter(path, threads=1)
+
+
+def test_mirrored_view_of_a_photo_is_accepted(
+    shared_data: Path, litert_embedder: LiteRTEmbedder
+) -> None:
+    # GIVEN a non-contiguous view (a BGR frame flipped to RGB the cheap way)
+    bgr = load_rgb(shared_data / "faces" / "press" / "examples_obama.jpg")[:, :, ::-1]
+    rgb_view = bgr[:, :, ::-1]
+    box = largest_face_box(np.ascontiguousarray(rgb_view))
+    assert box is not None
+    # THEN it embeds exactly like the contiguous copy
+    np.testing.assert_array_equal(
+        litert_embedder.embed_face(rgb_view, box),
+        litert_embedder.embed_face(np.ascontiguousarray(rgb_view), box),
+    )
