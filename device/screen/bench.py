@@ -34,6 +34,7 @@ from device.progress import Progress
 LAUNCH_TIMEOUT_S = 60.0
 SETTLE_S = 2.0  # idle time after ready before reading the resident memory
 TAPS = 20
+WATCHDOG_USEC = 20_000_000  # WatchdogSec=20 in smilepay-kiosk.service
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class KioskRun:
     peak_rss_mb: float
     exit_code: int
     stopping_sent: bool
+    watchdog_pings: int
 
 
 def prepare_kiosk_home(stack: ExitStack, root: Path) -> Path:
@@ -71,49 +73,101 @@ def prepare_kiosk_home(stack: ExitStack, root: Path) -> Path:
     return config
 
 
-def service_environment(root: Path, notify_path: Path) -> dict[str, str]:
+def service_environment(
+    root: Path, notify_path: Path, watchdog_usec: int = WATCHDOG_USEC
+) -> dict[str, str]:
     """The environment systemd gives the kiosk unit (see systemd/smilepay-kiosk.service)."""
     cache = root / "cache"
     cache.mkdir(exist_ok=True)
     return {
         **os.environ,
         "NOTIFY_SOCKET": str(notify_path),
+        "WATCHDOG_USEC": str(watchdog_usec),
         "PYTHONUNBUFFERED": "1",
         # python-escpos parses a large YAML file at import (1.9 s here) unless it finds its pickle.
         "ESCPOS_CAPABILITIES_PICKLE_DIR": str(cache),
     }
 
 
-def launch_once(config: Path, root: Path, wrapper: Sequence[str] = ()) -> KioskRun:
+class NotifyListener:
+    """systemd's end of $NOTIFY_SOCKET: keeps every message with the time it arrived."""
+
+    def __init__(self, path: Path, started: float) -> None:
+        self.path = path
+        self.started = started
+        self.messages: list[tuple[float, str]] = []
+        self._arrived = threading.Condition()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(path))
+        self._sock.settimeout(0.1)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._closed.is_set():
+            try:
+                message = self._sock.recv(4096).decode("utf-8", errors="replace")
+            except TimeoutError:
+                continue
+            with self._arrived:
+                self.messages.append((time.monotonic() - self.started, message))
+                self._arrived.notify_all()
+
+    def first(self, wanted: str, timeout_s: float = 0.0) -> float | None:
+        """Seconds from launch until a message containing `wanted` arrived (waits up to
+        `timeout_s` for it), or None."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: self._find(wanted) is not None, timeout_s)
+            return self._find(wanted)
+
+    def count(self, wanted: str) -> int:
+        """How many messages contained `wanted`."""
+        with self._arrived:
+            return sum(wanted in message for _, message in self.messages)
+
+    def _find(self, wanted: str) -> float | None:
+        return next((at for at, message in self.messages if wanted in message), None)
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._closed.set()
+        self._thread.join()
+        self._sock.close()
+        self.path.unlink(missing_ok=True)
+
+
+def launch_once(
+    config: Path, root: Path, wrapper: Sequence[str] = (), watchdog_usec: int = WATCHDOG_USEC
+) -> KioskRun:
     """Start the kiosk process, time it to ready, read its memory, stop it with SIGTERM.
     `wrapper` is a command to launch it through (as `taskset ...`, or a sandbox)."""
-    notify_path = root / f"notify-{time.monotonic_ns()}"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
-        notify.bind(str(notify_path))
-        url = f"http://127.0.0.1:{_screen_port(config)}"
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [*wrapper, sys.executable, "-m", "device.service", "--config", str(config)],
-            env=service_environment(root, notify_path),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            ready_s, notify_ready_s = _wait_ready(process, url, notify, started)
-            ready_cpu_s = _cpu_seconds(process.pid)
-            if notify_ready_s is None:  # the screen may answer just before READY=1 is sent
-                notify_ready_s = _first_message_time(notify, "READY=1", started)
-            time.sleep(SETTLE_S)
-            taps = tap_to_view_ms(url, TAPS)
-            rss, peak = _memory_mb(process.pid)
-            process.send_signal(signal.SIGTERM)
-            exit_code = process.wait(timeout=30)
-            stopping = _first_message_time(notify, "STOPPING=1", started) is not None
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    return KioskRun(notify_ready_s, ready_s, ready_cpu_s, taps, rss, peak, exit_code, stopping)
+    url = f"http://127.0.0.1:{_screen_port(config)}"
+    started = time.monotonic()
+    notify = NotifyListener(root / f"notify-{time.monotonic_ns()}", started)
+    process = subprocess.Popen(
+        [*wrapper, sys.executable, "-m", "device.service", "--config", str(config)],
+        env=service_environment(root, notify.path, watchdog_usec),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        ready_s = _wait_healthy(process, url, started)
+        ready_cpu_s = _cpu_seconds(process.pid)
+        time.sleep(SETTLE_S)
+        taps = tap_to_view_ms(url, TAPS)
+        rss, peak = _memory_mb(process.pid)
+        process.send_signal(signal.SIGTERM)
+        exit_code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        stopping = notify.first("STOPPING=1", timeout_s=5.0) is not None
+        notify.close()
+    ready = notify.first("READY=1")
+    pings = notify.count("WATCHDOG=1")
+    return KioskRun(ready, ready_s, ready_cpu_s, taps, rss, peak, exit_code, stopping, pings)
 
 
 def tap_to_view_ms(url: str, taps: int) -> list[float]:
@@ -178,6 +232,7 @@ def _summary(results: list[KioskRun]) -> dict[str, Any]:
         "rss_mb": median([r.rss_mb for r in results]),
         "peak_rss_mb": median([r.peak_rss_mb for r in results]),
         "clean_exits": sum(r.exit_code == 0 and r.stopping_sent for r in results),
+        "watchdog_pings": sum(r.watchdog_pings for r in results),
         "goal": {"ready_s": 3.0, "rss_mb": 250.0},
         "command": "python -m device.service --config kiosk.toml (synthetic camera, simulators)",
         "cpus": os.cpu_count(),
@@ -185,31 +240,18 @@ def _summary(results: list[KioskRun]) -> dict[str, Any]:
     }
 
 
-def _wait_ready(
-    process: subprocess.Popen[bytes], url: str, notify: socket.socket, started: float
-) -> tuple[float, float | None]:
-    """Seconds until /healthz answers 200, and until READY=1 arrived (if it did by then)."""
-    notify.setblocking(False)
-    notified: float | None = None
+def _wait_healthy(process: subprocess.Popen[bytes], url: str, started: float) -> float:
+    """Seconds from launch until /healthz answers 200."""
     with httpx.Client(timeout=1.0) as http:
         while time.monotonic() - started < LAUNCH_TIMEOUT_S:
-            notified = notified or _ready_seen(notify, started)
             _fail_if_exited(process)
             try:
                 if http.get(url + "/healthz").status_code == 200:
-                    return time.monotonic() - started, notified
+                    return time.monotonic() - started
             except httpx.TransportError:
                 pass  # not listening yet
             time.sleep(0.01)
     raise SmilepayError(f"the kiosk did not answer {url}/healthz within {LAUNCH_TIMEOUT_S} s")
-
-
-def _ready_seen(notify: socket.socket, started: float) -> float | None:
-    try:
-        message = notify.recv(4096).decode("utf-8", errors="replace")
-    except BlockingIOError:
-        return None
-    return time.monotonic() - started if "READY=1" in message else None
 
 
 def _fail_if_exited(process: subprocess.Popen[bytes]) -> None:
@@ -217,17 +259,6 @@ def _fail_if_exited(process: subprocess.Popen[bytes]) -> None:
         return
     err = process.stderr.read().decode(errors="replace")[-2000:] if process.stderr else ""
     raise SmilepayError(f"the kiosk exited with {process.returncode}: {err}")
-
-
-def _first_message_time(notify: socket.socket, wanted: str, started: float) -> float | None:
-    """Read the notify socket until `wanted` arrives (or 5 s pass); its arrival time, if any."""
-    notify.settimeout(5.0)
-    try:
-        while True:
-            if wanted in notify.recv(4096).decode("utf-8", errors="replace"):
-                return time.monotonic() - started
-    except TimeoutError:
-        return None
 
 
 def _cpu_seconds(pid: int) -> float:

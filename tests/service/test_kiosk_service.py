@@ -1,5 +1,6 @@
 """The kiosk as systemd runs it: a real process with a real $NOTIFY_SOCKET, that reports READY=1
-once its screen answers, and STOPPING=1 then exit 0 on SIGTERM."""
+once its screen answers, pings the watchdog while healthy, and STOPPING=1 then exit 0 on
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ def test_the_kiosk_process_notifies_ready_serves_its_screen_and_stops_cleanly(
 ) -> None:
     with ExitStack() as stack:
         config = prepare_kiosk_home(stack, tmp_path)
-        run = launch_once(config, tmp_path)
+        run = launch_once(config, tmp_path, watchdog_usec=200_000)  # a ping every 0.1 s
     assert run.notify_ready_s is not None, "no READY=1 on the notify socket"
     assert run.exit_code == 0
     assert run.stopping_sent, "no STOPPING=1 on SIGTERM"
+    assert run.watchdog_pings >= 1, "a healthy kiosk must ping the watchdog"
     assert run.rss_mb > 0
