@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from device.checkout import (
+    CameraLost,
     CodePresented,
     MerchantQrPaid,
     OfflineLimitReached,
@@ -279,3 +280,24 @@ def test_every_control_fits_the_7_inch_800x480_display_without_scrolling(
         page.shot("02-step-up")
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_a_lost_camera_sends_the_customer_back_to_choose_with_the_reason_in_their_language(
+    browser: Any, screen: RunningScreen, screenshots: Path
+) -> None:
+    page = _page(browser, screen, screenshots, "camera-lost")
+    _fill_basket(page)
+    page.click("#pay")
+    page.wait_phase("choose_payment")
+    page.click("#method-face")
+    page.wait_phase("face_capture")
+    # WHEN the camera disappears mid-capture
+    screen.kiosk.feed(CameraLost(time.monotonic(), "/dev/video0 gone"))
+    # THEN back to the choice, with a notice the customer can act on
+    page.wait_phase("choose_payment")
+    notice = "section[data-for=choose_payment] .notice"
+    assert page.visible_text(notice) == "Camera unavailable: please pay with a QR code"
+    page.shot("01-en")
+    page.click("#lang")
+    page.wait_until(lambda: page.visible_text(notice) == "摄像头不可用，请使用二维码付款")
+    page.shot("02-zh")
