@@ -206,7 +206,7 @@ def test_offline_limit_and_decline_screens_show_the_reason(
 
 
 def test_the_language_toggle_switches_the_screen_to_simplified_chinese(
-    browser: Any, screen: RunningScreen, screenshots: Path
+    browser: Any, screen: RunningScreen, screenshots: Path, camera_frame: CameraFrame
 ) -> None:
     page = _page(browser, screen, screenshots, "zh")
     page.click("#lang")
@@ -219,7 +219,7 @@ def test_the_language_toggle_switches_the_screen_to_simplified_chinese(
     page.shot("02-choose-payment")
     page.click("#method-face")
     page.wait_phase("face_capture")
-    screen.kiosk.see_face([200, 100, 180, 180], "now_smile")
+    screen.kiosk.see_face(camera_frame.box, "now_smile")
     page.wait_phase("smile_prompt")
     assert page.visible_text("#guidance") == "现在请微笑，支付 EUR 12.50"
     page.shot("03-now-smile")
