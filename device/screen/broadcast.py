@@ -69,7 +69,8 @@ class ViewBroadcaster:
         self._streams.add(queue)
         try:
             yield "retry: 1000\n\n"
-            yield sse_data(self.kiosk.view())
+            # view() may read the queue's status from disk: keep it off the event loop.
+            yield sse_data(await asyncio.to_thread(self.kiosk.view))
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), self.heartbeat_s)
