@@ -143,6 +143,10 @@ class VolatileDisk(apsw.VFS):
                 self.powered = False
                 raise PowerCut(f"power cut at operation {self.operations}")
 
+    def unsynced_writes(self) -> int:
+        """How many writes and truncates no sync has made durable yet."""
+        return sum(len(state.unsynced) for state in self.files.values())
+
     def durable_image(self, rng: random.Random) -> dict[str, bytes]:
         """What is on the disk after the cut: the durable bytes plus, for each file, a random
         subset of its unsynced writes (all, none, or each kept with a random probability)."""
