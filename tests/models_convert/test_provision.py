@@ -12,6 +12,7 @@ import pytest
 
 from device.cli import main
 from models.provision import (
+    MIN_COSINE,
     RECORD_NAME,
     ModelFileError,
     convert_and_verify,
@@ -39,6 +40,9 @@ def test_every_manifest_entry_names_package_version_sha256_and_licence() -> None
         assert entry.package and entry.version and entry.path and entry.licence
         assert len(entry.sha256) == 64
     assert "68" not in " ".join(entry.file for entry in manifest.packaged.values())
+    # the default (float32) and float16 models are held to cosine >= 0.9999 against dlib
+    assert manifest.converted[CONVERTED].min_cosine >= MIN_COSINE
+    assert manifest.converted[CONVERTED + "_fp16"].min_cosine >= MIN_COSINE
 
 
 def test_provisioning_again_changes_nothing(model_dir: Path) -> None:
