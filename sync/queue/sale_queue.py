@@ -228,12 +228,7 @@ class SaleQueue:
             "boot_id": self._clock.boot_id(),
             "prev_hash": last_hash,
         }
-        # Encode once for both the signature and the hash (what wire.sign_sale and
-        # wire.sale_hash each do); the tests verify records with wire's own functions.
-        canonical = wire.canonical_bytes(wire.sale_body(body))
-        signature = base64.b64encode(self._key.sign(canonical)).decode()
-        record = {**body, "signature": signature}
-        digest = hashlib.sha256(canonical).hexdigest()
+        record, digest = self._sign(body)
         self._runner.run(
             sql.INSERT_SALE,
             {
@@ -253,6 +248,13 @@ class SaleQueue:
             sql.SET_CHAIN_HEAD, {"seq": body["seq"], "hash": digest, "hlc": stamp.text()}
         )
         return record, wall_ms / 1000
+
+    def _sign(self, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The signed record and its hash. Encodes once for both (what wire.sign_sale and
+        wire.sale_hash each do); the tests check records with wire's own functions."""
+        canonical = wire.canonical_bytes(wire.sale_body(body))
+        signature = base64.b64encode(self._key.sign(canonical)).decode()
+        return {**body, "signature": signature}, hashlib.sha256(canonical).hexdigest()
 
     # --- offline limits ------------------------------------------------------------------------
 
