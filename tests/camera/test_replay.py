@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -44,11 +45,14 @@ def test_frames_are_paced_at_the_configured_rate(tmp_path: Path) -> None:
     # GIVEN a 20 fps replay
     write_images(tmp_path, [1, 2, 3, 4, 5])
     camera = ReplayCamera(tmp_path, fps=20, loop=False)
+    started = time.monotonic()
     camera.start()
     # WHEN five frames are read
     stamps = [camera.read(1.0).timestamp for _ in range(5)]
-    # THEN four periods of 50 ms separate the first and the last (never earlier)
-    assert stamps[-1] - stamps[0] >= 4 * 0.05 - 0.005
+    # THEN the fifth frame comes no earlier than four periods of 50 ms after the start (the
+    # camera keeps its cadence: a frame read late lets the next one come sooner, never earlier
+    # than its slot, so only the schedule from the start is guaranteed on a loaded machine)
+    assert stamps[-1] - started >= 4 * 0.05
 
 
 def test_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
