@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from device.cli import not_built
-
 
 def register(commands: Any, benches: Any) -> None:
     """Add `demo` and `kiosk`."""
@@ -20,7 +18,13 @@ def register(commands: Any, benches: Any) -> None:
 
     kiosk = commands.add_parser("kiosk", help="run the kiosk from a config file")
     kiosk.add_argument("--config", type=Path, required=True, help="TOML config file")
-    kiosk.set_defaults(handler=not_built("kiosk"))
+    kiosk.set_defaults(handler=_run_kiosk)
+
+
+def _run_kiosk(args: argparse.Namespace) -> int:
+    from device.service import run_kiosk
+
+    return run_kiosk(args.config)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
