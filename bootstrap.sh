@@ -28,7 +28,7 @@ apt_install() {
 
 install_runtime() {
   local pkgs=(python3 python3-venv python3-dev libzbar0 libgl1 libglib2.0-0)
-  if is_pi; then pkgs+=(python3-picamera2 chromium); fi
+  if is_pi; then pkgs+=(python3-picamera2 chromium cage); fi
   apt_install "${pkgs[@]}"
   if [ ! -x .venv/bin/python ]; then
     step "creating .venv"
@@ -69,7 +69,7 @@ case "$mode" in
     exec .venv/bin/smilepay demo "$@"
     ;;
   test)
-    apt_install chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji socat
+    apt_install chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji socat systemd
     install_runtime "[test]"
     start_postgres
     export SMILEPAY_TEST_PG_URL="${SMILEPAY_TEST_PG_URL:-postgresql+psycopg://smilepay_test:smilepay_test@127.0.0.1:5432/postgres}"

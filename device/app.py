@@ -239,11 +239,13 @@ class Kiosk:
 
         return asdict(load_status(self.services.queue))
 
-    def link_online(self) -> bool:
-        """Whether the ledger answered the last time anyone asked (sale or sync)."""
+    def link_online(self) -> bool | None:
+        """Whether the ledger answered the last time anyone asked (a sale or the sync agent);
+        None until someone has asked, so a kiosk just started does not claim to be offline."""
         if self.recorder.last_online is not None:
             return self.recorder.last_online
-        return bool(self.sync_status().get("online"))
+        online = self.sync_status().get("online")
+        return None if online is None else bool(online)
 
     # --- the checkout thread -------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ match_name       matched customer's display name (step-up and approved screens)
 step_up_attempts int
 merchant_qr_svg  SVG text of the kiosk's payment QR (merchant_qr phase), else None
 sale_id, offline (bool), settle_later (bool)
-online           bool: the ledger answered recently
+online           bool: the ledger answered the last request; None before the first
 backlog          {"count", "amount_minor", "oldest_age_s"}: unsynced sales
 limits_left      {"amount_minor", "count"}: what offline selling may still take
 camera_ok        bool
