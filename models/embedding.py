@@ -17,6 +17,11 @@ DESCRIPTOR_SIZE = 128
 SAME_PERSON_DISTANCE = 0.6
 LITERT_MODEL = "dlib_face_recognition_resnet_v1"
 LITERT_INT8_MODEL = "dlib_face_recognition_resnet_v1_int8"  # option: faster, measured cost
+LITERT_MODELS = {
+    "float32": LITERT_MODEL,
+    "float16": LITERT_MODEL + "_fp16",
+    "int8": LITERT_INT8_MODEL,
+}
 DLIB_MODEL = "dlib_face_recognition_resnet_model_v1"
 PREDICTOR_MODEL = "shape_predictor_5_face_landmarks"
 
@@ -102,15 +107,23 @@ class DlibEmbedder:
         return self.embed_chip(self._aligner.chip(image_rgb, box))
 
 
-def open_embedder(face_config: FaceConfig) -> Embedder:
-    """The embedder `face_config.embedding_backend` names, on verified model files."""
+def open_embedder(face_config: FaceConfig, weights: str = "float32") -> Embedder:
+    """The embedder `face_config.embedding_backend` names, on verified model files.
+
+    `weights` picks the LiteRT file: "float32" (default, exact), "float16" (half the size,
+    cosine >= 0.9999 to dlib) or "int8" (a quarter of the size, faster; see its measured
+    accuracy cost in `python -m models.bench_face`).
+    """
     from models.provision import model_path
 
     model_dir = face_config.model_dir.expanduser()
     predictor = model_path(PREDICTOR_MODEL, model_dir)
     if face_config.embedding_backend == "dlib":
         return DlibEmbedder(model_path(DLIB_MODEL, model_dir), predictor)
-    return LiteRTEmbedder(model_path(LITERT_MODEL, model_dir), predictor, face_config.threads)
+    if weights not in LITERT_MODELS:
+        raise ValueError(f"weights must be one of {sorted(LITERT_MODELS)}, got {weights!r}")
+    litert_model = model_path(LITERT_MODELS[weights], model_dir)
+    return LiteRTEmbedder(litert_model, predictor, face_config.threads)
 
 
 def open_aligner(face_config: FaceConfig) -> FaceAligner:

@@ -129,6 +129,18 @@ def test_open_embedder_uses_the_configured_backend(
     assert embedder.backend == backend
 
 
+@pytest.mark.parametrize("weights", ["float32", "float16", "int8"])
+def test_open_embedder_loads_each_litert_weight_variant(weights: str, model_dir: Path) -> None:
+    embedder = open_embedder(FaceConfig(model_dir=model_dir, threads=1), weights)
+    descriptor = embedder.embed_chip(np.full((150, 150, 3), 128, np.uint8))
+    assert descriptor.shape == (128,)
+
+
+def test_open_embedder_rejects_unknown_weights(model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="weights must be one of"):
+        open_embedder(FaceConfig(model_dir=model_dir), "int4")
+
+
 def test_open_embedder_without_provisioned_models_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="run `smilepay models provision`"):
         open_embedder(FaceConfig(model_dir=tmp_path))
