@@ -228,6 +228,9 @@ class SyncAgent:
             if outcome is not None and mode == "until-drained" and outcome.stalled:
                 log.error("queue cannot drain: the ledger rejects the oldest pending sale")
                 return 1
+            if outcome is None and mode == "until-drained" and self.status.online:
+                # The ledger answered 4xx: retrying the same request cannot drain the queue.
+                return 1
             self._wait(self._pause_after(outcome))
         return 0
 

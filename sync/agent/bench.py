@@ -48,7 +48,10 @@ def run_bench(db_url: str | None, backlog: int, batch_size: int) -> int:
             identity = init_device(work / "kiosk", ledger.url, name="bench kiosk")
             _lift_limits(ledger.url, identity.device_id)
             fill_seconds = fill_backlog(identity, backlog)
-            result = drain(identity, ledger.url, SyncConfig(batch_size=batch_size), backlog)
+            # ~600 bytes a record: let the count, not the byte bound, size the batches
+            config = SyncConfig(batch_size=batch_size,
+                                max_batch_bytes=max(1_000_000, 1_000 * batch_size))
+            result = drain(identity, ledger.url, config, backlog)
     result.update(db=url.split(":", 1)[0].split("+", 1)[0], fill_seconds=round(fill_seconds, 1))
     print(json.dumps(result))
     return 0

@@ -377,3 +377,24 @@ def test_a_sale_the_ledger_rejects_stays_flagged_and_until_drained_exits_1(
     assert {r["sale_id"] for r in ledger_sales(db_url, original.device_id)} == set(first)
     status = clone_queue.status()
     assert status.rejected_count >= 1 and status.backlog_count == 2
+
+
+def test_until_drained_gives_up_when_the_ledger_refuses_the_batch(
+    ledger: tuple[RunningServer, str], tmp_path: Path
+) -> None:
+    # GIVEN batches larger than the ledger accepts (a misconfiguration, not a network fault)
+    server, _ = ledger
+    identity = new_device(tmp_path, server.url)
+    queue = open_queue(identity)
+    sell(queue, 3)
+    config = fast_sync_config(batch_size=5000)
+    with LedgerClient(server.url, identity.device_id, identity.key, config) as client:
+        agent = SyncAgent(queue, client, identity.key, config)
+        # WHEN it runs until drained THEN it exits 1 at once instead of retrying forever
+        assert agent.run("until-drained") == 0  # 3 sales fit: the limit is on records sent
+    sell(queue, 1001)
+    with LedgerClient(server.url, identity.device_id, identity.key, config) as client:
+        agent = SyncAgent(queue, client, identity.key, config)
+        assert agent.run("until-drained") == 1
+    assert "400" in (load_status(queue).last_error or "")
+    assert queue.status().backlog_count == 1001
