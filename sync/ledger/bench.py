@@ -26,7 +26,8 @@ from sqlalchemy import Engine, Index, MetaData, Table
 from device.errors import SmilepayError
 from device.progress import Progress
 from sync import wire
-from sync.ledger.kiosk import Kiosk, Operator
+from sync.ledger import customers
+from sync.ledger.kiosk import Kiosk
 from sync.ledger.storage import open_engine
 from sync.ledger.tables import sales
 
@@ -38,7 +39,8 @@ def bench_command(args: argparse.Namespace) -> int:
     if args.sales < args.batch or min(args.batch, args.devices, args.customers) < 1:
         raise SmilepayError("need --sales >= --batch >= 1, --devices >= 1, --customers >= 1")
     with LedgerProcess(args.db) as url:
-        kiosks, batches = _prepare(url, args.sales, args.batch, args.devices, args.customers)
+        kiosks, batches = _prepare(url, args.db, args.sales, args.batch, args.devices,
+                                   args.customers)
         elapsed, accepted = _ingest(kiosks, batches, args.sales)
     rows = [_raw_row(record) for batch in batches for record in batch[1]]
     raw_elapsed = raw_insert(open_engine(args.db), rows, args.batch)
@@ -104,13 +106,29 @@ def _free_port() -> int:
         return port
 
 
+def _funded_customers(db_url: str, count: int) -> list[str]:
+    """Create and fund customers through the ledger's own functions (setup, not measured)."""
+    engine = open_engine(db_url)
+    ids = [f"bench-{uuid.uuid4().hex[:12]}" for _ in range(count)]
+    progress = Progress("funding customers", count)
+    for start in range(0, count, 1000):
+        with engine.begin() as conn:
+            for customer_id in ids[start:start + 1000]:
+                new = {"customer_id": customer_id, "name": "Bench", "currency": "EUR"}
+                customers.create_customer(conn, new, 0)
+                funds = {"amount_minor": 10**9, "currency": "EUR", "reference": customer_id}
+                customers.top_up(conn, customer_id, funds, 0)
+        progress.advance(len(ids[start:start + 1000]))
+    progress.finish()
+    engine.dispose()
+    return ids
+
+
 def _prepare(
-    url: str, count: int, batch: int, device_count: int, customer_count: int
+    url: str, db_url: str, count: int, batch: int, device_count: int, customer_count: int
 ) -> tuple[list[Kiosk], list[tuple[Kiosk, list[dict[str, Any]]]]]:
     """Register kiosks, fund customers, and sign every sale and batch up front."""
-    operator = Operator(url)
-    customers = [operator.customer(10**9) for _ in range(customer_count)]
-    operator.close()
+    customers = _funded_customers(db_url, customer_count)
     kiosks = [Kiosk(url, merchant_id=f"bench-merchant-{i % 2}") for i in range(device_count)]
     for kiosk in kiosks:
         kiosk.register().raise_for_status()
@@ -168,7 +186,8 @@ def _raw_row(record: dict[str, Any]) -> dict[str, Any]:
         "settle_later": False,
         "transfer_id": uuid.uuid4().hex,
         "received_ms": int(time.time() * 1000),
-        "record_json": json.dumps(record, sort_keys=True, separators=(",", ":")),
+        "record_json": json.dumps(wire.sale_body(record), sort_keys=True, separators=(",", ":")),
+        "signature": record["signature"],
     }
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import BigInteger, Connection, String, bindparam, column, select, values
 from sqlalchemy.exc import IntegrityError
 
 from sync.ledger.tables import accounts, transfers
@@ -130,18 +130,34 @@ def apply_transfers(conn: Connection, batch: list[Transfer], now_ms: int) -> lis
         return []
     with_ids = [transfer.with_id() for transfer in batch]
     conn.execute(transfers.insert(), [_transfer_row(t, now_ms) for t in with_ids])
-    deltas = counter_deltas(with_ids)
-    update = (
-        accounts.update()
-        .where(accounts.c.account_id == bindparam("target"))
-        .values({name: accounts.c[name] + bindparam(f"d_{name}") for name in COUNTERS})
-    )
     rows = [
         {"target": account_id, **{f"d_{name}": delta[name] for name in COUNTERS}}
-        for account_id, delta in sorted(deltas.items())
+        for account_id, delta in sorted(counter_deltas(with_ids).items())
     ]
-    conn.execute(update, rows)
+    if conn.dialect.name == "postgresql" and len(rows) > 1:
+        _update_counters_in_one_statement(conn, rows)
+    else:
+        update = (
+            accounts.update()
+            .where(accounts.c.account_id == bindparam("target"))
+            .values({name: accounts.c[name] + bindparam(f"d_{name}") for name in COUNTERS})
+        )
+        conn.execute(update, rows)
     return with_ids
+
+
+def _update_counters_in_one_statement(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """UPDATE ... FROM (VALUES ...): one round trip instead of one per account (PostgreSQL and
+    the distributed engines that speak its dialect; SQLite cannot alias VALUES columns)."""
+    names = ["target", *[f"d_{name}" for name in COUNTERS]]
+    deltas = values(
+        column("target", String), *[column(n, BigInteger) for n in names[1:]], name="deltas"
+    ).data([tuple(row[n] for n in names) for row in rows])
+    conn.execute(
+        accounts.update()
+        .where(accounts.c.account_id == deltas.c.target)
+        .values({name: accounts.c[name] + deltas.c[f"d_{name}"] for name in COUNTERS})
+    )
 
 
 def counter_deltas(batch: list[Transfer]) -> dict[str, dict[str, int]]:

@@ -33,7 +33,7 @@ def register(commands: Any, benches: Any) -> None:
     bench.add_argument("--sales", type=int, default=20000, help="sales to ingest")
     bench.add_argument("--batch", type=int, default=500, help="sales per batch")
     bench.add_argument("--devices", type=int, default=8, help="kiosks sending at once")
-    bench.add_argument("--customers", type=int, default=200, help="funded customers sold to")
+    bench.add_argument("--customers", type=int, default=5000, help="funded customers sold to")
     bench.set_defaults(handler=_bench)
 
 

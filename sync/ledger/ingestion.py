@@ -45,6 +45,7 @@ class IncomingSale:
     seq: int
     sale_id: str
     hash: str
+    body: str  # canonical body text: sha256(body) == hash
 
 
 @dataclass
@@ -82,15 +83,19 @@ def load_batch_json(body: bytes) -> Any:
         raise BatchError(f"body is not JSON: {exc}") from None
 
 
-def record_hash(record: dict[str, Any]) -> str:
-    """sync.wire.sale_hash for a record parsed by `load_batch_json`: the same bytes, hashed
-    once. Raises BatchError-worthy WireError/TypeError like wire does."""
+def canonical_body(record: dict[str, Any]) -> str:
+    """sync.wire.canonical_bytes of a record parsed by `load_batch_json`, as text: the same
+    bytes, encoded once. Raises WireError like wire does."""
     body = wire.sale_body(record)
     try:
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except TypeError:
         raise wire.WireError("floats are not allowed in signed records; send a string") from None
-    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    """sync.wire.sale_hash for a record parsed by `load_batch_json`."""
+    return hashlib.sha256(canonical_body(record).encode()).hexdigest()
 
 
 def parse_batch(device_id: str, body: Any) -> tuple[list[IncomingSale], str]:
@@ -116,7 +121,7 @@ def _parse_record(device_id: str, index: int, record: Any) -> IncomingSale:
     if not isinstance(record, dict):
         raise BatchError(f"{where} is not an object")
     try:
-        digest = record_hash(record)
+        body = canonical_body(record)
     except wire.WireError as exc:
         raise BatchError(f"{where}: {exc}") from None
     seq, sale_id = record["seq"], record["sale_id"]
@@ -126,7 +131,7 @@ def _parse_record(device_id: str, index: int, record: Any) -> IncomingSale:
         raise BatchError(f"{where}.sale_id must be a string of 1 to 64 characters")
     if record["device_id"] != device_id:
         raise BatchError(f"{where}.device_id {record['device_id']!r} is not {device_id!r}")
-    return IncomingSale(record, seq, sale_id, digest)
+    return IncomingSale(record, seq, sale_id, hashlib.sha256(body.encode()).hexdigest(), body)
 
 
 def check_signatures(
@@ -301,7 +306,8 @@ def _sale_row(device: Row[Any], sale: IncomingSale, outcome: Booked, now_ms: int
         "settle_later": outcome.settle_later,
         "transfer_id": outcome.transfer_id,
         "received_ms": now_ms,
-        "record_json": json.dumps(record, sort_keys=True, separators=(",", ":")),
+        "record_json": sale.body,
+        "signature": signature if isinstance(signature := record.get("signature"), str) else None,
     }
 
 

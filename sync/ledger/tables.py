@@ -124,7 +124,10 @@ sales = Table(
     Column("settle_later", Boolean, nullable=False),
     Column("transfer_id", String(64), nullable=False),
     Column("received_ms", BigInteger, nullable=False),
-    Column("record_json", Text, nullable=False),  # the signed record, kept for disputes
+    # The signed record, kept for disputes: its canonical body (sha256 of it is `hash`) and
+    # the device's signature over it.
+    Column("record_json", Text, nullable=False),
+    Column("signature", String(100)),
 )
 
 batches = Table(

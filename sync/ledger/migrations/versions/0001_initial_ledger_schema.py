@@ -156,6 +156,7 @@ def upgrade() -> None:
     sa.Column('transfer_id', sa.String(length=64), nullable=False),
     sa.Column('received_ms', sa.BigInteger(), nullable=False),
     sa.Column('record_json', sa.Text(), nullable=False),
+    sa.Column('signature', sa.String(length=100), nullable=True),
     sa.PrimaryKeyConstraint('device_id', 'seq'),
     sa.UniqueConstraint('sale_id')
     )
