@@ -29,6 +29,12 @@ CUSTOMER_NAME = "Eileen (astronaut)"
 TOP_UP_MINOR = 10_000
 BASKET = (("Flat white", 1, 350), ("Croissant", 2, 275))  # 9.00 in all
 SALE_TIMEOUT_S = 60.0
+DEMO_CATALOGUE = [
+    {"name": "Flat white", "unit_minor": 350},
+    {"name": "Croissant", "unit_minor": 275},
+    {"name": "Orange juice", "unit_minor": 420},
+    {"name": "Green tea", "unit_minor": 250},
+]
 WAITING_PHASE = {"face": Phase.FACE_CAPTURE, "customer_qr": Phase.QR_WAIT}
 
 
@@ -78,7 +84,7 @@ def demo_config(data_dir: Path, ledger_url: str, port: int) -> KioskConfig:
         {
             "device": {"data_dir": str(data_dir), "name": "smilepay demo kiosk"},
             "sync": {"ledger_url": ledger_url, "online_auth_timeout_s": 1.0, "interval_s": 1.0},
-            "screen": {"port": port},
+            "screen": {"port": port, "catalogue": DEMO_CATALOGUE},
         },
         "demo defaults",
     )

@@ -130,7 +130,9 @@ class _Screen:
         return JSONResponse({"ok": True, "phase": view.get("phase"), "streams": streams})
 
     async def screen_settings(self, request: Request) -> Response:
-        return JSONResponse({"languages": list(self.config.languages)}, headers=NO_STORE)
+        catalogue = [item.model_dump() for item in self.config.catalogue]
+        settings = {"languages": list(self.config.languages), "catalogue": catalogue}
+        return JSONResponse(settings, headers=NO_STORE)
 
     async def operator_login(self, request: Request) -> Response:
         if self.gate is None:

@@ -217,9 +217,31 @@ function wireButtons() {
   });
 }
 
+function renderCatalogue(catalogue) {
+  // One button per product; a tap puts one of it in the basket.
+  for (const shelf of document.querySelectorAll(".catalogue")) {
+    shelf.hidden = catalogue.length === 0;
+    for (const product of catalogue) {
+      const button = document.createElement("button");
+      button.className = "btn product";
+      button.dataset.product = product.name;
+      const name = document.createElement("span");
+      name.textContent = product.name;
+      const price = document.createElement("strong");
+      price.textContent = (product.unit_minor / 100).toFixed(2);
+      button.append(name, price);
+      button.addEventListener("click", () =>
+        post("items", { name: product.name, quantity: 1, unit_minor: product.unit_minor }));
+      shelf.append(button);
+    }
+  }
+}
+
 async function start() {
   strings = await (await fetch("/static/strings.json")).json();
-  languages = (await (await fetch("/screen.json")).json()).languages;
+  const settings = await (await fetch("/screen.json")).json();
+  languages = settings.languages;
+  renderCatalogue(settings.catalogue || []);
   if (!languages.includes(lang)) lang = languages[0];
   document.getElementById("lang").hidden = languages.length < 2;
   wireButtons();
