@@ -8,7 +8,7 @@ one exchange at a precise moment:
 - reset_after   forward, let the ledger commit and answer, then reset instead of answering
 - delay         forward, then hold the answer past the client's timeout
 - duplicate     send the same request bytes to the ledger twice at once; answer with the first
-- reorder       hold a request until a later one (from another connection) has overtaken it
+- reorder       hold a request until one that arrived after it has been forwarded first
                 (counted as `hold` instead when nothing overtook it within reorder_hold_s)
 - restart       forward, then kill the ledger process mid-request and start it again
 
@@ -48,6 +48,7 @@ class FaultPlan:
     delay_s: float = 1.0  # must exceed the client's timeout for `delay` to bite
     reorder_hold_s: float = 0.3
     max_restarts: int = 3
+    script: tuple[str | None, ...] | None = None  # fixed faults for the first exchanges
 
 
 async def read_message(reader: asyncio.StreamReader) -> bytes | None:
@@ -114,7 +115,8 @@ class FaultProxy:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
-        self._forwarded = 0  # count of requests forwarded, watched by held (reordered) ones
+        self._arrivals = 0  # requests received so far; each gets its arrival number
+        self._latest_forwarded = 0  # highest arrival number forwarded so far
         self._forwarded_changed: asyncio.Condition | None = None
         self._restarting = False
         self._clients: set[asyncio.StreamWriter] = set()
@@ -164,6 +166,9 @@ class FaultProxy:
     def _draw(self) -> str | None:
         with self._lock:
             self.exchanges += 1
+            if self.plan.script is not None:
+                script = self.plan.script
+                return script[self.exchanges - 1] if self.exchanges <= len(script) else None
             if self._rng.random() >= self.plan.rate:
                 return None
             kinds = [k for k in self.plan.kinds if self._allowed(k)]
@@ -195,8 +200,10 @@ class FaultProxy:
 
     async def _exchange(self, request: bytes, client: asyncio.StreamWriter) -> bool:
         """Handle one request; False if the client connection was ended on purpose."""
+        self._arrivals += 1
+        arrival = self._arrivals
         fault = self._draw()
-        if fault == "reorder" and not await self._hold_until_overtaken():
+        if fault == "reorder" and not await self._hold_until_overtaken(arrival):
             fault = "hold"  # nothing overtook it in time: a short delay, not a reordering
         if fault is not None:
             self.injected[fault] += 1
@@ -206,7 +213,7 @@ class FaultProxy:
         if fault == "reset_before":
             _reset(client)
             return False
-        response = await self._forward(request, duplicate=fault == "duplicate",
+        response = await self._forward(request, arrival, duplicate=fault == "duplicate",
                                        restart=fault == "restart")
         if response is None or fault in ("reset_after", "restart"):
             _reset(client)
@@ -217,29 +224,31 @@ class FaultProxy:
         await client.drain()
         return True
 
-    async def _hold_until_overtaken(self) -> bool:
-        """Hold this request until another is forwarded first; False if none came in time."""
+    async def _hold_until_overtaken(self, arrival: int) -> bool:
+        """Hold this request until one that arrived after it is forwarded; False if none
+        did within reorder_hold_s."""
         assert self._forwarded_changed is not None
         async with self._forwarded_changed:
-            start = self._forwarded
             try:
                 await asyncio.wait_for(
-                    self._forwarded_changed.wait_for(lambda: self._forwarded > start),
+                    self._forwarded_changed.wait_for(lambda: self._latest_forwarded > arrival),
                     self.plan.reorder_hold_s,
                 )
             except TimeoutError:
                 return False
             return True
 
-    async def _note_forwarded(self) -> None:
+    async def _note_forwarded(self, arrival: int) -> None:
         assert self._forwarded_changed is not None
         async with self._forwarded_changed:
-            self._forwarded += 1
+            self._latest_forwarded = max(self._latest_forwarded, arrival)
             self._forwarded_changed.notify_all()
 
-    async def _forward(self, request: bytes, duplicate: bool, restart: bool) -> bytes | None:
+    async def _forward(
+        self, request: bytes, arrival: int, duplicate: bool, restart: bool
+    ) -> bytes | None:
         """Send the request upstream (maybe twice, maybe killing the ledger); first answer."""
-        await self._note_forwarded()
+        await self._note_forwarded(arrival)
         if restart:
             return await self._forward_then_restart(request)
         if not duplicate:
