@@ -286,7 +286,10 @@ def test_the_page_learns_the_languages_on_offer_first_one_default() -> None:
     app = create_screen_app(StepKiosk(), ScreenConfig(languages=("zh", "en")), None)
     server = serve_screen_in_thread(app, "127.0.0.1", 0)
     try:
-        assert httpx.get(server.url + "/screen.json").json() == {"languages": ["zh", "en"]}
+        assert httpx.get(server.url + "/screen.json").json() == {
+            "languages": ["zh", "en"],
+            "catalogue": [],
+        }
     finally:
         server.stop()
 
