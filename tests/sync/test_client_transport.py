@@ -191,7 +191,11 @@ def test_ledger_time_in_an_answer_becomes_a_clock_sample(serve) -> None:
 
 def test_online_authorisation_uses_its_own_short_timeout(serve) -> None:
     # GIVEN a ledger that takes 1 s to answer, and a client whose normal read timeout is 5 s
-    url, _ = serve(lambda handler: (time.sleep(1.0), answer(200, {"status": "approved"})(handler)))
+    def slow_approval(handler: http.server.BaseHTTPRequestHandler) -> None:
+        time.sleep(1.0)
+        answer(200, {"status": "approved"})(handler)
+
+    url, _ = serve(slow_approval)
     client = LedgerClient(url, "dev-1", KEY, quick_config(read_timeout_s=5, request_timeout_s=5))
     # WHEN the kiosk asks with a 0.2 s limit THEN it is unavailable (and falls back offline)
     with pytest.raises(LedgerUnavailable):
