@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import BigInteger, Connection, String, bindparam, column, select, values
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from sync.ledger.tables import accounts, transfers
@@ -134,30 +134,13 @@ def apply_transfers(conn: Connection, batch: list[Transfer], now_ms: int) -> lis
         {"target": account_id, **{f"d_{name}": delta[name] for name in COUNTERS}}
         for account_id, delta in sorted(counter_deltas(with_ids).items())
     ]
-    if conn.dialect.name == "postgresql" and len(rows) > 1:
-        _update_counters_in_one_statement(conn, rows)
-    else:
-        update = (
-            accounts.update()
-            .where(accounts.c.account_id == bindparam("target"))
-            .values({name: accounts.c[name] + bindparam(f"d_{name}") for name in COUNTERS})
-        )
-        conn.execute(update, rows)
-    return with_ids
-
-
-def _update_counters_in_one_statement(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """UPDATE ... FROM (VALUES ...): one round trip instead of one per account (PostgreSQL and
-    the distributed engines that speak its dialect; SQLite cannot alias VALUES columns)."""
-    names = ["target", *[f"d_{name}" for name in COUNTERS]]
-    deltas = values(
-        column("target", String), *[column(n, BigInteger) for n in names[1:]], name="deltas"
-    ).data([tuple(row[n] for n in names) for row in rows])
-    conn.execute(
+    update = (
         accounts.update()
-        .where(accounts.c.account_id == deltas.c.target)
-        .values({name: accounts.c[name] + deltas.c[f"d_{name}"] for name in COUNTERS})
+        .where(accounts.c.account_id == bindparam("target"))
+        .values({name: accounts.c[name] + bindparam(f"d_{name}") for name in COUNTERS})
     )
+    conn.execute(update, rows)
+    return with_ids
 
 
 def counter_deltas(batch: list[Transfer]) -> dict[str, dict[str, int]]:

@@ -14,7 +14,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -84,11 +83,10 @@ transfers = Table(
     Column("credit_account_id", String(100), nullable=False, index=True),
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("pending_id", String(64), unique=True),  # the pending transfer a post/void resolves
-    Column("sale_id", String(64), index=True),
+    Column("pending_id", String(64)),  # the pending transfer a post/void resolves
+    Column("sale_id", String(64)),
     Column("reference", String(200)),
     Column("created_ms", BigInteger, nullable=False),
-    UniqueConstraint("kind", "reference", name="uq_transfers_kind_reference"),
 )
 
 authorizations = Table(
@@ -200,4 +198,20 @@ deletions = Table(
     Column("confirmed_ms", BigInteger),
 )
 
-Index("ix_sales_device_status", sales.c.device_id, sales.c.status)
+# Partial unique indexes: most transfers (sales) have neither a pending_id nor a reference,
+# and indexing their NULLs would cost every sale two index insertions for nothing.
+Index(
+    "uq_transfers_pending_id",
+    transfers.c.pending_id,
+    unique=True,
+    postgresql_where=transfers.c.pending_id.is_not(None),
+    sqlite_where=transfers.c.pending_id.is_not(None),
+)
+Index(
+    "uq_transfers_kind_reference",
+    transfers.c.kind,
+    transfers.c.reference,
+    unique=True,
+    postgresql_where=transfers.c.reference.is_not(None),
+    sqlite_where=transfers.c.reference.is_not(None),
+)
