@@ -228,13 +228,13 @@ class SaleQueue:
             "boot_id": self._clock.boot_id(),
             "prev_hash": last_hash,
         }
-        record, digest = self._sign(body)
+        record, text, digest = self._sign(body)
         self._runner.run(
             sql.INSERT_SALE,
             {
                 "seq": body["seq"],
                 "sale_id": sale_id,
-                "record": json.dumps(record, sort_keys=True),
+                "record": text,
                 "hash": digest,
                 "amount_minor": draft.amount_minor,
                 "currency": draft.currency,
@@ -249,12 +249,15 @@ class SaleQueue:
         )
         return record, wall_ms / 1000
 
-    def _sign(self, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """The signed record and its hash. Encodes once for both (what wire.sign_sale and
-        wire.sale_hash each do); the tests check records with wire's own functions."""
+    def _sign(self, body: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+        """The signed record, its stored JSON text and its hash. Encodes once for all three
+        (what wire.sign_sale and wire.sale_hash each do again); the tests check records with
+        wire's own functions."""
         canonical = wire.canonical_bytes(wire.sale_body(body))
         signature = base64.b64encode(self._key.sign(canonical)).decode()
-        return {**body, "signature": signature}, hashlib.sha256(canonical).hexdigest()
+        # The canonical body is a JSON object: append the signature member to it.
+        text = canonical[:-1].decode() + f',"signature":"{signature}"}}'
+        return {**body, "signature": signature}, text, hashlib.sha256(canonical).hexdigest()
 
     # --- offline limits ------------------------------------------------------------------------
 

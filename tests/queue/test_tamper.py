@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +17,9 @@ Tamper = Callable[[sqlite3.Connection], None]
 
 
 def edit_amount(db: sqlite3.Connection) -> None:
-    row = db.execute("SELECT record FROM sales WHERE seq = 3").fetchone()
-    edited = row[0].replace('"amount_minor": 102', '"amount_minor": 1')
-    db.execute("UPDATE sales SET record = ? WHERE seq = 3", (edited,))
+    record = json.loads(db.execute("SELECT record FROM sales WHERE seq = 3").fetchone()[0])
+    record["amount_minor"] = 1
+    db.execute("UPDATE sales SET record = ? WHERE seq = 3", (json.dumps(record),))
 
 
 def edit_amount_column(db: sqlite3.Connection) -> None:
@@ -82,7 +84,7 @@ def test_a_forged_signature_is_reported(queue: SaleQueue, tmp_path: Path) -> Non
     queue.enqueue_sale(draft(100))
     with sqlite3.connect(tmp_path / "data" / "device.db") as db:
         db.execute("DROP TRIGGER sales_no_update")
-        record = db.execute("SELECT record FROM sales WHERE seq = 1").fetchone()[0]
-        forged = record.replace('"signature": "', '"signature": "AAAA', 1)
-        db.execute("UPDATE sales SET record = ? WHERE seq = 1", (forged,))
+        record = json.loads(db.execute("SELECT record FROM sales WHERE seq = 1").fetchone()[0])
+        record["signature"] = base64.b64encode(bytes(64)).decode()
+        db.execute("UPDATE sales SET record = ? WHERE seq = 1", (json.dumps(record),))
     assert any("signature does not verify" in p for p in queue.verify_chain())
