@@ -96,7 +96,8 @@ def run_bench(data_dir: Path, count: int, rounds: int) -> dict[str, Any]:
         signing_key=Ed25519PrivateKey.generate(),
         limits=limits,
     )
-    row_text = json.dumps(queue.enqueue_sale(bench_draft(0)), sort_keys=True)
+    first = queue.enqueue_sale(bench_draft(0))
+    row_text = json.dumps(first, sort_keys=True, separators=(",", ":"))  # as stored
     raw = open_raw(data_dir / "raw.db")
     per_round = count // rounds
     queue_lat: list[float] = []
