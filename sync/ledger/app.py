@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from device.logs import configure_logging
 from sync import keys, wire
 from sync.ledger import customers, devices, holds
 from sync.ledger import requests as bodies
@@ -374,3 +376,21 @@ def create_app(
     )
     app.state.ledger = ledger
     return app
+
+
+ENV_DB, ENV_ADMIN, ENV_REGISTRATION = (
+    "SMILEPAY_LEDGER_DB",
+    "SMILEPAY_LEDGER_ADMIN_TOKEN",
+    "SMILEPAY_LEDGER_REGISTRATION_TOKEN",
+)
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process of `ledger serve --workers N` (settings passed by its
+    parent through the environment; the parent has already migrated the database)."""
+    configure_logging("ledger")
+    return create_app(
+        os.environ[ENV_DB],
+        admin_token=os.environ.get(ENV_ADMIN) or None,
+        registration_token=os.environ.get(ENV_REGISTRATION) or None,
+    )

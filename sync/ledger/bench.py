@@ -38,7 +38,7 @@ def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmark and print the JSON result as the last line."""
     if args.sales < args.batch or min(args.batch, args.devices, args.customers) < 1:
         raise SmilepayError("need --sales >= --batch >= 1, --devices >= 1, --customers >= 1")
-    with LedgerProcess(args.db) as url:
+    with LedgerProcess(args.db, args.workers) as url:
         kiosks, batches = _prepare(url, args.db, args.sales, args.batch, args.devices,
                                    args.customers)
         elapsed, accepted = _ingest(kiosks, batches, args.sales)
@@ -51,6 +51,7 @@ def bench_command(args: argparse.Namespace) -> int:
         "batch": args.batch,
         "devices": args.devices,
         "customers": args.customers,
+        "workers": args.workers,
         "sales_per_s": round(args.sales / elapsed, 1),
         "raw_rows_per_s": round(len(rows) / raw_elapsed, 1),
         "ratio": round(raw_elapsed / elapsed, 3),
@@ -64,15 +65,16 @@ def bench_command(args: argparse.Namespace) -> int:
 class LedgerProcess:
     """`smilepay ledger serve` in a child process on a free port; the context yields its URL."""
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, workers: int = 1) -> None:
         self.db_url = db_url
+        self.workers = workers
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> str:
         port = _free_port()
         command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", self.db_url,
-                   "--port", str(port)]
+                   "--port", str(port), "--workers", str(self.workers)]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         self._wait_ready(url)

@@ -20,6 +20,7 @@ from typing import Literal
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from sync.ledger.storage import bulk_insert
 from sync.ledger.tables import accounts, transfers
 
 Phase = Literal["posted", "pending", "post", "void"]
@@ -129,7 +130,7 @@ def apply_transfers(conn: Connection, batch: list[Transfer], now_ms: int) -> lis
     if not batch:
         return []
     with_ids = [transfer.with_id() for transfer in batch]
-    conn.execute(transfers.insert(), [_transfer_row(t, now_ms) for t in with_ids])
+    bulk_insert(conn, transfers, [_transfer_row(t, now_ms) for t in with_ids])
     rows = [
         {"target": account_id, **{f"d_{name}": delta[name] for name in COUNTERS}}
         for account_id, delta in sorted(counter_deltas(with_ids).items())

@@ -14,6 +14,7 @@ def register(commands: Any, benches: Any) -> None:
     serve.add_argument("--db", required=True, help="SQLAlchemy URL (sqlite:///... or postgresql://...)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--workers", type=int, default=1, help="HTTP worker processes")
     serve.add_argument("--admin-token-file", help="operator requests need this bearer token")
     serve.add_argument("--registration-token-file", help="device registration needs this token")
     serve.set_defaults(handler=_serve)
@@ -34,6 +35,7 @@ def register(commands: Any, benches: Any) -> None:
     bench.add_argument("--batch", type=int, default=500, help="sales per batch")
     bench.add_argument("--devices", type=int, default=8, help="kiosks sending at once")
     bench.add_argument("--customers", type=int, default=5000, help="funded customers sold to")
+    bench.add_argument("--workers", type=int, default=1, help="ledger worker processes")
     bench.set_defaults(handler=_bench)
 
 

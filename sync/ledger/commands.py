@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,25 @@ def read_token(path: str | None, what: str) -> str | None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """`smilepay ledger serve`: migrate, then serve HTTP until interrupted."""
-    from sync.ledger.app import create_app
-    from sync.ledger.server import serve
+    from sync.ledger.app import ENV_ADMIN, ENV_DB, ENV_REGISTRATION, create_app
+    from sync.ledger.server import serve, serve_workers
 
     configure_logging("ledger")
     admin = read_token(args.admin_token_file, "--admin-token-file")
     registration = read_token(args.registration_token_file, "--registration-token-file")
-    app = create_app(args.db, admin_token=admin, registration_token=registration)
+    if args.workers < 1:
+        raise SmilepayError("--workers must be at least 1")
     log.info("ledger starting", extra={"host": args.host, "port": args.port,
-                                       "operator_auth": admin is not None})
-    serve(app, args.host, args.port)
+                                       "workers": args.workers, "operator_auth": admin is not None})
+    if args.workers == 1:
+        serve(create_app(args.db, admin_token=admin, registration_token=registration),
+              args.host, args.port)
+        return 0
+    migrate(open_engine(args.db))  # once, before the workers start
+    os.environ.update(
+        {ENV_DB: args.db, ENV_ADMIN: admin or "", ENV_REGISTRATION: registration or ""}
+    )
+    serve_workers("sync.ledger.app:app_from_environment", args.host, args.port, args.workers)
     return 0
 
 

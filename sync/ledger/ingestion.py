@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Row, select
 
 from sync import wire
 from sync.ledger.booking import Booked, book_sales
+from sync.ledger.storage import bulk_insert
 from sync.ledger.tables import anomalies, batches, devices, sales
 
 MAX_BATCH = 1000
@@ -283,7 +284,7 @@ def _store_sales(
     if not candidates:
         return
     rows = [_sale_row(device, sale, booked[sale.seq], now_ms) for sale in candidates]
-    conn.execute(sales.insert(), rows)
+    bulk_insert(conn, sales, rows)
     last = max(device.last_seq, candidates[-1].seq)
     conn.execute(
         devices.update().where(devices.c.device_id == device.device_id).values(last_seq=last)

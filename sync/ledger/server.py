@@ -48,3 +48,10 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Running
 def serve(app: Any, host: str, port: int) -> None:
     """Run `app` in the foreground until interrupted."""
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+
+
+def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
+    """Run `workers` processes of the app made by `factory` ("module:function"), sharing one
+    socket: stateless HTTP nodes on one machine."""
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_config=None,
+                access_log=False, lifespan="off")

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -102,3 +102,27 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: in
             log.info("transaction retried", extra={"attempt": attempt, "why": str(exc.orig)[:200]})
             time.sleep(0.005 * attempt)
     raise AssertionError("unreachable")
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the current transaction: COPY on PostgreSQL (about twice as fast as
+    executemany, and spoken by the PostgreSQL-protocol distributed engines too), executemany
+    elsewhere. Unique keys are enforced the same way either way."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    columns = ", ".join(f'"{name}"' for name in names)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+    except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        # Wrapped like SQLAlchemy's own statements, so in_transaction retries the race.
+        raise IntegrityError(statement, None, exc) from exc
+    except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
+        raise DBAPIError(statement, None, exc) from exc
