@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from device.cli import main
 from sync.ledger.bench import _free_port
 from sync.ledger.kiosk import Kiosk, Operator
+from sync.ledger.reports import reconcile
 from tests.ledger.conftest import LedgerUnderTest
 
 
@@ -126,3 +128,62 @@ def test_the_benchmark_prints_its_figures_as_the_last_json_line(
     assert code == 0
     assert result["accepted"] == 60 and result["batch"] == 20
     assert {"db", "sales_per_s", "raw_rows_per_s", "ratio"} <= set(result)
+
+
+def start_serve(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", db_url,
+               "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.get(f"{url}/v1/time", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError("ledger serve did not start")
+
+
+def test_a_batch_cut_off_by_a_crash_is_booked_exactly_once_when_resent(
+    ledger: LedgerUnderTest,
+) -> None:
+    # GIVEN a ledger process receiving large batches, killed (SIGKILL) while they arrive
+    process, url = start_serve(ledger.db_url)
+    operator, kiosk = Operator(url), Kiosk(url)
+    assert kiosk.register().status_code == 201
+    customer = operator.customer(10**8)
+    batches = [[kiosk.sale(100, customer) for _ in range(400)] for _ in range(5)]
+    bodies = [kiosk.batch_body(batch) for batch in batches]
+    path = f"/v1/devices/{kiosk.device_id}/sales:batch"
+
+    def send_all() -> None:
+        for body in bodies:
+            try:
+                kiosk.send("POST", path, body)
+            except httpx.HTTPError:
+                return  # the server died mid-request: the device will resend
+
+    sender = threading.Thread(target=send_all)
+    sender.start()
+    time.sleep(0.3)
+    process.kill()
+    process.wait()
+    sender.join()
+    kiosk.close()
+    # WHEN the ledger restarts and the device resends everything
+    process, url = start_serve(ledger.db_url)
+    try:
+        kiosk2 = Kiosk(url, kiosk.device_id, key=kiosk.key)
+        answers = [kiosk2.send("POST", path, body) for body in bodies]
+        statuses = [r["status"] for a in answers for r in a.json()["results"]]
+        # THEN every sale is booked exactly once, and charged once
+        assert set(statuses) <= {"accepted", "duplicate"}
+        assert Operator(url).view(customer)["balance_minor"] == 10**8 - 2000 * 100
+        with ledger.engine.connect() as conn:
+            assert reconcile(conn, kiosk.device_id)["devices"][0]["accepted"] == 2000
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
