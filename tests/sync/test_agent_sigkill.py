@@ -59,15 +59,21 @@ def run_with_kills(tmp_path: Path, seed: int, sales: int, kills: int) -> None:
     config = tmp_path / "agent.toml"
     config.write_text(AGENT_CONFIG.format(batch=rng.randint(3, 12)))
     log = tmp_path / "agent.log"
+    # Sales keep coming for about as long as the kills go on, so most lives have work.
+    pause_s = kills * 2.0 / sales
     producer = threading.Thread(target=sell, args=(device, open_queue(device.identity), sales,
-                                                   random.Random(seed)))
+                                                   random.Random(seed), pause_s))
     producer.start()
+    synced_per_life = []
     try:
         for _ in range(kills):
+            before = len(ledger_sales(ledger.db_url, device.identity.device_id))
             agent = start_agent(device.identity.data_dir, proxy.url, config, log)
-            time.sleep(rng.uniform(0.3, 4.0))
+            time.sleep(rng.uniform(0.5, 4.0))
             os.kill(agent.pid, signal.SIGKILL)
             agent.wait(timeout=10)
+            synced_per_life.append(len(ledger_sales(ledger.db_url,
+                                                    device.identity.device_id)) - before)
         producer.join(timeout=120)
         final = start_agent(device.identity.data_dir, proxy.url, config, log, "--until-drained")
         code = final.wait(timeout=240)
@@ -77,13 +83,15 @@ def run_with_kills(tmp_path: Path, seed: int, sales: int, kills: int) -> None:
                                                              device.identity.device_id),
                            open_queue(device.identity))
     ledger.kill()
-    message = f"SMILEPAY_KILL_SEED={seed} kills={kills} {proxy.summary()}: {verdict.summary()}"
+    print(f"synced per agent life before its SIGKILL: {synced_per_life}")
+    message = (f"SMILEPAY_KILL_SEED={seed} kills={kills} synced per life {synced_per_life} "
+               f"{proxy.summary()}: {verdict.summary()}")
     assert code == 0, f"{message}; final `sync run --until-drained` exited {code}"
     assert not (verdict.lost or verdict.duplicated or verdict.unexpected), message
     assert not verdict.problems, message
     assert verdict.acknowledged == sales, message
-    # The kills landed while work was under way, not only before the agent had started.
-    assert log.read_text().count('"event": "pushed"') >= 1, message
+    # Most kills landed while the agent was at work, not before it had started.
+    assert sum(n > 0 for n in synced_per_life) >= kills // 2, message
 
 
 def test_sigkilled_agent_processes_lose_and_duplicate_nothing(tmp_path: Path) -> None:

@@ -52,8 +52,11 @@ class DeviceUnderTest:
     threads: list[threading.Thread] = field(default_factory=list)
 
 
-def sell(device: DeviceUnderTest, queue: Any, count: int, rng: random.Random) -> None:
-    """The kiosk: enqueue sales; only a returned record counts as acknowledged."""
+def sell(
+    device: DeviceUnderTest, queue: Any, count: int, rng: random.Random, pause_s: float = 0.0
+) -> None:
+    """The kiosk: enqueue sales (`pause_s` apart on average); only a returned record counts
+    as acknowledged."""
     while len(device.acknowledged) < count:
         draft = SaleDraft(amount_minor=rng.randint(1, 4999), currency="EUR", method="face",
                           customer_id=rng.choice(CUSTOMERS), evidence={"score": "0.3100"})
@@ -64,8 +67,8 @@ def sell(device: DeviceUnderTest, queue: Any, count: int, rng: random.Random) ->
             time.sleep(0.01)
             continue
         device.acknowledged[record["sale_id"]] = record
-        if rng.random() < 0.2:
-            time.sleep(0.003)
+        if rng.random() < 0.2:  # bursts and lulls; a pause averages 5 * pause_s
+            time.sleep(0.003 + 10 * pause_s * rng.random())
 
 
 def sync_forever(
