@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -23,9 +25,10 @@ from starlette.routing import Route
 
 from device.logs import configure_logging
 from sync import keys, wire
+from sync.keys import load_key_file
 from sync.ledger import customers, devices, holds
 from sync.ledger import requests as bodies
-from sync.ledger.errors import BadRequest, LedgerError, Unauthorized
+from sync.ledger.errors import BadRequest, Conflict, LedgerError, Unauthorized
 from sync.ledger.ingestion import (
     BatchError,
     check_signatures,
@@ -51,8 +54,10 @@ class Ledger:
         registration_token: str | None,
         clock: Callable[[], float] = time.time,
         default_currency: str = "EUR",
+        issuer_key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.engine = engine
+        self.issuer_key = issuer_key
         self.admin_token = admin_token
         self.registration_token = registration_token
         self.clock = clock
@@ -296,6 +301,21 @@ def delete_customer(ledger: Ledger, request: Request, body: bytes) -> tuple[int,
     return 202, answer
 
 
+def post_token(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    """A signed customer token (device/codes/token.py) for the customer's phone or card."""
+    from device.codes.token import issue_token
+
+    ledger.check_admin(request)
+    if ledger.issuer_key is None:
+        raise Conflict("tokens_disabled", "this ledger was started without --issuer-key-file")
+    customer_id = request.path_params["customer_id"]
+    wanted = bodies.parse_body(bodies.TokenRequest, body)
+    ledger.transaction(lambda conn: customers.live_customer(conn, customer_id))
+    now = ledger.clock()
+    token = issue_token(customer_id, ledger.issuer_key, wanted.ttl_s, now)
+    return 201, {"customer_id": customer_id, "token": token, "expires_at": int(now) + wanted.ttl_s}
+
+
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -330,6 +350,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/v1/customers/{customer_id}/topups", post_topup),
     ("GET", "/v1/customers/{customer_id}", get_customer),
     ("DELETE", "/v1/customers/{customer_id}", delete_customer),
+    ("POST", "/v1/customers/{customer_id}/tokens", post_token),
 ]
 
 
@@ -354,11 +375,13 @@ def create_app(
     admin_token: str | None = None,
     registration_token: str | None = None,
     clock: Callable[[], float] = time.time,
+    issuer_key: Ed25519PrivateKey | None = None,
 ) -> Starlette:
-    """The ledger application on `db_url` (migrated to the newest schema first)."""
+    """The ledger application on `db_url` (migrated to the newest schema first). With an
+    `issuer_key` it also issues signed customer tokens."""
     engine = open_engine(db_url)
     migrate(engine)
-    ledger = Ledger(engine, admin_token, registration_token, clock)
+    ledger = Ledger(engine, admin_token, registration_token, clock, issuer_key=issuer_key)
     routes = [Route(path, endpoint(ledger, h), methods=[m]) for m, path, h in ROUTES]
     document = openapi_document()
 
@@ -378,10 +401,11 @@ def create_app(
     return app
 
 
-ENV_DB, ENV_ADMIN, ENV_REGISTRATION = (
+ENV_DB, ENV_ADMIN, ENV_REGISTRATION, ENV_ISSUER_KEY_FILE = (
     "SMILEPAY_LEDGER_DB",
     "SMILEPAY_LEDGER_ADMIN_TOKEN",
     "SMILEPAY_LEDGER_REGISTRATION_TOKEN",
+    "SMILEPAY_LEDGER_ISSUER_KEY_FILE",
 )
 
 
@@ -389,8 +413,10 @@ def app_from_environment() -> Starlette:
     """The app of one worker process of `ledger serve --workers N` (settings passed by its
     parent through the environment; the parent has already migrated the database)."""
     configure_logging("ledger")
+    key_file = os.environ.get(ENV_ISSUER_KEY_FILE)
     return create_app(
         os.environ[ENV_DB],
         admin_token=os.environ.get(ENV_ADMIN) or None,
         registration_token=os.environ.get(ENV_REGISTRATION) or None,
+        issuer_key=load_key_file(Path(key_file)) if key_file else None,
     )

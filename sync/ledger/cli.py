@@ -17,6 +17,7 @@ def register(commands: Any, benches: Any) -> None:
     serve.add_argument("--workers", type=int, default=1, help="HTTP worker processes")
     serve.add_argument("--admin-token-file", help="operator requests need this bearer token")
     serve.add_argument("--registration-token-file", help="device registration needs this token")
+    serve.add_argument("--issuer-key-file", help="Ed25519 key file for signing customer tokens")
     serve.set_defaults(handler=_serve)
     export = ledger_sub.add_parser("export", help="one JSON object per ledger transaction")
     export.add_argument("--db", required=True)

@@ -32,7 +32,8 @@ def read_token(path: str | None, what: str) -> str | None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """`smilepay ledger serve`: migrate, then serve HTTP until interrupted."""
-    from sync.ledger.app import ENV_ADMIN, ENV_DB, ENV_REGISTRATION, create_app
+    from sync.keys import load_key_file
+    from sync.ledger.app import ENV_ADMIN, ENV_DB, ENV_ISSUER_KEY_FILE, ENV_REGISTRATION, create_app
     from sync.ledger.server import serve, serve_workers
 
     configure_logging("ledger")
@@ -42,14 +43,17 @@ def serve_command(args: argparse.Namespace) -> int:
         raise SmilepayError("--workers must be at least 1")
     log.info("ledger starting", extra={"host": args.host, "port": args.port,
                                        "workers": args.workers, "operator_auth": admin is not None})
+    issuer_key = load_key_file(Path(args.issuer_key_file)) if args.issuer_key_file else None
     if args.workers == 1:
-        serve(create_app(args.db, admin_token=admin, registration_token=registration),
-              args.host, args.port)
+        app = create_app(args.db, admin_token=admin, registration_token=registration,
+                         issuer_key=issuer_key)
+        serve(app, args.host, args.port)
         return 0
     migrate(open_engine(args.db))  # once, before the workers start
-    os.environ.update(
-        {ENV_DB: args.db, ENV_ADMIN: admin or "", ENV_REGISTRATION: registration or ""}
-    )
+    os.environ.update({
+        ENV_DB: args.db, ENV_ADMIN: admin or "", ENV_REGISTRATION: registration or "",
+        ENV_ISSUER_KEY_FILE: args.issuer_key_file or "",
+    })
     serve_workers("sync.ledger.app:app_from_environment", args.host, args.port, args.workers)
     return 0
 

@@ -231,6 +231,15 @@ def _paths() -> dict[str, Any]:
                               body=_obj(["amount_minor", "currency", "reference"],
                                         amount_minor=AMOUNT, currency=CURRENCY, reference=TEXT))
         },
+        "/v1/customers/{customer_id}/tokens": {
+            "post": _admin_op("issue a signed customer token", 201,
+                              _obj(["customer_id", "token", "expires_at"],
+                                   customer_id={"type": "string"}, token={"type": "string"},
+                                   expires_at={"type": "integer"}),
+                              params=customer,
+                              body=_obj([], ttl_s={"type": "integer", "minimum": 1,
+                                                   "maximum": 2592000}))
+        },
         "/v1/customers/{customer_id}": {
             "get": _admin_op("balance, holds, settle-later debt, erasure status", 200, CUSTOMER,
                              params=customer),

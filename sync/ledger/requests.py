@@ -79,6 +79,10 @@ class Enrollment(Body):
         return value
 
 
+class TokenRequest(Body):
+    ttl_s: Annotated[int, Field(gt=0, le=30 * 24 * 3600)] = 300
+
+
 class GalleryAck(Body):
     cursor: Annotated[int, Field(ge=0, lt=2**62)]
     deleted_customer_ids: Annotated[list[Id], Field(max_length=10000)] = []

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from device.codes.token import verify_token
+from sync.ledger.app import create_app
 from sync.ledger.kiosk import Kiosk, Operator
+from sync.ledger.server import serve_in_thread
 from sync.ledger.tables import consents
 from tests.ledger.conftest import LedgerUnderTest
 
@@ -128,3 +135,37 @@ def test_gallery_query_parameters_are_checked(kiosk: Kiosk) -> None:
         answer = kiosk.get(f"/gallery?{query}")
         assert answer.status_code == 400, query
         assert answer.json()["reason"]
+
+
+@pytest.fixture(scope="module")
+def issuing(db_url: str) -> Iterator[tuple[str, Ed25519PrivateKey]]:
+    """A ledger on this module's database that issues customer tokens."""
+    key = Ed25519PrivateKey.generate()
+    app = create_app(db_url, issuer_key=key)
+    server = serve_in_thread(app)
+    yield server.url, key
+    server.stop()
+    app.state.ledger.engine.dispose()
+
+
+def test_a_customer_token_is_signed_by_the_ledgers_issuer_key(
+    issuing: tuple[str, Ed25519PrivateKey],
+) -> None:
+    url, key = issuing
+    operator = Operator(url)
+    customer = operator.customer()
+    answer = operator.http.post(f"/v1/customers/{customer}/tokens", json={"ttl_s": 120})
+    assert answer.status_code == 201, answer.text
+    claims = verify_token(answer.json()["token"], key.public_key(), time.time())
+    assert claims.customer_id == customer
+    assert operator.http.post("/v1/customers/nobody/tokens", json={}).status_code == 404
+    assert operator.http.post(f"/v1/customers/{customer}/tokens",
+                              json={"ttl_s": 0}).status_code == 400
+    operator.close()
+
+
+def test_a_ledger_without_an_issuer_key_refuses_tokens(operator: Operator) -> None:
+    customer = operator.customer()
+    answer = operator.http.post(f"/v1/customers/{customer}/tokens", json={})
+    assert answer.status_code == 409
+    assert "issuer-key-file" in answer.json()["reason"]
