@@ -108,10 +108,7 @@ def _transfer_for(
     amount, currency, customer = record["amount_minor"], record["currency"], record["customer_id"]
     to_merchant = bk.merchant(merchant_id, currency)
     hold = holds.pop(record["auth_id"], None) if record["auth_id"] else None
-    # A hold that does not match the sale stays pending until it is voided or expires.
-    if hold and customer in owners and (hold.sale_id, hold.customer_id, hold.amount_minor) == (
-        record["sale_id"], customer, amount
-    ) and hold.currency == currency:
+    if hold and customer in owners and _hold_matches(hold, record):
         post = bk.Transfer("post", bk.wallet(customer), to_merchant, amount, currency, "post",
                            sale_id=record["sale_id"], pending_id=hold.transfer_id)
         wallets[bk.wallet(customer)].debits_pending -= amount
@@ -131,6 +128,13 @@ def _transfer_for(
     debt = bk.Transfer("settle_later", bk.settle_later(customer), to_merchant, amount, currency,
                        sale_id=record["sale_id"])
     return debt, None, True
+
+
+def _hold_matches(hold: Hold, record: dict[str, Any]) -> bool:
+    """A hold is posted only by its own sale, unchanged. One that does not match stays pending
+    until the kiosk voids it or it expires; the sale is then booked on its own."""
+    wanted = (record["sale_id"], record["customer_id"], record["amount_minor"], record["currency"])
+    return (hold.sale_id, hold.customer_id, hold.amount_minor, hold.currency) == wanted
 
 
 def _decline_reason(customer: str | None, currency: str, owners: dict[str, str]) -> str | None:

@@ -289,3 +289,31 @@ def test_record_hash_matches_the_wire_contract(kiosk: Kiosk) -> None:
     # THEN the ledger's one-pass hash equals sync.wire's
     assert record_hash(parsed) == wire.sale_hash(record)
     assert base64.b64decode(record["signature"])
+
+
+def test_one_sale_id_sent_by_two_devices_at_once_is_booked_once(
+    ledger: LedgerUnderTest, operator: Operator
+) -> None:
+    # GIVEN two kiosks that (wrongly) made a sale with the same id
+    customer = operator.customer(10_000)
+    kiosks = [ledger.kiosk(), ledger.kiosk()]
+    shared = "race-" + kiosks[0].device_id
+    records = [k.sale(100, customer, sale_id=shared) for k in kiosks]
+    barrier = threading.Barrier(2)
+    answers: list[Any] = [None, None]
+
+    def send(index: int) -> None:
+        barrier.wait()
+        answers[index] = kiosks[index].post_batch([records[index]])
+
+    # WHEN both arrive at the same moment
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN one is accepted, the other rejected as a conflict (never a 500), charged once
+    assert sorted(statuses(a)[0] for a in answers) == ["accepted", "rejected"]
+    assert operator.view(customer)["balance_minor"] == 9_900
+    for k in kiosks:
+        k.close()
