@@ -29,10 +29,6 @@ from sync.agent.config import SyncConfig
 from sync.agent.device_identity import DeviceIdentity, init_device
 from sync.queue.config import OfflineLimits
 
-LEDGER_MAIN = (
-    "import sys; from sync.ledger.app import create_app; from sync.ledger.server import serve; "
-    "serve(create_app(sys.argv[1]), '127.0.0.1', int(sys.argv[2]))"
-)
 NO_LIMITS = OfflineLimits(
     per_sale_max=10**9, unsynced_total_max=10**15, unsynced_count_max=10**9,
     oldest_unsynced_max_s=10**9, per_customer_unsynced_max=10**15,
@@ -138,7 +134,8 @@ class LedgerServer:
             port = sock.getsockname()[1]
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", LEDGER_MAIN, self.db_url, str(port)],
+                [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", self.db_url,
+                 "--port", str(port)],
                 stdout=log, stderr=subprocess.STDOUT,
             )
         self.url = f"http://127.0.0.1:{port}"

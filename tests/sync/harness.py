@@ -25,12 +25,6 @@ from sync.agent.config import SyncConfig
 from sync.agent.device_identity import DeviceIdentity, init_device
 from sync.queue.config import OfflineLimits
 
-# The same app and uvicorn runner as `smilepay ledger serve`, started through the Python API.
-LEDGER_MAIN = (
-    "import sys; from sync.ledger.app import create_app; from sync.ledger.server import serve; "
-    "serve(create_app(sys.argv[1]), '127.0.0.1', int(sys.argv[2]))"
-)
-
 
 def free_port() -> int:
     """An ephemeral port that was free a moment ago (the ledger binds it right after)."""
@@ -70,7 +64,8 @@ class LedgerProcess:
 
     def _start_once(self, ready_within_s: float) -> LedgerProcess:
         log = self.log_path.open("ab")
-        command = [sys.executable, "-c", LEDGER_MAIN, self.db_url, str(self.port)]
+        command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", self.db_url,
+                   "--port", str(self.port)]
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self._wait_ready(ready_within_s)
