@@ -4,7 +4,7 @@ from device.settings import Section
 
 
 class OfflineLimits(Section):
-    """Limits on what the kiosk may sell while it cannot reach the ledger (amounts in minor units)."""
+    """What the kiosk may sell while it cannot reach the ledger (amounts in minor units)."""
 
     per_sale_max: int = 5000
     unsynced_total_max: int = 50000
