@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
@@ -314,6 +316,54 @@ def test_one_sale_id_sent_by_two_devices_at_once_is_booked_once(
         thread.join()
     # THEN one is accepted, the other rejected as a conflict (never a 500), charged once
     assert sorted(statuses(a)[0] for a in answers) == ["accepted", "rejected"]
+    assert operator.view(customer)["balance_minor"] == 9_900
+    for k in kiosks:
+        k.close()
+
+
+def test_a_unique_key_race_between_transactions_is_retried_into_a_rejection(
+    ledger: LedgerUnderTest, operator: Operator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN two devices' batches sharing a sale id, booked by two transactions at once
+    # (what two ledger processes do; one process runs one batch transaction at a time)
+    from sync.ledger import devices as device_rows
+    from sync.ledger.ingestion import check_signatures, ingest, load_batch_json, parse_batch
+
+    customer = operator.customer(10_000)
+    kiosks = [ledger.kiosk(), ledger.kiosk()]
+    shared = "txrace-" + kiosks[0].device_id
+    checked = []
+    for k in kiosks:
+        parsed, head = parse_batch(k.device_id, load_batch_json(
+            k.batch_body([k.sale(100, customer, sale_id=shared)])))
+        checked.append(check_signatures(k.device_id, parsed, head, k.key.public_key()))
+    # SQLite has one writer at a time (BEGIN IMMEDIATE), so there the two simply queue.
+    concurrent = ledger.engine.dialect.name == "postgresql"
+    barrier = threading.Barrier(2)
+    attempts = [0, 0]
+    results: list[Any] = [None, None]
+
+    def book(index: int) -> None:
+        def work(conn: Any) -> Any:
+            device = device_rows.device_row(conn, kiosks[index].device_id, lock=True)
+            attempts[index] += 1
+            if concurrent and attempts[index] == 1:
+                barrier.wait(timeout=10)  # both have read "sale id free" before either writes
+            return ingest(conn, device, checked[index], 1)
+
+        results[index] = ledger.ledger.transaction(work)
+
+    with caplog.at_level(logging.INFO, logger="sync.ledger.storage"):
+        threads = [threading.Thread(target=book, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # THEN exactly one is accepted and the loser is rejected as a conflict, not an error
+    assert sorted(r[0]["status"] for r in results) == ["accepted", "rejected"]
+    if concurrent:  # the loser hit the unique key and was run again
+        assert sorted(attempts) == [1, 2]
+        assert any(r.msg == "transaction retried" for r in caplog.records)
     assert operator.view(customer)["balance_minor"] == 9_900
     for k in kiosks:
         k.close()
