@@ -1,6 +1,7 @@
 """Booking arrived sales as transfers.
 
-- A sale with a still-pending authorisation (same customer, amount, currency) posts the hold.
+- A sale whose sale id has a still-pending authorisation (same customer, amount, currency)
+  posts the hold, also when the kiosk never got the approval and sold offline.
 - Otherwise the sale was approved on the kiosk (offline, or its hold was voided or expired):
   the wallet pays if it can; if it cannot, the customer's settle_later account is debited
   instead (a visible debt, settle_later=true); the merchant is paid either way.
@@ -47,7 +48,7 @@ def book_sales(
     if not records:
         return {}
     owners = _customers(conn, {r["customer_id"] for r in records if r["customer_id"]})
-    holds = open_holds(conn, [r["auth_id"] for r in records if r["auth_id"]])
+    holds = open_holds_for_sales(conn, [r["sale_id"] for r in records])
     currencies = {r["currency"] for r in records}
     bk.ensure_accounts(conn, _house_accounts(merchant_id, currencies))
     wallets = bk.lock_balances(conn, {bk.wallet(c) for c in owners})
@@ -97,6 +98,24 @@ def open_holds(conn: Connection, auth_ids: list[str]) -> dict[str, Hold]:
     }
 
 
+def open_holds_for_sales(conn: Connection, sale_ids: list[str]) -> dict[str, Hold]:
+    """Open holds placed for these sale ids, keyed by sale id. By sale id, not auth id: a kiosk
+    whose approval was lost in transit sells offline under the same sale id, and its sale must
+    still post the hold the ledger placed."""
+    resolved = select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
+    query = select(authorizations).where(
+        authorizations.c.sale_id.in_(sale_ids),
+        authorizations.c.status == "approved",
+        authorizations.c.pending_transfer_id.not_in(resolved),
+    )
+    return {
+        row.sale_id: Hold(
+            row.pending_transfer_id, row.sale_id, row.customer_id, row.amount_minor, row.currency
+        )
+        for row in conn.execute(query)
+    }
+
+
 def _transfer_for(
     record: dict[str, Any],
     merchant_id: str,
@@ -107,7 +126,7 @@ def _transfer_for(
     """The transfer for one sale, its decline reason, and whether it is settle-later."""
     amount, currency, customer = record["amount_minor"], record["currency"], record["customer_id"]
     to_merchant = bk.merchant(merchant_id, currency)
-    hold = holds.pop(record["auth_id"], None) if record["auth_id"] else None
+    hold = holds.pop(record["sale_id"], None)
     if hold and customer in owners and _hold_matches(hold, record):
         post = bk.Transfer("post", bk.wallet(customer), to_merchant, amount, currency, "post",
                            sale_id=record["sale_id"], pending_id=hold.transfer_id)

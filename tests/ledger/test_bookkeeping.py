@@ -95,6 +95,20 @@ def test_an_online_sale_holds_then_posts_when_the_sale_arrives(
     assert void.status_code == 409
 
 
+def test_an_offline_sale_posts_the_hold_whose_approval_was_lost_in_transit(
+    kiosk: Kiosk, operator: Operator
+) -> None:
+    # GIVEN a hold the ledger placed, whose approval never reached the kiosk
+    customer = operator.customer(1000)
+    auth = authorize(kiosk, customer, 300)
+    # WHEN the kiosk, having fallen back offline, sends the sale under the same sale id
+    sale = kiosk.sale(300, customer, offline=True, auth_id=None, sale_id=auth["sale_id"])
+    assert only_result(kiosk.post_batch([sale]))["status"] == "accepted"
+    # THEN the hold itself was posted: charged once, nothing left held
+    view = operator.view(customer)
+    assert (view["balance_minor"], view["held_minor"]) == (700, 0)
+
+
 def test_authorisation_is_idempotent_on_sale_id(kiosk: Kiosk, operator: Operator) -> None:
     customer = operator.customer(1000)
     first = authorize(kiosk, customer, 300, sale_id="sale-" + uuid.uuid4().hex)
