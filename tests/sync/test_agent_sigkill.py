@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from device.cli import main as smilepay
 from tests.sync.faultproxy import FaultPlan, FaultProxy
 from tests.sync.harness import (
     LedgerProcess,
@@ -105,3 +106,48 @@ def test_sigkilled_agent_processes_lose_and_duplicate_nothing(tmp_path: Path) ->
 @pytest.mark.slow
 def test_fifty_sigkills_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     run_with_kills(tmp_path, KILL_SEED * 100 + 1, sales=3000, kills=50)
+
+
+def test_a_running_agent_takes_a_sync_now_request_and_stops_cleanly_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    # GIVEN an agent process waiting out a long interval with a sale arriving after it synced
+    ledger = LedgerProcess(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path / "ledger.log").start()
+    identity = new_device(tmp_path / "kiosk", ledger.url)
+    config = tmp_path / "agent.toml"
+    config.write_text("[sync]\ninterval_s = 3600\ntrigger_poll_s = 0.05\n")
+    log = tmp_path / "agent.log"
+    agent = start_agent(identity.data_dir, ledger.url, config, log)
+    try:
+        wait_for(lambda: '"event": "ledger reachable"' in log.read_text(), 30)
+        sale = sell_one(identity)
+        # WHEN the kiosk asks for a sync now
+        assert smilepay(["sync", "now", "--data-dir", str(identity.data_dir)]) == 0
+        # THEN the sale reaches the ledger long before the interval, and the request is used up
+        wait_for(lambda: sale in {r["sale_id"] for r in ledger_sales(ledger.db_url,
+                                                                      identity.device_id)}, 30)
+        assert not (identity.data_dir / "sync-now").exists()
+        # AND SIGTERM ends it with exit status 0
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=30) == 0
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+        ledger.kill()
+
+
+def sell_one(identity: Any) -> str:
+    from sync.queue.draft import SaleDraft
+
+    queue = open_queue(identity)
+    record = queue.enqueue_sale(SaleDraft(amount_minor=250, currency="EUR", method="face"))
+    queue.close()
+    return str(record["sale_id"])
+
+
+def wait_for(condition: Any, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within_s}s")
+        time.sleep(0.05)
