@@ -68,12 +68,13 @@ def say(step: str, **details: Any) -> None:
 # --- set-up -------------------------------------------------------------------------------------
 
 
-def start_ledger(db_url: str, port: int = 0) -> Any:
-    """The real ledger service (uvicorn on a real socket) on `db_url`."""
+def start_ledger(db_url: str, issuer: Ed25519PrivateKey, port: int = 0) -> Any:
+    """The real ledger service (uvicorn on a real socket) on `db_url`, issuing customer tokens
+    signed with `issuer`."""
     from sync.ledger.app import create_app
     from sync.ledger.server import serve_in_thread
 
-    return serve_in_thread(create_app(db_url), "127.0.0.1", port)
+    return serve_in_thread(create_app(db_url, issuer_key=issuer), "127.0.0.1", port)
 
 
 def demo_config(data_dir: Path, ledger_url: str, port: int) -> KioskConfig:
@@ -124,15 +125,28 @@ def enroll_demo_customer(config: KioskConfig, engine: Any, device_id: str) -> st
         gallery.close()
 
 
-def token_issuer(config: KioskConfig, ledger_dir: Path) -> Ed25519PrivateKey:
-    """The ledger operator's customer-token key; its public half is installed on the kiosk."""
-    from sync.keys import create_key_file, load_key_file, public_key_b64
+def token_issuer(ledger_dir: Path) -> Ed25519PrivateKey:
+    """The ledger's customer-token key (a 0600 file beside its database)."""
+    from sync.keys import create_key_file, load_key_file
 
     key_file = ledger_dir / "token_issuer.key"
-    key = load_key_file(key_file) if key_file.exists() else create_key_file(key_file)
+    return load_key_file(key_file) if key_file.exists() else create_key_file(key_file)
+
+
+def install_issuer_public_key(config: KioskConfig, issuer: Ed25519PrivateKey) -> None:
+    """Provision the kiosk with the ledger's token-issuer public key (it checks tokens offline)."""
+    from sync.keys import public_key_b64
+
     public = config.secret_path(config.payments.token_issuer_key_file)
-    public.write_text(public_key_b64(key) + "\n", encoding="ascii")
-    return key
+    public.write_text(public_key_b64(issuer) + "\n", encoding="ascii")
+
+
+def customer_token(ledger_url: str, customer_id: str) -> str:
+    """What the customer's phone shows: a token the ledger issued and signed."""
+    with httpx.Client(base_url=ledger_url, timeout=10) as http:
+        response = http.post(f"/v1/customers/{customer_id}/tokens", json={"ttl_s": 3600})
+        _check(response, "issue a customer token")
+        return str(response.json()["token"])
 
 
 def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
@@ -149,7 +163,8 @@ def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
     ledger_dir, device_dir = data_dir / "ledger", data_dir / "device"
     ledger_dir.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{ledger_dir / 'ledger.db'}"
-    ledger = start_ledger(db_url)
+    issuer = token_issuer(ledger_dir)
+    ledger = start_ledger(db_url, issuer)
     stack.callback(lambda: ledger.stop())
     say("ledger started", url=ledger.url, db=db_url)
     identity = init_device(device_dir, ledger.url, name="smilepay demo kiosk")
@@ -159,8 +174,8 @@ def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
     customer_id = enroll_demo_customer(config, engine, identity.device_id)
     create_customer(ledger.url, customer_id, config.device.currency)
     say("customer enrolled and funded", customer_id=customer_id, balance_minor=TOP_UP_MINOR)
-    issuer = token_issuer(config, ledger_dir)
-    token = _issue_token(customer_id, issuer)
+    install_issuer_public_key(config, issuer)
+    token = customer_token(ledger.url, customer_id)
     camera = SyntheticCamera()
     drivers = KioskDrivers(camera, SimulatedScanner(), SimulatedPrinter(), SimulatedIndicator())
     kiosk = Kiosk(config, drivers, open_services(config))
@@ -182,12 +197,6 @@ def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
         camera,
         world,
     )
-
-
-def _issue_token(customer_id: str, issuer: Ed25519PrivateKey) -> str:
-    from device.codes.token import issue_token
-
-    return issue_token(customer_id, issuer, ttl_s=3600, now=time.time())
 
 
 # --- the scripted journey -----------------------------------------------------------------------
@@ -294,7 +303,7 @@ def run_journey(setup: DemoSetup) -> dict[str, Any]:
     if len(queued_offline) != 2:
         raise DemoFailed(f"expected 2 queued offline sales, the queue holds {queued_offline}")
     say("offline sales queued", count=len(queued_offline))
-    setup.ledger = start_ledger(setup.ledger_db_url, port)
+    setup.ledger = start_ledger(setup.ledger_db_url, token_issuer(setup.data_dir / "ledger"), port)
     say("ledger back", url=setup.ledger.url)
     synced = drain(setup)
     left = kiosk.services.queue.status().backlog_count
