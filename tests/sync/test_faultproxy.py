@@ -111,10 +111,12 @@ def test_reorder_lets_a_later_concurrent_request_overtake_the_held_one(
 ) -> None:
     # GIVEN a proxy that holds the first request until a later one has been forwarded
     proxy = proxy_with(upstream, "reorder", reorder_hold_s=2.0, script=("reorder", None))
-    # WHEN /first is sent, then /second a moment later
+    # WHEN /first is sent, then /second once /first has arrived
     first = threading.Thread(target=post, args=(proxy.url, "/first"))
     first.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while proxy.exchanges < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # /first must be the one held, so it has to arrive first
     post(proxy.url, "/second")
     first.join()
     proxy.stop()
