@@ -107,13 +107,14 @@ class DlibEmbedder:
         return self.embed_chip(self._aligner.chip(image_rgb, box))
 
 
-def open_embedder(face_config: FaceConfig, weights: str = "float32") -> Embedder:
+def open_embedder(face_config: FaceConfig, weights: str | None = None) -> Embedder:
     """The embedder `face_config.embedding_backend` names, on verified model files.
 
-    `weights` picks the LiteRT file: "float32" (default, exact), "float16" (half the size,
-    cosine >= 0.9999 to dlib) or "int8" (a quarter of the size, faster; see its measured
-    accuracy cost in `python -m models.bench_face`).
+    `weights` (default: `face_config.embedding_weights`) picks the LiteRT file: "float32"
+    (exact), "float16" (half the size, cosine >= 0.9999 to dlib) or "int8" (a quarter of the
+    size, faster; see its measured accuracy cost in `python -m models.bench_face`).
     """
+    weights = weights or face_config.embedding_weights
     from models.provision import model_path
 
     model_dir = face_config.model_dir.expanduser()

@@ -81,3 +81,10 @@ def test_broken_toml_and_missing_file_are_clear(tmp_path: Path) -> None:
 def test_relative_secret_paths_resolve_inside_the_data_dir(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, f"[device]\ndata_dir = '{tmp_path}'\n"))
     assert config.secret_path(config.secrets.device_key_file).parent.parent == tmp_path
+
+
+def test_face_embedding_weights_are_chosen_by_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[face]\nembedding_weights = 'int8'\n"))
+    assert config.face.embedding_weights == "int8"
+    with pytest.raises(ConfigError, match=r"face\.embedding_weights"):
+        load_config(write(tmp_path, "[face]\nembedding_weights = 'int4'\n"))
