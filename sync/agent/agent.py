@@ -25,6 +25,7 @@ from sync.agent.config import SyncConfig
 from sync.agent.trigger import SyncTrigger
 from sync.queue.config import OfflineLimits
 
+WAIT_SLICE_S = 1.0
 log = logging.getLogger("smilepay.sync")
 
 STATUS_KEY = "sync.status"
@@ -109,6 +110,8 @@ class SyncAgent:
         self.status = SyncStatus()
         self._last_sample: ClockSample | None = None
         self._on_batch = on_batch
+        # time.monotonic() of the loop's last sign of life, for the systemd watchdog.
+        self.heartbeat = time.monotonic()
 
     # --- push ----------------------------------------------------------------------------------
 
@@ -220,6 +223,7 @@ class SyncAgent:
     def run(self, mode: RunMode = "forever") -> int:
         """Run cycles: `once` (one cycle), `until-drained`, or `forever`. Returns an exit code."""
         while not self._stop_requested():
+            self.heartbeat = time.monotonic()
             outcome = self.cycle()
             if mode == "once":
                 return 0 if outcome is not None else 1
@@ -250,14 +254,17 @@ class SyncAgent:
         return self.config.interval_s
 
     def _wait(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        if self.trigger is not None:
-            if self.trigger.wait(seconds):
+        # Waits in slices so the heartbeat keeps beating through a long backoff: only a hung
+        # request or database call silences it.
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self._stop_requested():
+            self.heartbeat = time.monotonic()
+            if self.trigger is None:
+                time.sleep(min(left, WAIT_SLICE_S))
+            elif self.trigger.wait(min(left, WAIT_SLICE_S)):
                 log.info("sync requested")
                 self.backoff.reset()
-        else:
-            time.sleep(seconds)
+                return
 
     def _stop_requested(self) -> bool:
         return self.trigger is not None and self.trigger.stopping.is_set()

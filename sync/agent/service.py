@@ -10,6 +10,7 @@ from typing import Any
 from device.config import KioskConfig, load_config
 from device.logs import configure_logging
 from device.progress import Progress
+from device.service import systemd_service
 from sync.agent.agent import PushOutcome, RunMode, SyncAgent
 from sync.agent.client import LedgerClient
 from sync.agent.device_identity import DeviceIdentity
@@ -75,10 +76,20 @@ def run_agent(
         )
         log.info("sync agent started", extra={"device_id": identity.device_id, "ledger": url,
                                               "mode": mode})
-        code = agent.run(mode)
+        with systemd_service(_agent_health(agent, config), f"syncing to {url}"):
+            code = agent.run(mode)
     progress.finish()
     log.info("sync agent stopped", extra={"exit_code": code})
     return code
+
+
+def _agent_health(agent: SyncAgent, config: KioskConfig) -> Any:
+    """Healthy while the agent's loop beats; the longest legitimate silence is one request."""
+    from device.service import loops_health_check
+
+    sync = config.sync
+    max_age_s = sync.request_timeout_s + sync.read_timeout_s + 10.0
+    return loops_health_check(lambda: {"sync": agent.heartbeat}, max_age_s)
 
 
 def _advance(progress: Progress, outcome: PushOutcome) -> None:
