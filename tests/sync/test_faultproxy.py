@@ -110,7 +110,7 @@ def test_reorder_lets_a_later_concurrent_request_overtake_the_held_one(
     upstream: CountingServer,
 ) -> None:
     # GIVEN a proxy that holds the first request until a later one has been forwarded
-    proxy = proxy_with(upstream, "reorder", reorder_hold_s=2.0, script=("reorder", None))
+    proxy = proxy_with(upstream, "reorder", reorder_hold_s=10.0, script=("reorder", None))
     # WHEN /first is sent, then /second once /first has arrived
     first = threading.Thread(target=post, args=(proxy.url, "/first"))
     first.start()
