@@ -6,15 +6,13 @@ files referenced by path, never values in the TOML.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from device.errors import ConfigError
 from device.screen.config import ScreenConfig
-from device.settings import Section
+from device.settings import Section, load_toml, validate_document
 from drivers.camera.config import CameraConfig, SyntheticCameraConfig
 from drivers.indicator.config import IndicatorConfig, SimulatedIndicatorConfig
 from drivers.printer.config import PrinterConfig, SimulatedPrinterConfig
@@ -80,32 +78,13 @@ class KioskConfig(Section):
         return path if path.is_absolute() else self.device.data_dir / path
 
 
-def _describe(error: dict[str, Any]) -> str:
-    path = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        return f"{path}: unknown key"
-    return f"{path}: {error['msg']}"
-
-
 def parse_config(data: dict[str, Any], source: str = "config") -> KioskConfig:
     """Validate a parsed TOML document; raise ConfigError naming every bad key path."""
-    try:
-        return KioskConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_describe(dict(e)) for e in exc.errors())
-        raise ConfigError(f"{source}: {problems}") from None
+    return validate_document(KioskConfig, data, source)
 
 
 def load_config(path: Path | None) -> KioskConfig:
     """Read and validate the TOML file at `path`; with no path, return the demo defaults."""
     if path is None:
         return KioskConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    return load_toml(KioskConfig, path)

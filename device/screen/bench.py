@@ -54,15 +54,16 @@ class KioskRun:
 
 def prepare_kiosk_home(stack: ExitStack, root: Path) -> Path:
     """A data dir with a registered device and the token issuer's key; returns the TOML path."""
-    from device.demo import demo_config, start_ledger, token_issuer
+    from device.demo import demo_config, install_issuer_public_key, start_ledger, token_issuer
     from sync.agent.device_identity import init_device
 
     ledger_dir, device_dir = root / "ledger", root / "device"
     ledger_dir.mkdir(parents=True)
-    ledger = start_ledger(f"sqlite:///{ledger_dir / 'ledger.db'}")
+    issuer = token_issuer(ledger_dir)
+    ledger = start_ledger(f"sqlite:///{ledger_dir / 'ledger.db'}", issuer)
     stack.callback(ledger.stop)
     init_device(device_dir, ledger.url, name="bench kiosk")
-    token_issuer(demo_config(device_dir, ledger.url, 0), ledger_dir)
+    install_issuer_public_key(demo_config(device_dir, ledger.url, 0), issuer)
     config = root / "kiosk.toml"
     config.write_text(
         f'[device]\ndata_dir = "{device_dir}"\n\n'

@@ -26,14 +26,10 @@ A role that is missing, or names a simulator, has no real device: tests marked
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from device.errors import ConfigError
-from device.settings import Section
+from device.settings import Section, load_toml
 from drivers.camera.config import CameraConfig
 from drivers.indicator.config import IndicatorConfig
 from drivers.printer.config import PrinterConfig
@@ -77,18 +73,4 @@ def load_kiosk_env(path: Path | None) -> KioskEnv:
     """Read and validate an env file; no path means every role is simulated."""
     if path is None:
         return KioskEnv()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such kiosk env file") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        return KioskEnv.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: "
-            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+    return load_toml(KioskEnv, path, "kiosk env file")

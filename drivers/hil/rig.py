@@ -48,7 +48,8 @@ def rig_world(root: Path) -> Iterator[RigWorld]:
     ledger_dir, device_dir = root / "ledger", root / "device"
     ledger_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        ledger = demo.start_ledger(f"sqlite:///{ledger_dir / 'ledger.db'}")
+        issuer = demo.token_issuer(ledger_dir)
+        ledger = demo.start_ledger(f"sqlite:///{ledger_dir / 'ledger.db'}", issuer)
         stack.callback(ledger.stop)
         host, port = ledger.url.removeprefix("http://").rsplit(":", 1)
         link = NetworkLink(host, int(port))
@@ -58,7 +59,8 @@ def rig_world(root: Path) -> Iterator[RigWorld]:
         engine = FaceEngine.load(config.face)
         customer_id = demo.enroll_demo_customer(config, engine, identity.device_id)
         demo.create_customer(ledger.url, customer_id, config.device.currency)
-        token = demo._issue_token(customer_id, demo.token_issuer(config, ledger_dir))
+        demo.install_issuer_public_key(config, issuer)
+        token = demo.customer_token(ledger.url, customer_id)
         frames = demo_sequence(config.face.model_dir, engine)
         yield RigWorld(config, ledger, link, customer_id, token, frames)
 

@@ -26,17 +26,15 @@ threads to catch up. The same script runs on simulators and, with --kiosk-env, o
 from __future__ import annotations
 
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from device.checkout import Phase
-from device.errors import ConfigError
-from device.settings import Section
+from device.settings import Section, load_toml
 from drivers.indicator.base import Light
 from drivers.printer.base import Receipt
 
@@ -169,18 +167,7 @@ class Scenario(Section):
 
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file; ConfigError names the file and the bad key's path."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return Scenario.model_validate(data)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: "
-            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+    return load_toml(Scenario, path, "scenario file")
 
 
 class ScenarioTarget(Protocol):
