@@ -10,7 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from device.checkout import CodePresented, CodeRejected
 from device.errors import SmilepayError
 
-ACCEPTED_KINDS = {"wechat", "alipay", "token"}
+# WeChat Pay / Alipay style codes are recognised, but paying with one needs an acquirer to
+# charge it, and none is connected: accepting them would hand over goods that nobody pays for.
+THIRD_PARTY_WALLETS = {"wechat": "WeChat Pay", "alipay": "Alipay"}
 
 
 def load_issuer_key(path: Path) -> Ed25519PublicKey | None:
@@ -34,10 +36,12 @@ def code_event(
 
     try:
         code = classify_payload(raw)
-        if code.kind not in ACCEPTED_KINDS:
+        if code.kind == "emv":
             return CodeRejected(at, "that is a merchant code: show your own payment code")
-        if code.kind != "token":
-            return CodePresented(at, code.kind, code.text)
+        if code.kind in THIRD_PARTY_WALLETS:
+            wallet = THIRD_PARTY_WALLETS[code.kind]
+            reason = f"{wallet} codes are not accepted here: show your smilepay code"
+            return CodeRejected(at, reason)
         if issuer_key is None:
             return CodeRejected(at, "this kiosk cannot check customer tokens (no issuer key)")
         claims = verify_token(code.text, issuer_key, time.time())

@@ -139,7 +139,9 @@ class KioskRig:
         self.scene.customer_present = action == "arrives"
 
     def scan(self, code: bytes) -> None:
-        """A code is presented to the scanner."""
+        """A code is presented to the scanner; `{customer_token}` stands for the enrolled
+        customer's signed token, which the ledger issued for this run."""
+        code = code.replace(b"{customer_token}", self.world.token.encode())
         if self.env.real("scanner") is not None:
             self.ask(f"scan the test card that reads {code.decode()!r}")
             return
