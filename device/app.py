@@ -26,6 +26,7 @@ from device.checkout import (
     CheckoutRequested,
     Command,
     Event,
+    Fault,
     ItemAdded,
     ItemRemoved,
     KeypadEntered,
@@ -96,6 +97,7 @@ class Kiosk:
         self.heartbeat = self.clock()
         self.merchant_qr_svg: str | None = None
         self._queue_status: tuple[float, Any] | None = None
+        self._sync_status: tuple[float, dict[str, Any]] | None = None
         self._inbox: queue.Queue[Event] = queue.Queue()
         self._listeners: list[Callable[[ScreenView], None]] = []
         self._changed = threading.Condition()
@@ -232,12 +234,16 @@ class Kiosk:
         return self._queue_status[1]
 
     def sync_status(self) -> dict[str, Any]:
-        """The sync agent's last saved status (online, last success, last error)."""
+        """The sync agent's last saved status (online, last success, last error), read at most
+        once a second."""
         from dataclasses import asdict
 
         from sync.agent.agent import load_status
 
-        return asdict(load_status(self.services.queue))
+        now = self.clock()
+        if self._sync_status is None or now - self._sync_status[0] >= STATUS_TTL_S:
+            self._sync_status = (now, asdict(load_status(self.services.queue)))
+        return self._sync_status[1]
 
     def link_online(self) -> bool | None:
         """Whether the ledger answered the last time anyone asked (a sale or the sync agent);
@@ -290,8 +296,6 @@ class Kiosk:
         except Exception as exc:
             log.exception("command failed", extra={"command": type(command).__name__})
             if isinstance(command, AuthorizeSale | VerifyStepUp | ShowMerchantQr):
-                from device.checkout import Fault
-
                 self.post(Fault(self.clock(), f"{type(command).__name__} failed: {exc}"))
 
     def _carry_out(self, command: Command) -> None:
