@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from device.checkout import Phase
+from device.checkout import Phase, State
 from device.ports import ScreenView
 
 if TYPE_CHECKING:
@@ -23,11 +23,15 @@ def money_text(amount_minor: int, minor_digits: int = 2) -> str:
     return f"{sign}{whole}.{fraction:0{minor_digits}d}"
 
 
-def build_view(kiosk: Kiosk) -> ScreenView:
-    """Everything the customer screen shows, as plain JSON-able values."""
-    state = kiosk.state
-    camera = kiosk.camera_loop
-    frame = camera.latest if camera else None
+def state_view(
+    state: State,
+    currency: str,
+    *,
+    face_box: list[float] | None = None,
+    frame_size: list[int] | None = None,
+    merchant_qr_svg: str | None = None,
+) -> ScreenView:
+    """The part of the view model that follows from the checkout state (JSON-able values)."""
     return {
         "phase": state.phase.value,
         "items": [
@@ -40,22 +44,35 @@ def build_view(kiosk: Kiosk) -> ScreenView:
             for i in state.items
         ],
         "total_minor": state.total_minor,
-        "currency": kiosk.config.device.currency,
+        "currency": currency,
         "total_text": money_text(state.total_minor),
         "method": state.method.value if state.method else None,
         "guidance": state.guidance,
-        "face_box": _face_box(kiosk) if state.phase in FACE_BOX_PHASES else None,
-        "frame_size": [frame.image.shape[1], frame.image.shape[0]] if frame else None,
+        "face_box": face_box if state.phase in FACE_BOX_PHASES else None,
+        "frame_size": frame_size,
         "notice": state.notice,
         "match_name": state.match.name if state.match else None,
         "step_up_attempts": state.step_up_attempts,
-        "merchant_qr_svg": kiosk.merchant_qr_svg if state.phase == Phase.MERCHANT_QR else None,
+        "merchant_qr_svg": merchant_qr_svg if state.phase == Phase.MERCHANT_QR else None,
         "sale_id": state.sale_id,
         "offline": state.offline,
         "settle_later": state.settle_later,
-        **_link(kiosk),
         "camera_ok": state.camera_ok,
     }
+
+
+def build_view(kiosk: Kiosk) -> ScreenView:
+    """Everything the customer screen shows, as plain JSON-able values."""
+    camera = kiosk.camera_loop
+    frame = camera.latest if camera else None
+    view = state_view(
+        kiosk.state,
+        kiosk.config.device.currency,
+        face_box=_face_box(kiosk),
+        frame_size=[frame.image.shape[1], frame.image.shape[0]] if frame else None,
+        merchant_qr_svg=kiosk.merchant_qr_svg,
+    )
+    return {**view, **_link(kiosk)}
 
 
 def _face_box(kiosk: Kiosk) -> list[float] | None:

@@ -26,7 +26,6 @@ from device.checkout import (
     Match,
     Method,
     PaymentChosen,
-    Phase,
     SaleApproved,
     ShowMerchantQr,
     State,
@@ -37,6 +36,7 @@ from device.checkout import (
 from device.checkout import Cancel as CancelEvent
 from device.codes.render import render_qr_svg
 from device.ports import ScreenView
+from device.views import state_view
 
 Listener = Callable[[ScreenView], None]
 
@@ -160,35 +160,16 @@ class StepKiosk:
                 self._listeners.remove(listener)
 
     def _build_view(self) -> ScreenView:
-        s = self.state
-        face_phase = s.phase in {Phase.FACE_CAPTURE, Phase.SMILE_PROMPT}
-        return {
-            "phase": s.phase.value,
-            "items": [
-                {
-                    "name": i.name,
-                    "quantity": i.quantity,
-                    "unit_minor": i.unit_minor,
-                    "amount_minor": i.amount_minor,
-                }
-                for i in s.items
-            ],
-            "total_minor": s.total_minor,
-            "currency": "EUR",
-            "total_text": f"{s.total_minor / 100:.2f}",
-            "method": s.method.value if s.method else None,
-            "guidance": s.guidance,
-            "face_box": self.face_box if face_phase else None,
-            "frame_size": self.frame_size,
-            "notice": s.notice,
-            "match_name": s.match.name if s.match else None,
-            "step_up_attempts": s.step_up_attempts,
-            "merchant_qr_svg": self.merchant_qr_svg if s.phase == Phase.MERCHANT_QR else None,
-            "sale_id": s.sale_id,
-            "offline": s.offline,
-            "settle_later": s.settle_later,
+        view = state_view(
+            self.state,
+            "EUR",
+            face_box=self.face_box,
+            frame_size=self.frame_size,
+            merchant_qr_svg=self.merchant_qr_svg,
+        )
+        link = {
             "online": self.online,
             "backlog": dict(self.backlog),
             "limits_left": dict(self.limits_left),
-            "camera_ok": s.camera_ok,
         }
+        return {**view, **link}
