@@ -64,7 +64,7 @@ start_postgres() {
 
 case "$mode" in
   demo)
-    install_runtime ""
+    install_runtime "[kiosk]"
     step "starting the demo kiosk: open http://127.0.0.1:8080"
     exec .venv/bin/smilepay demo "$@"
     ;;

@@ -26,12 +26,12 @@ def open_services(config: KioskConfig) -> KioskServices:
 
     The models are loaded here, before the kiosk starts, so the first customer never waits.
     """
+    from device.sync_service import open_queue
     from models.engine import FaceEngine
     from models.gallery import Gallery
     from models.session import SmileToPaySession
     from sync.agent.client import LedgerClient
     from sync.agent.device_identity import DeviceIdentity
-    from sync.agent.service import open_queue
     from sync.agent.trigger import request_sync_now
 
     data_dir = config.device.data_dir

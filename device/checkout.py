@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from drivers.indicator.base import Light
+from base.light import Light
 
 
 class Phase(StrEnum):

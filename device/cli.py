@@ -8,7 +8,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from device.errors import NotBuiltYet, SmilepayError
+from base.errors import NotBuiltYet, SmilepayError
 
 # Each module has `register(commands, benches)`; keep them import-cheap (argparse only).
 COMMAND_MODULES = (

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from base.errors import SmilepayError
 from device.checkout import CodePresented, CodeRejected
-from device.errors import SmilepayError
 
 # WeChat Pay / Alipay style codes are recognised, but paying with one needs an acquirer to
 # charge it, and none is connected: accepting them would hand over goods that nobody pays for.
@@ -17,7 +17,7 @@ THIRD_PARTY_WALLETS = {"wechat": "WeChat Pay", "alipay": "Alipay"}
 
 def load_issuer_key(path: Path) -> Ed25519PublicKey | None:
     """The customer-token issuer's public key from its file, or None if there is no file."""
-    from sync.keys import public_key_from_b64
+    from base.keys import public_key_from_b64
 
     if not path.exists():
         return None
@@ -31,8 +31,8 @@ def code_event(
     raw: bytes, issuer_key: Ed25519PublicKey | None, at: float
 ) -> CodePresented | CodeRejected:
     """Classify a customer-presented code; tokens are verified offline with the issuer key."""
+    from base.token import verify_token
     from device.codes.payment import classify_payload
-    from device.codes.token import verify_token
 
     try:
         code = classify_payload(raw)

@@ -11,15 +11,16 @@ from typing import Any
 
 from pydantic import Field
 
+from base.limits import OfflineLimits
+from base.settings import Section, load_toml, validate_document
 from device.screen.config import ScreenConfig
-from device.settings import Section, load_toml, validate_document
 from drivers.camera.config import CameraConfig, SyntheticCameraConfig
 from drivers.indicator.config import IndicatorConfig, SimulatedIndicatorConfig
 from drivers.printer.config import PrinterConfig, SimulatedPrinterConfig
 from drivers.scanner.config import ScannerConfig, SimulatedScannerConfig
 from models.config import FaceConfig
 from sync.agent.config import SyncConfig
-from sync.queue.config import OfflineLimits, QueueConfig
+from sync.queue.config import QueueConfig
 
 
 def default_data_dir() -> Path:
@@ -88,3 +89,12 @@ def load_config(path: Path | None) -> KioskConfig:
     if path is None:
         return KioskConfig()
     return load_toml(KioskConfig, path)
+
+
+def face_settings(config_file: Path | None, model_dir: Path | None) -> tuple[FaceConfig, Path]:
+    """(face config, template key file relative to the data dir) from a kiosk config file."""
+    kiosk = load_config(config_file)
+    face = kiosk.face
+    if model_dir is not None:
+        face = face.model_copy(update={"model_dir": model_dir})
+    return face, kiosk.secrets.template_key_file

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from base.errors import SmilepayError
 from device.app import Kiosk, KioskDrivers
 from device.checkout import Phase
 from device.config import KioskConfig
 from device.demo_world import DemoWorld, phone_showing_qr, wait_until
-from device.errors import SmilepayError
 
 log = logging.getLogger("smilepay.demo")
 CUSTOMER_NAME = "Eileen (astronaut)"
@@ -127,7 +127,7 @@ def enroll_demo_customer(config: KioskConfig, engine: Any, device_id: str) -> st
 
 def token_issuer(ledger_dir: Path) -> Ed25519PrivateKey:
     """The ledger's customer-token key (a 0600 file beside its database)."""
-    from sync.keys import create_key_file, load_key_file
+    from base.keys import create_key_file, load_key_file
 
     key_file = ledger_dir / "token_issuer.key"
     return load_key_file(key_file) if key_file.exists() else create_key_file(key_file)
@@ -135,7 +135,7 @@ def token_issuer(ledger_dir: Path) -> Ed25519PrivateKey:
 
 def install_issuer_public_key(config: KioskConfig, issuer: Ed25519PrivateKey) -> None:
     """Provision the kiosk with the ledger's token-issuer public key (it checks tokens offline)."""
-    from sync.keys import public_key_b64
+    from base.keys import public_key_b64
 
     public = config.secret_path(config.payments.token_issuer_key_file)
     public.write_text(public_key_b64(issuer) + "\n", encoding="ascii")
@@ -339,7 +339,7 @@ def _verdict(setup: DemoSetup, synced: int, left: int, summary: dict[str, Any]) 
 
 def run_scripted(data_dir: Path | None, port: int, as_json: bool) -> int:
     """`smilepay demo --scripted`: exit 0 only if every step happened for real."""
-    from device.logs import configure_logging
+    from base.logs import configure_logging
 
     configure_logging("demo", "WARNING", sys.stderr)
     with ExitStack() as stack:
@@ -382,7 +382,7 @@ def run_interactive(data_dir: Path | None, port: int) -> int:
     import signal
     import threading
 
-    from device.logs import configure_logging
+    from base.logs import configure_logging
     from device.screen.server import create_screen_app
     from device.screen.serving import serve_screen_in_thread
 

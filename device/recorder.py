@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from base.errors import SmilepayError
 from device.checkout import (
     AuthorizeSale,
     Event,
@@ -16,7 +17,6 @@ from device.checkout import (
     SaleApproved,
     SaleDeclined,
 )
-from device.errors import SmilepayError
 
 log = logging.getLogger("smilepay.kiosk.sales")
 ClientFactory = Callable[[], Any]  # -> sync.agent.client.LedgerClient

@@ -15,8 +15,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from device.errors import SmilepayError
-from device.sdnotify import SdNotifier
+from base.errors import SmilepayError
+from base.sdnotify import SdNotifier
 
 if TYPE_CHECKING:
     from device.config import KioskConfig
@@ -133,8 +133,8 @@ def systemd_service(
 def run_kiosk(config_path: Path) -> int:
     """`smilepay kiosk --config PATH`: assemble the kiosk, serve its screen, tell systemd when
     ready, ping the watchdog while healthy, and stop cleanly on SIGTERM or SIGINT."""
+    from base.logs import configure_logging
     from device.config import load_config
-    from device.logs import configure_logging
 
     configure_logging("kiosk")
     config = load_config(config_path)

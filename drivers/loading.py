@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 
 class DriverUnavailable(SmilepayError):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25  # what dlib's face ResNet was trained with

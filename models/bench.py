@@ -24,9 +24,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from device.errors import SmilepayError
-from device.progress import Progress
-from models.engine import BadImage, FaceEngine, face_settings, read_image
+from base.errors import SmilepayError
+from base.progress import Progress
+from models.config import FaceConfig
+from models.engine import BadImage, FaceEngine, read_image
 from models.gallery import Gallery
 from models.smile import is_smiling
 
@@ -169,11 +170,10 @@ def bench_face(engine: FaceEngine, dataset: list[Labelled], backend: str) -> dic
     return result
 
 
-def bench_face_command(args: Any) -> int:
+def bench_face_command(args: Any, face: FaceConfig) -> int:
     """`smilepay bench face [--dataset FILE.csv] --json`."""
     from models.bench_face import shared_data_dir
 
-    face, _ = face_settings(args.config, args.model_dir)
     dataset = csv_dataset(args.dataset) if args.dataset else shared_dataset(shared_data_dir())
     engine = FaceEngine.load(face)
     result = bench_face(engine, dataset, face.embedding_backend)

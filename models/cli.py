@@ -68,28 +68,37 @@ def _common_face_options(parser: Any) -> None:
     parser.add_argument("--model-dir", type=Path, help="provisioned models (default from config)")
 
 
+def _face_settings(args: Any) -> tuple[Any, Path]:
+    """(face config, template key file) from the kiosk config named by --config."""
+    from device.config import face_settings  # the CLI sits on top: it reads the kiosk config
+
+    return face_settings(args.config, args.model_dir)
+
+
 def _enroll(args: Any) -> int:
     from models.enroll import enroll_command  # heavy imports only when run
 
-    return enroll_command(args)
+    face, key_file = _face_settings(args)
+    return enroll_command(args, face, key_file)
 
 
 def _replay(args: Any) -> int:
     from models.replay import replay_command
 
-    return replay_command(args)
+    face, key_file = _face_settings(args)
+    return replay_command(args, face, key_file)
 
 
 def _demo_frames(args: Any) -> int:
     from models.demo_faces import demo_frames_command
 
-    return demo_frames_command(args)
+    return demo_frames_command(args, _face_settings(args)[0])
 
 
 def _bench_face(args: Any) -> int:
     from models.bench import bench_face_command
 
-    return bench_face_command(args)
+    return bench_face_command(args, _face_settings(args)[0])
 
 
 def _bench_match(args: Any) -> int:

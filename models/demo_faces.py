@@ -16,7 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from models.engine import FaceEngine, face_settings, read_image
+from models.config import FaceConfig
+from models.engine import FaceEngine, read_image
 
 ASTRONAUT_FILE = "astronaut"
 MOUTH_CORNERS = (61, 291)
@@ -131,9 +132,8 @@ def repeated_photo(model_dir: Path, count: int = 16) -> list[np.ndarray]:
     return [photo.copy() for _ in range(count)]
 
 
-def demo_frames_command(args: Any) -> int:
+def demo_frames_command(args: Any, face: FaceConfig) -> int:
     """`smilepay face demo-frames OUT_DIR`: write the demo sequence as numbered PNG files."""
-    face, _ = face_settings(args.config, args.model_dir)
     model_dir = face.model_dir.expanduser()
     engine = FaceEngine.load(face)
     frames = repeated_photo(model_dir) if args.repeated_photo else demo_sequence(model_dir, engine)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 
 class DlibFormatError(SmilepayError):

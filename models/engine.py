@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 from models.config import FaceConfig
 from models.detection import Detection, FaceDetector
 from models.landmarks import FaceMesh, LandmarkModel
@@ -166,17 +166,6 @@ def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
 
 def _since(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
-
-
-def face_settings(config_file: Path | None, model_dir: Path | None) -> tuple[FaceConfig, Path]:
-    """(face config, template key file relative to the data dir) from a kiosk config file."""
-    from device.config import load_config
-
-    kiosk = load_config(config_file)
-    face = kiosk.face
-    if model_dir is not None:
-        face = face.model_copy(update={"model_dir": model_dir})
-    return face, kiosk.secrets.template_key_file
 
 
 def open_gallery_in(data_dir: Path, key_file: Path) -> Any:

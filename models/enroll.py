@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from device.errors import SmilepayError
-from models.engine import BadImage, FaceEngine, face_settings, open_gallery_in, read_image
+from base.errors import SmilepayError
+from models.config import FaceConfig
+from models.engine import BadImage, FaceEngine, open_gallery_in, read_image
 from models.gallery import Consent, Gallery, now_iso, step_up_secret
 
 CONSENT_TEXT_VERSION = "face-consent-v1"
@@ -91,9 +92,8 @@ def enroll_images(
     return Enrollment(customer_id, accepted, rejected)
 
 
-def enroll_command(args: Any) -> int:
+def enroll_command(args: Any, face: FaceConfig, key_file: Path) -> int:
     """`smilepay enroll`: prints the new customer id (or JSON with --json)."""
-    face, key_file = face_settings(args.config, args.model_dir)
     engine = FaceEngine.load(face)
     gallery = open_gallery_in(args.data_dir, key_file)
     try:

@@ -31,7 +31,7 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 DIMENSIONS = 128
 CODE_RANGE = 0.6  # components beyond ±0.6 are clamped: the error bound grows and covers it

@@ -25,8 +25,8 @@ from typing import TextIO
 
 import numpy as np
 
-from device.errors import SmilepayError
-from device.progress import Progress
+from base.errors import SmilepayError
+from base.progress import Progress
 from models.config import default_model_dir
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")

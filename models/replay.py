@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 from models.config import FaceConfig
-from models.engine import FaceEngine, face_settings, open_gallery_in, read_image
+from models.engine import FaceEngine, open_gallery_in, read_image
 from models.gallery import Gallery
 from models.session import SmileToPaySession
 
@@ -67,9 +67,8 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def replay_command(args: Any) -> int:
+def replay_command(args: Any, face: FaceConfig, key_file: Path) -> int:
     """`smilepay face replay`: the decision on recorded frames; last line JSON with --json."""
-    face, key_file = face_settings(args.config, args.model_dir)
     frames = frame_files(args.frames_dir)
     engine = FaceEngine.load(face)
     gallery = open_gallery_in(args.data_dir, key_file)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 
 class RuntimeMissing(SmilepayError):

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 from models.config import FaceConfig
 from models.engine import FaceEngine, FaceObservation
 from models.gallery import Gallery, Match

@@ -218,11 +218,11 @@ def _write_opcode(builder: Builder, code: int) -> int:
 
 
 def _activation(relu: bool) -> int:
-    return fb.ActivationFunctionType.RELU if relu else fb.ActivationFunctionType.NONE
+    return int(fb.ActivationFunctionType.RELU if relu else fb.ActivationFunctionType.NONE)
 
 
 def _padding(same: bool) -> int:
-    return fb.Padding.SAME if same else fb.Padding.VALID
+    return int(fb.Padding.SAME if same else fb.Padding.VALID)
 
 
 def conv2d_options(stride: int, same: bool, relu: bool) -> Options:

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from base.errors import SmilepayError
+from base.progress import Progress
 from device.codes.degrade import DEGRADATIONS, generate_frames
 from device.codes.qr import CHAIN, DECODERS, DEFAULT_BUDGET_S, decode_frame, to_grey
-from device.errors import SmilepayError
-from device.progress import Progress
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 

@@ -33,9 +33,9 @@ def register(commands: Any, benches: Any) -> None:
 
 def decode_image_file(path: Path, budget_s: float) -> dict[str, object]:
     """One image's result: its codes (text, hex, decoder), or an error naming what was wrong."""
+    from base.errors import SmilepayError
     from device.codes.bench import read_image
     from device.codes.qr import decode_frame
-    from device.errors import SmilepayError
 
     try:
         codes = decode_frame(read_image(path), budget_s)

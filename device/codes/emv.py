@@ -7,7 +7,7 @@ over the UTF-8 bytes of everything up to and including "6304"."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from device.codes.errors import EmvRejected
@@ -251,7 +251,7 @@ def _check_field(item: TlvField, profile: Profile) -> None:
             raise EmvRejected(f"template {item.tag} lacks a globally unique identifier (00)")
 
 
-_FIELD_RULES = {
+_FIELD_RULES: dict[str, Callable[[str], bool]] = {
     "00": lambda v: v in ("01", "02"),
     "01": lambda v: v in ("11", "12"),
     "52": lambda v: len(v) == 4 and _is_digits(v),

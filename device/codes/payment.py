@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from device.codes import emv, token, wallet
+from base import token
+from device.codes import emv, wallet
 from device.codes.errors import CodeRejected
 
 MAX_PAYLOAD_BYTES = 512

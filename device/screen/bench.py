@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from device.errors import SmilepayError
-from device.progress import Progress
+from base.errors import SmilepayError
+from base.progress import Progress
 
 LAUNCH_TIMEOUT_S = 60.0
 SETTLE_S = 2.0  # idle time after ready before reading the resident memory

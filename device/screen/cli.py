@@ -16,7 +16,7 @@ def register(commands: Any, benches: Any) -> None:
 
 
 def _bench_kiosk(args: argparse.Namespace) -> int:
-    from device.errors import SmilepayError
+    from base.errors import SmilepayError
     from device.screen.bench import bench_kiosk
 
     if args.runs < 1:

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from device.settings import Section
+from base.settings import Section
 
 
 class CatalogueItem(Section):

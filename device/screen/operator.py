@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.errors import ConfigError
+from base.errors import ConfigError
 
 FREE_ATTEMPTS = 5
 FIRST_LOCKOUT_S = 30.0

@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 from device.ports import KioskPort
 from device.screen.actions import ACTIONS, BadAction, json_object, parse_body
 from device.screen.broadcast import ViewBroadcaster

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.applications import Starlette
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 START_TIMEOUT_S = 10.0
 

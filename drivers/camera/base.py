@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 
 class CameraUnavailable(SmilepayError):
@@ -32,7 +32,8 @@ class Frame:
         if self.lores is not None:
             return self.lores
         b, g, r = (self.image[..., i].astype(np.float32) for i in range(3))
-        return (0.114 * b + 0.587 * g + 0.299 * r).astype(np.uint8)
+        grey: np.ndarray = (0.114 * b + 0.587 * g + 0.299 * r).astype(np.uint8)
+        return grey
 
 
 class Camera(Protocol):

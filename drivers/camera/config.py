@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from device.settings import Section
+from base.settings import Section
 
 
 class Picamera2CameraConfig(Section):

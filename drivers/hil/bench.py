@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.progress import Progress
+from base.progress import Progress
 
 CODES = [b"134567890123456789", b"28123456789012345678", b"X" * 120]  # wallet, alipay, token-ish
 GARBAGE = b"\x00\xff\xfe garbage \xc3\x28"
@@ -30,7 +30,7 @@ def run_bench(codes: int, receipts: int, as_json: bool, framing_bytes: int = 2_0
     """Run every part and print the results (last line JSON with --json)."""
     import sys
 
-    from device.logs import configure_logging
+    from base.logs import configure_logging
 
     configure_logging("bench", "ERROR", sys.stderr)  # the garbage rejections are expected here
     result = {

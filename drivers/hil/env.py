@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from device.settings import Section, load_toml
+from base.settings import Section, load_toml
 from drivers.camera.config import CameraConfig
 from drivers.indicator.config import IndicatorConfig
 from drivers.printer.config import PrinterConfig

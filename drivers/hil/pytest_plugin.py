@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from device.errors import ConfigError
+from base.errors import ConfigError
 from drivers.hil.env import ROLES, KioskEnv, load_kiosk_env
 
 ENV_KEY = pytest.StashKey[KioskEnv]()

@@ -33,8 +33,8 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field
 
+from base.settings import Section, load_toml
 from device.checkout import Phase
-from device.settings import Section, load_toml
 from drivers.indicator.base import Light
 from drivers.printer.base import Receipt
 

@@ -21,7 +21,7 @@ def ask_on_terminal(instruction: str) -> None:
 
 def run_scenario_files(files: list[Path], env_path: Path | None, as_json: bool) -> int:
     """Run each file on a fresh kiosk; exit 0 only if every scenario passed (skips excepted)."""
-    from device.logs import configure_logging
+    from base.logs import configure_logging
 
     configure_logging("scenario", "WARNING", sys.stderr)
     env = load_kiosk_env(env_path)

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Protocol
 
+from base.light import Light
 
-class Light(StrEnum):
-    """What the status light shows."""
-
-    OFF = "off"
-    IDLE = "blue"
-    BUSY = "amber"
-    APPROVED = "green"
-    DECLINED = "red"
+__all__ = ["Indicator", "Light"]
 
 
 class Indicator(Protocol):

@@ -12,7 +12,7 @@ from typing import Any
 
 from gpiozero import RGBLED, DigitalOutputDevice, GPIOZeroError
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 from drivers.indicator.base import Light
 from drivers.indicator.config import GpioIndicatorConfig
 

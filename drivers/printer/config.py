@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from device.settings import Section
+from base.settings import Section
 
 
 class SerialPrinterConfig(Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 
 class ScannerUnavailable(SmilepayError):

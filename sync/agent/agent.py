@@ -17,13 +17,13 @@ from typing import Any, Literal, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import wire
-from sync.agent.backoff import Backoff
+from base import wire
+from base.backoff import Backoff
+from base.limits import OfflineLimits
 from sync.agent.client import GalleryChange, LedgerClient, LedgerError, LedgerUnavailable
 from sync.agent.clock import ClockSample, ClockWatch
 from sync.agent.config import SyncConfig
 from sync.agent.trigger import SyncTrigger
-from sync.queue.config import OfflineLimits
 
 WAIT_SLICE_S = 1.0
 log = logging.getLogger("smilepay.sync")
@@ -128,9 +128,10 @@ class SyncAgent:
         synced = sum(r.status in SYNCED_STATUSES for r in results)
         rejected = [r for r in results if r.status == "rejected"]
         for result in rejected:
-            log.error("sale rejected by ledger", extra={"sale_id": result.sale_id,
-                                                         "seq": result.seq,
-                                                         "reason": result.reason})
+            log.error(
+                "sale rejected by ledger",
+                extra={"sale_id": result.sale_id, "seq": result.seq, "reason": result.reason},
+            )
         outcome = PushOutcome(len(records), synced, len(rejected), 1, stalled=synced == 0)
         if self._on_batch is not None:
             self._on_batch(outcome)
@@ -189,8 +190,15 @@ class SyncAgent:
             if change.action == "upsert" and change.template_b64 is None:
                 continue  # wiped by a later erasure: its delete change follows
             if change.action == "upsert":
-                upserts.append((change.customer_id, change.name or "", change.embedding(),
-                                change.step_up_salt, change.step_up_hash))
+                upserts.append(
+                    (
+                        change.customer_id,
+                        change.name or "",
+                        change.embedding(),
+                        change.step_up_salt,
+                        change.step_up_hash,
+                    )
+                )
                 continue
             if change.action != "delete":
                 raise ProtocolViolation(f"gallery change {change.change_id}: {change.action!r}")
@@ -241,8 +249,10 @@ class SyncAgent:
     def _drained_exit_code(self) -> int:
         rejected = int(self.queue.status().rejected_count)
         if rejected:
-            log.error("queue drained up to a sale the ledger rejected; operator action needed",
-                      extra={"rejected": rejected})
+            log.error(
+                "queue drained up to a sale the ledger rejected; operator action needed",
+                extra={"rejected": rejected},
+            )
             return 1
         return 0
 
@@ -279,8 +289,14 @@ class SyncAgent:
         self.status.last_ok_at = time.time()
         self.status.consecutive_failures = 0
         if outcome.synced or outcome.rejected:
-            log.info("pushed", extra={"synced": outcome.synced, "rejected": outcome.rejected,
-                                      "batches": outcome.batches})
+            log.info(
+                "pushed",
+                extra={
+                    "synced": outcome.synced,
+                    "rejected": outcome.rejected,
+                    "batches": outcome.batches,
+                },
+            )
         self._save_status()
 
     def _record_failure(self, exc: LedgerError) -> None:

@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Any, Protocol
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 from sync.agent.client import LedgerClient, LedgerError, LedgerUnavailable
 
 log = logging.getLogger("smilepay.sync.authorization")
@@ -52,12 +52,18 @@ def authorize_or_fallback(
         return queue.enqueue_sale(_with(draft, offline=True, auth_id=None)), False
     try:
         answer = client.authorize(
-            draft.sale_id, draft.customer_id, draft.amount_minor, draft.currency, draft.method,
+            draft.sale_id,
+            draft.customer_id,
+            draft.amount_minor,
+            draft.currency,
+            draft.method,
             timeout_s=timeout_s,
         )
     except LedgerUnavailable as exc:
-        log.warning("online authorisation unavailable; selling offline",
-                    extra={"sale_id": draft.sale_id, "error": str(exc)})
+        log.warning(
+            "online authorisation unavailable; selling offline",
+            extra={"sale_id": draft.sale_id, "error": str(exc)},
+        )
         return queue.enqueue_sale(_with(draft, offline=True, auth_id=None)), False
     if answer.status != "approved" or not answer.auth_id:
         raise SaleDeclined(draft.sale_id, answer.reason)
@@ -72,8 +78,10 @@ def _void_quietly(client: LedgerClient, auth_id: str) -> None:
     try:
         client.void_authorization(auth_id)
     except LedgerError as exc:
-        log.warning("could not void hold; the ledger will expire it",
-                    extra={"auth_id": auth_id, "error": str(exc)})
+        log.warning(
+            "could not void hold; the ledger will expire it",
+            extra={"auth_id": auth_id, "error": str(exc)},
+        )
 
 
 def _with(draft: Any, **changes: Any) -> Any:

@@ -21,17 +21,20 @@ from typing import Any
 
 import httpx
 
-from device.errors import SmilepayError
-from device.progress import Progress
+from base.errors import SmilepayError
+from base.limits import OfflineLimits
+from base.progress import Progress
 from sync.agent.agent import PushOutcome, SyncAgent
 from sync.agent.client import LedgerClient
 from sync.agent.config import SyncConfig
 from sync.agent.device_identity import DeviceIdentity, init_device
-from sync.queue.config import OfflineLimits
 
 NO_LIMITS = OfflineLimits(
-    per_sale_max=10**9, unsynced_total_max=10**15, unsynced_count_max=10**9,
-    oldest_unsynced_max_s=10**9, per_customer_unsynced_max=10**15,
+    per_sale_max=10**9,
+    unsynced_total_max=10**15,
+    unsynced_count_max=10**9,
+    oldest_unsynced_max_s=10**9,
+    per_customer_unsynced_max=10**15,
 )
 
 
@@ -45,8 +48,9 @@ def run_bench(db_url: str | None, backlog: int, batch_size: int) -> int:
             _lift_limits(ledger.url, identity.device_id)
             fill_seconds = fill_backlog(identity, backlog)
             # ~600 bytes a record: let the count, not the byte bound, size the batches
-            config = SyncConfig(batch_size=batch_size,
-                                max_batch_bytes=max(1_000_000, 1_000 * batch_size))
+            config = SyncConfig(
+                batch_size=batch_size, max_batch_bytes=max(1_000_000, 1_000 * batch_size)
+            )
             result = drain(identity, ledger.url, config, backlog)
     result.update(db=url.split(":", 1)[0].split("+", 1)[0], fill_seconds=round(fill_seconds, 1))
     print(json.dumps(result))
@@ -63,8 +67,14 @@ def fill_backlog(identity: DeviceIdentity, count: int) -> float:
     progress = Progress("filling backlog", total=count)
     with _open_queue(fill_dir, identity, for_fill=True) as queue:
         for index in range(count):
-            queue.enqueue_sale(SaleDraft(amount_minor=100 + index % 900, currency="EUR",
-                                         method="face", customer_id=f"bench-{index % 50}"))
+            queue.enqueue_sale(
+                SaleDraft(
+                    amount_minor=100 + index % 900,
+                    currency="EUR",
+                    method="face",
+                    customer_id=f"bench-{index % 50}",
+                )
+            )
             progress.advance()
     progress.finish()
     for part in fill_dir.glob("device.db*"):
@@ -73,14 +83,18 @@ def fill_backlog(identity: DeviceIdentity, count: int) -> float:
     return time.monotonic() - started
 
 
-def drain(identity: DeviceIdentity, ledger_url: str, config: SyncConfig, backlog: int
-          ) -> dict[str, Any]:
+def drain(
+    identity: DeviceIdentity, ledger_url: str, config: SyncConfig, backlog: int
+) -> dict[str, Any]:
     """Run the agent until the queue is empty; time it and check the ledger took everything."""
     progress = Progress("draining", total=backlog)
-    with _open_queue(identity.data_dir, identity) as queue, \
-            LedgerClient(ledger_url, identity.device_id, identity.key, config) as client:
-        agent = SyncAgent(queue, client, identity.key, config,
-                          on_batch=lambda o: _advance(progress, o))
+    with (
+        _open_queue(identity.data_dir, identity) as queue,
+        LedgerClient(ledger_url, identity.device_id, identity.key, config) as client,
+    ):
+        agent = SyncAgent(
+            queue, client, identity.key, config, on_batch=lambda o: _advance(progress, o)
+        )
         started = time.monotonic()
         code = agent.run("until-drained")
         seconds = time.monotonic() - started
@@ -88,9 +102,14 @@ def drain(identity: DeviceIdentity, ledger_url: str, config: SyncConfig, backlog
     progress.finish()
     if code != 0 or left or progress.done != backlog:
         raise SmilepayError(f"drain incomplete: exit {code}, {left} left, {progress.done} synced")
-    return {"bench": "sync", "backlog": backlog, "seconds": round(seconds, 2),
-            "sales_per_s": round(backlog / seconds, 1), "batch_size": config.batch_size,
-            "ledger": "separate process, uvicorn on 127.0.0.1"}
+    return {
+        "bench": "sync",
+        "backlog": backlog,
+        "seconds": round(seconds, 2),
+        "sales_per_s": round(backlog / seconds, 1),
+        "batch_size": config.batch_size,
+        "ledger": "separate process, uvicorn on 127.0.0.1",
+    }
 
 
 def _advance(progress: Progress, outcome: PushOutcome) -> None:
@@ -109,14 +128,20 @@ def _open_queue(data_dir: Path, identity: DeviceIdentity, for_fill: bool = False
             return None
 
     kind = BacklogFillQueue if for_fill else SaleQueue
-    return kind.open(data_dir, device_id=identity.device_id, signing_key=identity.key,
-                     limits=NO_LIMITS, allow_tmpfs=True)
+    return kind.open(
+        data_dir,
+        device_id=identity.device_id,
+        signing_key=identity.key,
+        limits=NO_LIMITS,
+        allow_tmpfs=True,
+    )
 
 
 def _lift_limits(ledger_url: str, device_id: str) -> None:
     # The backlog is built before the drain; the ledger's limits apply to new offline sales.
-    httpx.put(f"{ledger_url}/v1/devices/{device_id}/limits", json=NO_LIMITS.model_dump(),
-              timeout=10).raise_for_status()
+    httpx.put(
+        f"{ledger_url}/v1/devices/{device_id}/limits", json=NO_LIMITS.model_dump(), timeout=10
+    ).raise_for_status()
 
 
 class LedgerServer:
@@ -134,9 +159,19 @@ class LedgerServer:
             port = sock.getsockname()[1]
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", self.db_url,
-                 "--port", str(port)],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "device.cli",
+                    "ledger",
+                    "serve",
+                    "--db",
+                    self.db_url,
+                    "--port",
+                    str(port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self.url = f"http://127.0.0.1:{port}"
         self._wait_ready()

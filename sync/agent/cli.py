@@ -48,16 +48,20 @@ def _device_init(args: argparse.Namespace) -> int:
     token_file = args.registration_token_file
     token = token_file.read_text().strip() if token_file else None
     identity = init_device(
-        args.data_dir, args.ledger_url, merchant_id=args.merchant_id, store_id=args.store_id,
-        name=args.name, registration_token=token,
+        args.data_dir,
+        args.ledger_url,
+        merchant_id=args.merchant_id,
+        store_id=args.store_id,
+        name=args.name,
+        registration_token=token,
     )
     print(identity.device_id)
     return 0
 
 
 def _sync_run(args: argparse.Namespace) -> int:
+    from device.sync_service import run_agent
     from sync.agent.agent import RunMode
-    from sync.agent.service import run_agent
 
     mode: RunMode = "once" if args.once else "until-drained" if args.until_drained else "forever"
     return run_agent(args.data_dir, mode, ledger_url=args.ledger_url, config_path=args.config)

@@ -22,8 +22,8 @@ import httpx
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.errors import SmilepayError
-from sync import wire
+from base import wire
+from base.errors import SmilepayError
 from sync.agent.clock import ClockSample, device_time_ms
 from sync.agent.config import SyncConfig
 
@@ -277,8 +277,13 @@ class LedgerClient:
             headers = {**headers, "Content-Type": "application/json"}
         extensions = {"trace": self._check_pin} if self._pin else None
         return self._http.build_request(
-            method, path, content=content or None, params=query, headers=headers,
-            timeout=timeout, extensions=extensions,
+            method,
+            path,
+            content=content or None,
+            params=query,
+            headers=headers,
+            timeout=timeout,
+            extensions=extensions,
         )
 
     def _exchange(self, request: httpx.Request, total_s: float) -> tuple[int, bytes]:

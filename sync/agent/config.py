@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from device.settings import Section
+from base.settings import Section
 
 
 class SyncConfig(Section):

@@ -11,8 +11,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.errors import SmilepayError
-from sync import keys
+from base import keys
+from base.errors import SmilepayError
 from sync.agent.client import LedgerClient
 from sync.agent.config import SyncConfig
 

@@ -23,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from device.logs import configure_logging
-from sync import keys, wire
-from sync.keys import load_key_file
+from base import keys, wire
+from base.keys import load_key_file
+from base.limits import OfflineLimits
+from base.logs import configure_logging
 from sync.ledger import customers, devices, holds
 from sync.ledger import requests as bodies
 from sync.ledger.errors import BadRequest, Conflict, LedgerError, Unauthorized
@@ -38,7 +39,6 @@ from sync.ledger.ingestion import (
 )
 from sync.ledger.openapi import openapi_document
 from sync.ledger.storage import in_transaction, migrate, open_engine
-from sync.queue.config import OfflineLimits
 
 log = logging.getLogger(__name__)
 NONCE_SWEEP_EVERY = 1000  # requests between sweeps of expired nonces
@@ -92,8 +92,7 @@ class Ledger:
         headers = {k: request.headers[k] for k in devices.AUTH_HEADERS if k in request.headers}
         now_s, path = self.clock(), request.url.path
         with self.engine.connect() as conn:
-            row = devices.check_request(conn, device_id, headers, request.method, path, body,
-                                        now_s)
+            row = devices.check_request(conn, device_id, headers, request.method, path, body, now_s)
         self._requests += 1
         if self._requests % NONCE_SWEEP_EVERY == 0:
             self.transaction(lambda conn: devices.forget_old_nonces(conn, self.now_ms()))
@@ -123,7 +122,7 @@ def _check_token(expected: str | None, given: str, prefix: str) -> None:
     if expected is None:
         return
     if not given.startswith(prefix) or not hmac.compare_digest(
-        given[len(prefix):].encode(), expected.encode()
+        given[len(prefix) :].encode(), expected.encode()
     ):
         raise Unauthorized("bad_token", "missing or wrong operator token")
 
@@ -242,7 +241,7 @@ def ack_gallery(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any
     now = ledger.now_ms()
     return 200, ledger.device_transaction(
         auth,
-        lambda conn: customers.acknowledge(conn, device, ack.cursor, ack.deleted_customer_ids, now)
+        lambda conn: customers.acknowledge(conn, device, ack.cursor, ack.deleted_customer_ids, now),
     )
 
 
@@ -253,8 +252,7 @@ def post_enrollment(ledger: Ledger, request: Request, body: bytes) -> tuple[int,
     enrollment = bodies.parse_body(bodies.Enrollment, body).model_dump()
     now = ledger.now_ms()
     return 201, ledger.device_transaction(
-        auth,
-        lambda conn: customers.enroll(conn, device, enrollment, ledger.default_currency, now)
+        auth, lambda conn: customers.enroll(conn, device, enrollment, ledger.default_currency, now)
     )
 
 
@@ -302,8 +300,8 @@ def delete_customer(ledger: Ledger, request: Request, body: bytes) -> tuple[int,
 
 
 def post_token(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
-    """A signed customer token (device/codes/token.py) for the customer's phone or card."""
-    from device.codes.token import issue_token
+    """A signed customer token (base/token.py) for the customer's phone or card."""
+    from base.token import issue_token
 
     ledger.check_admin(request)
     if ledger.issuer_key is None:

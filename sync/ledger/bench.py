@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, MetaData, Table
 
-from device.errors import SmilepayError
-from device.progress import Progress
-from sync import wire
+from base import wire
+from base.errors import SmilepayError
+from base.progress import Progress
 from sync.ledger import customers
 from sync.ledger.kiosk import Kiosk
 from sync.ledger.storage import open_engine
@@ -39,8 +39,9 @@ def bench_command(args: argparse.Namespace) -> int:
     if args.sales < args.batch or min(args.batch, args.devices, args.customers) < 1:
         raise SmilepayError("need --sales >= --batch >= 1, --devices >= 1, --customers >= 1")
     with LedgerProcess(args.db, args.workers) as url:
-        kiosks, batches = _prepare(url, args.db, args.sales, args.batch, args.devices,
-                                   args.customers)
+        kiosks, batches = _prepare(
+            url, args.db, args.sales, args.batch, args.devices, args.customers
+        )
         elapsed, accepted = _ingest(kiosks, batches, args.sales)
     rows = [_raw_row(record) for batch in batches for record in batch[1]]
     raw_elapsed = raw_insert(open_engine(args.db), rows, args.batch)
@@ -73,8 +74,19 @@ class LedgerProcess:
 
     def __enter__(self) -> str:
         port = _free_port()
-        command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", self.db_url,
-                   "--port", str(port), "--workers", str(self.workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "device.cli",
+            "ledger",
+            "serve",
+            "--db",
+            self.db_url,
+            "--port",
+            str(port),
+            "--workers",
+            str(self.workers),
+        ]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         self._wait_ready(url)
@@ -115,12 +127,12 @@ def _funded_customers(db_url: str, count: int) -> list[str]:
     progress = Progress("funding customers", count)
     for start in range(0, count, 1000):
         with engine.begin() as conn:
-            for customer_id in ids[start:start + 1000]:
+            for customer_id in ids[start : start + 1000]:
                 new = {"customer_id": customer_id, "name": "Bench", "currency": "EUR"}
                 customers.create_customer(conn, new, 0)
                 funds = {"amount_minor": 10**9, "currency": "EUR", "reference": customer_id}
                 customers.top_up(conn, customer_id, funds, 0)
-        progress.advance(len(ids[start:start + 1000]))
+        progress.advance(len(ids[start : start + 1000]))
     progress.finish()
     engine.dispose()
     return ids
@@ -140,8 +152,9 @@ def _prepare(
     for start in range(0, count, batch):
         kiosk = kiosks[(start // batch) % device_count]
         size = min(batch, count - start)
-        batches.append((kiosk, [kiosk.sale(rng.randint(100, 900), rng.choice(customers))
-                                for _ in range(size)]))
+        batches.append(
+            (kiosk, [kiosk.sale(rng.randint(100, 900), rng.choice(customers)) for _ in range(size)])
+        )
         progress.advance(size)
     progress.finish()
     return kiosks, batches
@@ -205,7 +218,7 @@ def raw_insert(engine: Engine, rows: list[dict[str, Any]], batch: int) -> float:
         started = time.perf_counter()
         for start in range(0, len(rows), batch):
             with engine.begin() as conn:
-                conn.execute(table.insert(), rows[start:start + batch])
+                conn.execute(table.insert(), rows[start : start + batch])
             progress.advance(min(batch, len(rows) - start))
         elapsed = time.perf_counter() - started
         progress.finish()

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from sync import wire
+from base import wire
 from sync.ledger import bookkeeping as bk
 from sync.ledger.tables import authorizations, customers, transfers
 
@@ -128,24 +128,45 @@ def _transfer_for(
     to_merchant = bk.merchant(merchant_id, currency)
     hold = holds.pop(record["sale_id"], None)
     if hold and customer in owners and _hold_matches(hold, record):
-        post = bk.Transfer("post", bk.wallet(customer), to_merchant, amount, currency, "post",
-                           sale_id=record["sale_id"], pending_id=hold.transfer_id)
+        post = bk.Transfer(
+            "post",
+            bk.wallet(customer),
+            to_merchant,
+            amount,
+            currency,
+            "post",
+            sale_id=record["sale_id"],
+            pending_id=hold.transfer_id,
+        )
         wallets[bk.wallet(customer)].debits_pending -= amount
         wallets[bk.wallet(customer)].debits_posted += amount
         return post, None, False
     reason = _decline_reason(customer, currency, owners)
     if reason:
-        suspense = bk.Transfer("declined", bk.suspense(currency), to_merchant, amount, currency,
-                               sale_id=record["sale_id"])
+        suspense = bk.Transfer(
+            "declined",
+            bk.suspense(currency),
+            to_merchant,
+            amount,
+            currency,
+            sale_id=record["sale_id"],
+        )
         return suspense, reason, False
     balance = wallets[bk.wallet(customer)]
     if balance.available >= amount:
         balance.debits_posted += amount
-        sale = bk.Transfer("sale", balance.account_id, to_merchant, amount, currency,
-                           sale_id=record["sale_id"])
+        sale = bk.Transfer(
+            "sale", balance.account_id, to_merchant, amount, currency, sale_id=record["sale_id"]
+        )
         return sale, None, False
-    debt = bk.Transfer("settle_later", bk.settle_later(customer), to_merchant, amount, currency,
-                       sale_id=record["sale_id"])
+    debt = bk.Transfer(
+        "settle_later",
+        bk.settle_later(customer),
+        to_merchant,
+        amount,
+        currency,
+        sale_id=record["sale_id"],
+    )
     return debt, None, True
 
 

@@ -11,7 +11,9 @@ def register(commands: Any, benches: Any) -> None:
     ledger = commands.add_parser("ledger", help="the central ledger service")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
     serve = ledger_sub.add_parser("serve", help="run the ledger HTTP service")
-    serve.add_argument("--db", required=True, help="SQLAlchemy URL (sqlite:///... or postgresql://...)")
+    serve.add_argument(
+        "--db", required=True, help="SQLAlchemy URL (sqlite:///... or postgresql://...)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--workers", type=int, default=1, help="HTTP worker processes")

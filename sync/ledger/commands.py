@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from device.errors import SmilepayError
-from device.logs import configure_logging
+from base.errors import SmilepayError
+from base.logs import configure_logging
 from sync.ledger.reports import journal, reconcile
 from sync.ledger.storage import migrate, open_engine
 
@@ -32,7 +32,7 @@ def read_token(path: str | None, what: str) -> str | None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """`smilepay ledger serve`: migrate, then serve HTTP until interrupted."""
-    from sync.keys import load_key_file
+    from base.keys import load_key_file
     from sync.ledger.app import ENV_ADMIN, ENV_DB, ENV_ISSUER_KEY_FILE, ENV_REGISTRATION, create_app
     from sync.ledger.server import serve, serve_workers
 
@@ -41,19 +41,31 @@ def serve_command(args: argparse.Namespace) -> int:
     registration = read_token(args.registration_token_file, "--registration-token-file")
     if args.workers < 1:
         raise SmilepayError("--workers must be at least 1")
-    log.info("ledger starting", extra={"host": args.host, "port": args.port,
-                                       "workers": args.workers, "operator_auth": admin is not None})
+    log.info(
+        "ledger starting",
+        extra={
+            "host": args.host,
+            "port": args.port,
+            "workers": args.workers,
+            "operator_auth": admin is not None,
+        },
+    )
     issuer_key = load_key_file(Path(args.issuer_key_file)) if args.issuer_key_file else None
     if args.workers == 1:
-        app = create_app(args.db, admin_token=admin, registration_token=registration,
-                         issuer_key=issuer_key)
+        app = create_app(
+            args.db, admin_token=admin, registration_token=registration, issuer_key=issuer_key
+        )
         serve(app, args.host, args.port)
         return 0
     migrate(open_engine(args.db))  # once, before the workers start
-    os.environ.update({
-        ENV_DB: args.db, ENV_ADMIN: admin or "", ENV_REGISTRATION: registration or "",
-        ENV_ISSUER_KEY_FILE: args.issuer_key_file or "",
-    })
+    os.environ.update(
+        {
+            ENV_DB: args.db,
+            ENV_ADMIN: admin or "",
+            ENV_REGISTRATION: registration or "",
+            ENV_ISSUER_KEY_FILE: args.issuer_key_file or "",
+        }
+    )
     serve_workers("sync.ledger.app:app_from_environment", args.host, args.port, args.workers)
     return 0
 
@@ -71,8 +83,10 @@ def export_command(args: argparse.Namespace) -> int:
 
 def _transfer_line(t: dict[str, Any]) -> str:
     sale = f" sale {t['sale_id']}" if t["sale_id"] else ""
-    return (f"{t['created_ms']} {t['kind']:<12} {t['amount_minor']:>10} {t['currency']} "
-            f"{t['debit_account_id']} -> {t['credit_account_id']}{sale}")
+    return (
+        f"{t['created_ms']} {t['kind']:<12} {t['amount_minor']:>10} {t['currency']} "
+        f"{t['debit_account_id']} -> {t['credit_account_id']}{sale}"
+    )
 
 
 def reconcile_command(args: argparse.Namespace) -> int:
@@ -100,11 +114,15 @@ def _report_text(report: dict[str, Any]) -> str:
             f"gaps {d['gaps']}, chain breaks {d['chain_breaks']}"
         )
         for total in d["totals"]:
-            lines.append(f"  {total['currency']}: {total['sales_minor']} by {total['by_kind']}"
-                         f" balanced={total['balanced']}")
+            lines.append(
+                f"  {total['currency']}: {total['sales_minor']} by {total['by_kind']}"
+                f" balanced={total['balanced']}"
+            )
     for total in report["ledger"]:
-        lines.append(f"ledger {total['currency']}: debits {total['debits_posted']} credits "
-                     f"{total['credits_posted']} balanced={total['balanced']}")
+        lines.append(
+            f"ledger {total['currency']}: debits {total['debits_posted']} credits "
+            f"{total['credits_posted']} balanced={total['balanced']}"
+        )
     return "\n".join(lines)
 
 

@@ -68,15 +68,22 @@ def top_up(
     ).first()
     if earlier is not None:
         same = (earlier.credit_account_id, earlier.amount_minor) == (
-            bk.wallet(customer_id), request["amount_minor"]
+            bk.wallet(customer_id),
+            request["amount_minor"],
         )
         if not same:
             raise Conflict("reference_taken", f"reference {reference!r} funded something else")
         return {"transfer_id": earlier.transfer_id, "customer_id": customer_id}, False
     currency = customer.currency
     bk.ensure_accounts(conn, {bk.settlement(currency): ("settlement", "house", currency)})
-    funding = bk.Transfer("topup", bk.settlement(currency), bk.wallet(customer_id),
-                          request["amount_minor"], currency, reference=reference)
+    funding = bk.Transfer(
+        "topup",
+        bk.settlement(currency),
+        bk.wallet(customer_id),
+        request["amount_minor"],
+        currency,
+        reference=reference,
+    )
     applied = bk.apply_transfers(conn, [funding], now_ms)
     _settle_debt(conn, customer_id, currency, reference, now_ms)
     return {"transfer_id": applied[0].transfer_id, "customer_id": customer_id}, True
@@ -89,8 +96,14 @@ def _settle_debt(conn: Connection, customer_id: str, currency: str, ref: str, no
     owed = balances[bk.settle_later(customer_id)].owed
     amount = min(owed, balances[bk.wallet(customer_id)].available)
     if amount > 0:
-        settle = bk.Transfer("settle", bk.wallet(customer_id), bk.settle_later(customer_id),
-                             amount, currency, reference=ref)
+        settle = bk.Transfer(
+            "settle",
+            bk.wallet(customer_id),
+            bk.settle_later(customer_id),
+            amount,
+            currency,
+            reference=ref,
+        )
         bk.apply_transfers(conn, [settle], now_ms)
 
 

@@ -9,10 +9,10 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sync import keys, wire
+from base import keys, wire
+from base.limits import OfflineLimits
 from sync.ledger.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from sync.ledger.tables import device_limits, devices, nonces
-from sync.queue.config import OfflineLimits
 
 log = logging.getLogger(__name__)
 AUTH_HEADERS = (wire.HEADER_DEVICE, wire.HEADER_TIMESTAMP, wire.HEADER_NONCE, wire.HEADER_SIGNATURE)
@@ -77,12 +77,16 @@ def check_request(
     """Check the request's device, signature and freshness (the nonce is `spend_nonce`'s job);
     log and raise if any fails. Returns the device row."""
     if headers.get(wire.HEADER_DEVICE) != device_id:
-        _refuse(Unauthorized("bad_device_header", "X-Smilepay-Device does not name this device"),
-                device_id, path)
+        _refuse(
+            Unauthorized("bad_device_header", "X-Smilepay-Device does not name this device"),
+            device_id,
+            path,
+        )
     row = conn.execute(select(devices).where(devices.c.device_id == device_id)).first()
     if row is None:
-        _refuse(Unauthorized("unknown_device", f"device {device_id} is not registered"),
-                device_id, path)
+        _refuse(
+            Unauthorized("unknown_device", f"device {device_id} is not registered"), device_id, path
+        )
     if row.revoked_ms is not None:
         _refuse(Forbidden("device_revoked", "this device was revoked"), device_id, path)
     public_key = keys.public_key_from_b64(row.public_key)
@@ -96,15 +100,20 @@ def spend_nonce(conn: Connection, device_id: str, nonce: str, path: str, now_ms:
     """Record the request's nonce in the transaction doing its work; a nonce seen before is a
     replay (409, logged). Two copies racing: the unique key lets exactly one through."""
     if not _remember_nonce(conn, device_id, nonce, now_ms):
-        _refuse(Conflict("replayed_request", "this request's nonce was already used"),
-                device_id, path)
+        _refuse(
+            Conflict("replayed_request", "this request's nonce was already used"), device_id, path
+        )
 
 
 def _refuse(error: Unauthorized | Forbidden | Conflict, device_id: str, path: str) -> NoReturn:
     log.warning(
         "device request refused",
-        extra={"device_id": device_id[:64], "path": path[:200], "why": error.code,
-               "detail": error.reason},
+        extra={
+            "device_id": device_id[:64],
+            "path": path[:200],
+            "why": error.code,
+            "detail": error.reason,
+        },
     )
     raise error
 

@@ -59,9 +59,7 @@ def _answer(row: Any) -> dict[str, Any]:
 
 
 def _decline_reason(conn: Connection, customer_id: str, request: dict[str, Any]) -> str | None:
-    customer = conn.execute(
-        select(customers).where(customers.c.customer_id == customer_id)
-    ).first()
+    customer = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).first()
     if customer is None or customer.deleted_ms is not None:
         return "unknown or deleted customer"
     if customer.currency != request["currency"]:
@@ -76,8 +74,15 @@ def _place_hold(conn: Connection, merchant_id: str, request: dict[str, Any], now
     currency = request["currency"]
     to_merchant = bk.merchant(merchant_id, currency)
     bk.ensure_accounts(conn, {to_merchant: ("merchant", merchant_id, currency)})
-    hold = bk.Transfer("hold", bk.wallet(request["customer_id"]), to_merchant,
-                       request["amount_minor"], currency, "pending", sale_id=request["sale_id"])
+    hold = bk.Transfer(
+        "hold",
+        bk.wallet(request["customer_id"]),
+        to_merchant,
+        request["amount_minor"],
+        currency,
+        "pending",
+        sale_id=request["sale_id"],
+    )
     return bk.apply_transfers(conn, [hold], now_ms)[0].transfer_id
 
 
@@ -115,8 +120,16 @@ def expire_holds(conn: Connection, now_ms: int, customer_id: str | None = None) 
 
 def _void_holds(conn: Connection, auths: list[Row[Any]], kind: str, now_ms: int) -> None:
     voids = [
-        bk.Transfer(kind, bk.wallet(a.customer_id), "", a.amount_minor, a.currency, "void",
-                    sale_id=a.sale_id, pending_id=a.pending_transfer_id)
+        bk.Transfer(
+            kind,
+            bk.wallet(a.customer_id),
+            "",
+            a.amount_minor,
+            a.currency,
+            "void",
+            sale_id=a.sale_id,
+            pending_id=a.pending_transfer_id,
+        )
         for a in auths
     ]
     bk.apply_transfers(conn, [_with_credit(conn, v) for v in voids], now_ms)

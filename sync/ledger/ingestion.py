@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Row, select
 
-from sync import wire
+from base import wire
 from sync.ledger.booking import Booked, book_sales
 from sync.ledger.storage import bulk_insert
 from sync.ledger.tables import anomalies, batches, devices, sales
@@ -69,7 +69,7 @@ class Plan:
 
 class JsonFloat:
     """A float found while parsing a batch: signed records may not contain floats (see
-    sync.wire), and json.dumps refuses this type, so the record holding it is named."""
+    base.wire), and json.dumps refuses this type, so the record holding it is named."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -77,7 +77,7 @@ class JsonFloat:
 
 def load_batch_json(body: bytes) -> Any:
     """Parse a batch body, marking every float (checking for them once here is what lets
-    `record_hash` skip sync.wire's per-record float walk)."""
+    `record_hash` skip base.wire's per-record float walk)."""
     try:
         return json.loads(body, parse_float=JsonFloat, parse_constant=JsonFloat)
     except ValueError as exc:
@@ -85,7 +85,7 @@ def load_batch_json(body: bytes) -> Any:
 
 
 def canonical_body(record: dict[str, Any]) -> str:
-    """sync.wire.canonical_bytes of a record parsed by `load_batch_json`, as text: the same
+    """base.wire.canonical_bytes of a record parsed by `load_batch_json`, as text: the same
     bytes, encoded once. Raises WireError like wire does."""
     body = wire.sale_body(record)
     try:
@@ -95,7 +95,7 @@ def canonical_body(record: dict[str, Any]) -> str:
 
 
 def record_hash(record: dict[str, Any]) -> str:
-    """sync.wire.sale_hash for a record parsed by `load_batch_json`."""
+    """base.wire.sale_hash for a record parsed by `load_batch_json`."""
     return hashlib.sha256(canonical_body(record).encode()).hexdigest()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import keys, wire
+from base import keys, wire
 
 
 class Kiosk:
@@ -95,8 +95,9 @@ class Kiosk:
 
     def post_batch(self, records: list[dict[str, Any]]) -> httpx.Response:
         """POST the records as one signed batch."""
-        return self.send("POST", f"/v1/devices/{self.device_id}/sales:batch",
-                         self.batch_body(records))
+        return self.send(
+            "POST", f"/v1/devices/{self.device_id}/sales:batch", self.batch_body(records)
+        )
 
     def post_json(self, path: str, payload: Any) -> httpx.Response:
         """POST a JSON body to a device path (relative to /v1/devices/{id})."""

@@ -143,108 +143,174 @@ def _paths() -> dict[str, Any]:
         "/v1/time": {"get": _op("the ledger's clock", 200, TIME, ())},
         "/v1/devices": {
             "post": _op(
-                "register a device key", 201, _obj(["device_id"], device_id={"type": "string"}),
+                "register a device key",
+                201,
+                _obj(["device_id"], device_id={"type": "string"}),
                 (400, 401, 403, 409),
-                body=_obj(["device_id", "public_key", "merchant_id", "store_id"], device_id=ID,
-                          public_key={"type": "string", "minLength": 1, "maxLength": 64},
-                          merchant_id=ID, store_id=ID, name={"type": "string", "maxLength": 200}),
+                body=_obj(
+                    ["device_id", "public_key", "merchant_id", "store_id"],
+                    device_id=ID,
+                    public_key={"type": "string", "minLength": 1, "maxLength": 64},
+                    merchant_id=ID,
+                    store_id=ID,
+                    name={"type": "string", "maxLength": 200},
+                ),
             )
         },
         "/v1/devices/{device_id}:revoke": {
-            "post": _admin_op("revoke a device", 200, {"type": "object"},
-                              params=[_path_param("device_id")])
+            "post": _admin_op(
+                "revoke a device", 200, {"type": "object"}, params=[_path_param("device_id")]
+            )
         },
         "/v1/devices/{device_id}/limits": {
-            "put": _admin_op("set a device's offline limits", 200, {"type": "object"},
-                             params=[_path_param("device_id")], body=LIMITS)
+            "put": _admin_op(
+                "set a device's offline limits",
+                200,
+                {"type": "object"},
+                params=[_path_param("device_id")],
+                body=LIMITS,
+            )
         },
         "/v1/devices/{device_id}/sales:batch": {
             "post": _device_op(
-                "ingest a signed batch of consecutive sales", 200,
-                _obj(["results", "ledger_time_ms"],
-                     results={"type": "array", "items": SALE_RESULT},
-                     ledger_time_ms={"type": "integer"}),
+                "ingest a signed batch of consecutive sales",
+                200,
+                _obj(
+                    ["results", "ledger_time_ms"],
+                    results={"type": "array", "items": SALE_RESULT},
+                    ledger_time_ms={"type": "integer"},
+                ),
                 body=BATCH,
             )
         },
         "/v1/devices/{device_id}/authorizations": {
             "post": _device_op(
-                "authorise an online sale (places a pending transfer)", 200, AUTHORIZATION,
-                body=_obj(["sale_id", "customer_id", "amount_minor", "currency", "method"],
-                          sale_id=ID, customer_id=ID, amount_minor=AMOUNT, currency=CURRENCY,
-                          method={"enum": ["face", "customer_qr", "merchant_qr"]}),
+                "authorise an online sale (places a pending transfer)",
+                200,
+                AUTHORIZATION,
+                body=_obj(
+                    ["sale_id", "customer_id", "amount_minor", "currency", "method"],
+                    sale_id=ID,
+                    customer_id=ID,
+                    amount_minor=AMOUNT,
+                    currency=CURRENCY,
+                    method={"enum": ["face", "customer_qr", "merchant_qr"]},
+                ),
             )
         },
         "/v1/devices/{device_id}/authorizations/{auth_id}:void": {
-            "post": _device_op("void an authorisation's hold", 200, AUTHORIZATION,
-                               extra_params=[_path_param("auth_id")])
+            "post": _device_op(
+                "void an authorisation's hold",
+                200,
+                AUTHORIZATION,
+                extra_params=[_path_param("auth_id")],
+            )
         },
         "/v1/devices/{device_id}/gallery": {
             "get": _device_op(
-                "gallery changes after a cursor", 200,
-                _obj(["changes", "cursor"], changes={"type": "array", "items": GALLERY_CHANGE},
-                     cursor={"type": "integer"}),
+                "gallery changes after a cursor",
+                200,
+                _obj(
+                    ["changes", "cursor"],
+                    changes={"type": "array", "items": GALLERY_CHANGE},
+                    cursor={"type": "integer"},
+                ),
                 extra_params=[
                     {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                    {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    },
                 ],
             )
         },
         "/v1/devices/{device_id}/gallery:ack": {
             "post": _device_op(
-                "confirm gallery changes (and deletions) applied on this kiosk", 200,
+                "confirm gallery changes (and deletions) applied on this kiosk",
+                200,
                 {"type": "object"},
-                body=_obj(["cursor"], cursor={"type": "integer", "minimum": 0},
-                          deleted_customer_ids={"type": "array", "items": ID}),
+                body=_obj(
+                    ["cursor"],
+                    cursor={"type": "integer", "minimum": 0},
+                    deleted_customer_ids={"type": "array", "items": ID},
+                ),
             )
         },
         "/v1/devices/{device_id}/enrollments": {
             "post": _device_op(
-                "a face enrolled on this kiosk, with the customer's consent", 201,
+                "a face enrolled on this kiosk, with the customer's consent",
+                201,
                 {"type": "object"},
                 body=_obj(
-                    ["customer_id", "name", "template_b64", "consent"], customer_id=ID, name=TEXT,
+                    ["customer_id", "name", "template_b64", "consent"],
+                    customer_id=ID,
+                    name=TEXT,
                     template_b64={"type": "string", "description": "128 float32 LE, base64"},
                     step_up_salt={"type": "string", "nullable": True},
-                    step_up_hash={"type": "string", "nullable": True}, currency=CURRENCY,
-                    consent=_obj(["text_version", "accepted_at", "kiosk_id"], text_version=TEXT,
-                                 accepted_at={"type": "string", "minLength": 1, "maxLength": 40},
-                                 kiosk_id=ID),
+                    step_up_hash={"type": "string", "nullable": True},
+                    currency=CURRENCY,
+                    consent=_obj(
+                        ["text_version", "accepted_at", "kiosk_id"],
+                        text_version=TEXT,
+                        accepted_at={"type": "string", "minLength": 1, "maxLength": 40},
+                        kiosk_id=ID,
+                    ),
                 ),
             )
         },
         "/v1/devices/{device_id}/config": {
-            "get": _device_op("offline limits and ledger time", 200,
-                              _obj(["limits", "ledger_time_ms"], limits=LIMITS,
-                                   ledger_time_ms={"type": "integer"}))
+            "get": _device_op(
+                "offline limits and ledger time",
+                200,
+                _obj(
+                    ["limits", "ledger_time_ms"], limits=LIMITS, ledger_time_ms={"type": "integer"}
+                ),
+            )
         },
         "/v1/customers": {
-            "post": _admin_op("create a customer", 201,
-                              _obj(["customer_id"], customer_id={"type": "string"}),
-                              body=_obj(["name", "currency"], customer_id=ID, name=TEXT,
-                                        currency=CURRENCY))
+            "post": _admin_op(
+                "create a customer",
+                201,
+                _obj(["customer_id"], customer_id={"type": "string"}),
+                body=_obj(["name", "currency"], customer_id=ID, name=TEXT, currency=CURRENCY),
+            )
         },
         "/v1/customers/{customer_id}/topups": {
-            "post": _admin_op("fund a wallet (idempotent on reference)", 201, {"type": "object"},
-                              params=customer,
-                              body=_obj(["amount_minor", "currency", "reference"],
-                                        amount_minor=AMOUNT, currency=CURRENCY, reference=TEXT))
+            "post": _admin_op(
+                "fund a wallet (idempotent on reference)",
+                201,
+                {"type": "object"},
+                params=customer,
+                body=_obj(
+                    ["amount_minor", "currency", "reference"],
+                    amount_minor=AMOUNT,
+                    currency=CURRENCY,
+                    reference=TEXT,
+                ),
+            )
         },
         "/v1/customers/{customer_id}/tokens": {
-            "post": _admin_op("issue a signed customer token", 201,
-                              _obj(["customer_id", "token", "expires_at"],
-                                   customer_id={"type": "string"}, token={"type": "string"},
-                                   expires_at={"type": "integer"}),
-                              params=customer,
-                              body=_obj([], ttl_s={"type": "integer", "minimum": 1,
-                                                   "maximum": 2592000}))
+            "post": _admin_op(
+                "issue a signed customer token",
+                201,
+                _obj(
+                    ["customer_id", "token", "expires_at"],
+                    customer_id={"type": "string"},
+                    token={"type": "string"},
+                    expires_at={"type": "integer"},
+                ),
+                params=customer,
+                body=_obj([], ttl_s={"type": "integer", "minimum": 1, "maximum": 2592000}),
+            )
         },
         "/v1/customers/{customer_id}": {
-            "get": _admin_op("balance, holds, settle-later debt, erasure status", 200, CUSTOMER,
-                             params=customer),
-            "delete": _admin_op("erase a customer (queued for every kiosk)", 202, DELETION,
-                                params=customer),
+            "get": _admin_op(
+                "balance, holds, settle-later debt, erasure status", 200, CUSTOMER, params=customer
+            ),
+            "delete": _admin_op(
+                "erase a customer (queued for every kiosk)", 202, DELETION, params=customer
+            ),
         },
     }
 
@@ -256,7 +322,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "smilepay ledger",
             "version": "1",
-            "description": "Device and operator API; see sync/PROTOCOL.md and sync/wire.py.",
+            "description": "Device and operator API; see sync/PROTOCOL.md and base/wire.py.",
         },
         "paths": _paths(),
     }

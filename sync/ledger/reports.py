@@ -87,8 +87,7 @@ def _anomaly_seqs(conn: Connection, device_id: str, kind: str) -> list[int]:
 
 def _declines(conn: Connection, device_id: str) -> list[dict[str, Any]]:
     query = (
-        select(sales.c.seq, sales.c.sale_id, sales.c.amount_minor, sales.c.currency,
-               sales.c.reason)
+        select(sales.c.seq, sales.c.sale_id, sales.c.amount_minor, sales.c.currency, sales.c.reason)
         .where(sales.c.device_id == device_id, sales.c.status == "declined")
         .order_by(sales.c.seq)
     )
@@ -111,39 +110,53 @@ def _money(conn: Connection, device_id: str) -> list[dict[str, Any]]:
     )
     totals: dict[str, dict[str, Any]] = {}
     for row in conn.execute(query):
-        entry = totals.setdefault(row.currency, {"currency": row.currency, "sales_minor": 0,
-                                                 "transfers_minor": 0, "by_kind": {}})
+        entry = totals.setdefault(
+            row.currency,
+            {"currency": row.currency, "sales_minor": 0, "transfers_minor": 0, "by_kind": {}},
+        )
         entry["sales_minor"] += int(row.sales_minor)
         entry["transfers_minor"] += int(row.transfers_minor)
-        entry["by_kind"][_kind_name(row.kind)] = {"count": int(row.sales_count),
-                                                  "amount_minor": int(row.sales_minor)}
+        entry["by_kind"][_kind_name(row.kind)] = {
+            "count": int(row.sales_count),
+            "amount_minor": int(row.sales_minor),
+        }
     for entry in totals.values():
         entry["balanced"] = entry["sales_minor"] == entry["transfers_minor"]
     return sorted(totals.values(), key=lambda entry: entry["currency"])
 
 
 def _kind_name(kind: str) -> str:
-    return {"sale": "wallet", "post": "online", "settle_later": "settle_later",
-            "declined": "suspense"}.get(kind, kind)
+    return {
+        "sale": "wallet",
+        "post": "online",
+        "settle_later": "settle_later",
+        "declined": "suspense",
+    }.get(kind, kind)
 
 
 def ledger_totals(conn: Connection) -> list[dict[str, Any]]:
     """Per currency: total debits and credits over all accounts (posted and pending)."""
-    query = select(
-        accounts.c.currency,
-        func.sum(accounts.c.debits_posted),
-        func.sum(accounts.c.credits_posted),
-        func.sum(accounts.c.debits_pending),
-        func.sum(accounts.c.credits_pending),
-    ).group_by(accounts.c.currency).order_by(accounts.c.currency)
+    query = (
+        select(
+            accounts.c.currency,
+            func.sum(accounts.c.debits_posted),
+            func.sum(accounts.c.credits_posted),
+            func.sum(accounts.c.debits_pending),
+            func.sum(accounts.c.credits_pending),
+        )
+        .group_by(accounts.c.currency)
+        .order_by(accounts.c.currency)
+    )
     out = []
     for currency, debits, credits, debits_pending, credits_pending in conn.execute(query):
-        out.append({
-            "currency": currency,
-            "debits_posted": int(debits),
-            "credits_posted": int(credits),
-            "debits_pending": int(debits_pending),
-            "credits_pending": int(credits_pending),
-            "balanced": debits == credits and debits_pending == credits_pending,
-        })
+        out.append(
+            {
+                "currency": currency,
+                "debits_posted": int(debits),
+                "credits_posted": int(credits),
+                "debits_pending": int(debits_pending),
+                "credits_pending": int(credits_pending),
+                "balanced": debits == credits and debits_pending == credits_pending,
+            }
+        )
     return out

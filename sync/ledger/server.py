@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 START_TIMEOUT_S = 30.0
 
@@ -31,8 +31,9 @@ class RunningServer:
 
 def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start `app` under uvicorn in a daemon thread; port 0 picks a free port."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                            lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True, name=f"ledger-{host}:{port}")
     thread.start()
@@ -53,5 +54,13 @@ def serve(app: Any, host: str, port: int) -> None:
 def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
     """Run `workers` processes of the app made by `factory` ("module:function"), sharing one
     socket: stateless HTTP nodes on one machine."""
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_config=None,
-                access_log=False, lifespan="off")
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -14,9 +14,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.progress import Progress
-from sync import wire
-from sync.queue.config import OfflineLimits
+from base import wire
+from base.limits import OfflineLimits
+from base.progress import Progress
 from sync.queue.db import PRAGMAS
 from sync.queue.draft import SaleDraft, new_sale_id
 from sync.queue.sale_queue import SaleQueue

@@ -14,7 +14,7 @@ def _handler(name: str) -> Any:
         try:
             result: int = getattr(importlib.import_module("sync.queue.commands"), name)(args)
         except ValueError as exc:
-            from device.errors import SmilepayError
+            from base.errors import SmilepayError
 
             raise SmilepayError(str(exc)) from None
         return result

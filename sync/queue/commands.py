@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
+from base.limits import OfflineLimits
 from sync.queue.chain import StoredSale
-from sync.queue.config import OfflineLimits
 from sync.queue.draft import SaleDraft, new_sale_id
 from sync.queue.standalone import open_standalone
 

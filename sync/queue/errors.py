@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 
 class QueueError(SmilepayError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.queue.config import OfflineLimits
+from base.limits import OfflineLimits
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import wire
-from sync.keys import public_key_b64
+from base import wire
+from base.keys import public_key_b64
+from base.limits import OfflineLimits
 from sync.queue import hlc
 from sync.queue import statements as sql
 from sync.queue.chain import ChainVerifier, StoredSale
 from sync.queue.clock import DeviceClock, SystemClock, iso_utc
-from sync.queue.config import OfflineLimits
 from sync.queue.db import Row, SqlRunner, apply_pragmas
 from sync.queue.draft import SaleDraft, new_sale_id
 from sync.queue.errors import (

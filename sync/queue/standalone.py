@@ -9,9 +9,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.errors import SmilepayError
-from sync.keys import create_key_file, load_key_file
-from sync.queue.config import OfflineLimits
+from base.errors import SmilepayError
+from base.keys import create_key_file, load_key_file
+from base.limits import OfflineLimits
 from sync.queue.sale_queue import SaleQueue, recorded_device_id
 
 KEY_PATH = Path("keys/device_ed25519.key")

@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from base.token import verify_token
 from device.codes import emv
 from device.codes.errors import CodeRejected, EmvRejected, TokenRejected
 from device.codes.payment import classify_payload
-from device.codes.token import verify_token
 from device.codes.wallet import recognise_wallet_code
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

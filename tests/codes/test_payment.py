@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from base.token import issue_token
 from device.codes.errors import CodeRejected, EmvRejected, TokenRejected
 from device.codes.payment import classify_payload
-from device.codes.token import issue_token
 
 PROMPTPAY = b"00020101021129370016A000000677010111011300668012345675802TH530376463046197"
 

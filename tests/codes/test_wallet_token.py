@@ -8,8 +8,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from base.token import issue_token, parse_token, verify_token
 from device.codes.errors import TokenRejected
-from device.codes.token import issue_token, parse_token, verify_token
 from device.codes.wallet import WalletCode, recognise_wallet_code
 
 NOW = 1_800_000_000

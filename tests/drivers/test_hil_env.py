@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import ConfigError
+from base.errors import ConfigError
 from drivers.hil.env import KioskEnv, load_kiosk_env
 from drivers.hil.pty import PtyLine
 

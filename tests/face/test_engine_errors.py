@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 from models.engine import BadImage, FaceEngine, check_image, read_image
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import wire
+from base import wire
 from sync.ledger.app import create_app
 from sync.ledger.kiosk import Kiosk, Operator
 from sync.ledger.server import serve_in_thread
@@ -119,8 +119,7 @@ def test_registration_is_idempotent_for_the_same_key_and_refused_for_another(
 
 
 def test_a_registration_with_a_bad_key_is_refused(ledger: LedgerUnderTest) -> None:
-    body = {"device_id": "k-bad", "public_key": "bm90IGEga2V5", "merchant_id": "m",
-            "store_id": "s"}
+    body = {"device_id": "k-bad", "public_key": "bm90IGEga2V5", "merchant_id": "m", "store_id": "s"}
     answer = httpx.post(f"{ledger.url}/v1/devices", json=body)
     assert answer.status_code == 400
     assert "public_key" in answer.json()["reason"]

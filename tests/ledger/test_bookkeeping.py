@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, func, select
 
-from sync import wire
+from base import wire
 from sync.ledger import bookkeeping as bk
 from sync.ledger import customers, devices, holds
 from sync.ledger.app import create_app
@@ -28,8 +28,13 @@ from tests.ledger.conftest import LedgerUnderTest
 
 
 def authorize(kiosk: Kiosk, customer: str, amount: int, sale_id: str | None = None) -> Any:
-    body = {"sale_id": sale_id or uuid.uuid4().hex, "customer_id": customer,
-            "amount_minor": amount, "currency": "EUR", "method": "face"}
+    body = {
+        "sale_id": sale_id or uuid.uuid4().hex,
+        "customer_id": customer,
+        "amount_minor": amount,
+        "currency": "EUR",
+        "method": "face",
+    }
     answer = kiosk.post_json("/authorizations", body)
     assert answer.status_code == 200, answer.text
     return {**answer.json(), "sale_id": body["sale_id"]}
@@ -63,8 +68,11 @@ def test_a_sale_without_a_usable_customer_is_declined_to_suspense(
     kiosk: Kiosk, operator: Operator
 ) -> None:
     dollars = operator.customer(1000, currency="USD")
-    sales = [kiosk.sale(100, None), kiosk.sale(100, "nobody-" + uuid.uuid4().hex),
-             kiosk.sale(100, dollars)]
+    sales = [
+        kiosk.sale(100, None),
+        kiosk.sale(100, "nobody-" + uuid.uuid4().hex),
+        kiosk.sale(100, dollars),
+    ]
     answer = kiosk.post_batch(sales)
     reasons = [r["reason"] for r in answer.json()["results"]]
     assert [r["status"] for r in answer.json()["results"]] == ["declined"] * 3
@@ -84,8 +92,9 @@ def test_an_online_sale_holds_then_posts_when_the_sale_arrives(
     view = operator.view(customer)
     assert (view["held_minor"], view["available_minor"]) == (400, 600)
     # WHEN the sale arrives with the auth id
-    sale = kiosk.sale(400, customer, offline=False, auth_id=auth["auth_id"],
-                      sale_id=auth["sale_id"])
+    sale = kiosk.sale(
+        400, customer, offline=False, auth_id=auth["auth_id"], sale_id=auth["sale_id"]
+    )
     assert only_result(kiosk.post_batch([sale]))["status"] == "accepted"
     # THEN the hold became a posted debit
     view = operator.view(customer)
@@ -115,8 +124,13 @@ def test_authorisation_is_idempotent_on_sale_id(kiosk: Kiosk, operator: Operator
     again = authorize(kiosk, customer, 300, sale_id=first["sale_id"])
     assert again["auth_id"] == first["auth_id"]
     assert operator.view(customer)["held_minor"] == 300
-    changed = {"sale_id": first["sale_id"], "customer_id": customer, "amount_minor": 999,
-               "currency": "EUR", "method": "face"}
+    changed = {
+        "sale_id": first["sale_id"],
+        "customer_id": customer,
+        "amount_minor": 999,
+        "currency": "EUR",
+        "method": "face",
+    }
     other = kiosk.post_json("/authorizations", changed)
     assert other.status_code == 409
 
@@ -147,13 +161,23 @@ def test_an_authorisation_beyond_the_wallet_is_declined(kiosk: Kiosk, operator: 
 def authorize_at(kiosk: Kiosk, now: float, customer: str, amount: int) -> dict[str, Any]:
     """An authorisation request signed with timestamp `now` (the kiosk's corrected clock)."""
     path = f"/v1/devices/{kiosk.device_id}/authorizations"
-    body = json.dumps({"sale_id": uuid.uuid4().hex, "customer_id": customer,
-                       "amount_minor": amount, "currency": "EUR", "method": "face"}).encode()
+    body = json.dumps(
+        {
+            "sale_id": uuid.uuid4().hex,
+            "customer_id": customer,
+            "amount_minor": amount,
+            "currency": "EUR",
+            "method": "face",
+        }
+    ).encode()
     timestamp, nonce = str(int(now)), uuid.uuid4().hex
     signature = kiosk.key.sign(wire.request_message("POST", path, timestamp, nonce, body))
-    headers = {wire.HEADER_DEVICE: kiosk.device_id, wire.HEADER_TIMESTAMP: timestamp,
-               wire.HEADER_NONCE: nonce,
-               wire.HEADER_SIGNATURE: base64.b64encode(signature).decode()}
+    headers = {
+        wire.HEADER_DEVICE: kiosk.device_id,
+        wire.HEADER_TIMESTAMP: timestamp,
+        wire.HEADER_NONCE: nonce,
+        wire.HEADER_SIGNATURE: base64.b64encode(signature).decode(),
+    }
     answer = kiosk.http.post(path, content=body, headers=headers)
     assert answer.status_code == 200, answer.text
     result: dict[str, Any] = answer.json()
@@ -227,15 +251,24 @@ class World:
         self.now = 1_000_000
         self.run(lambda c: devices.register(c, json.loads(self._registration()), self.now))
         for customer in self.customers:
-            self.run(lambda c, cid=customer: customers.create_customer(
-                c, {"customer_id": cid, "name": "P", "currency": "EUR"}, self.now))
+            self.run(
+                lambda c, cid=customer: customers.create_customer(
+                    c, {"customer_id": cid, "name": "P", "currency": "EUR"}, self.now
+                )
+            )
 
     def _registration(self) -> str:
-        from sync import keys
+        from base import keys
 
-        return json.dumps({"device_id": self.kiosk.device_id, "merchant_id": "prop-merchant",
-                           "public_key": keys.public_key_b64(self.kiosk.key),
-                           "store_id": "s", "name": "prop"})
+        return json.dumps(
+            {
+                "device_id": self.kiosk.device_id,
+                "merchant_id": "prop-merchant",
+                "public_key": keys.public_key_b64(self.kiosk.key),
+                "store_id": "s",
+                "name": "prop",
+            }
+        )
 
     def run(self, work: Any) -> Any:
         return self.ledger.ledger.transaction(work)
@@ -251,22 +284,32 @@ class World:
 
     def _sale(self, who: int, amount: int, auth: dict[str, Any] | None = None) -> None:
         customer = self.customers[who] if who < 3 else "unknown-customer"
-        record = self.kiosk.sale(amount, auth["customer_id"] if auth else customer,
-                                 offline=auth is None, auth_id=auth and auth["auth_id"],
-                                 sale_id=auth and auth["sale_id"])
+        record = self.kiosk.sale(
+            amount,
+            auth["customer_id"] if auth else customer,
+            offline=auth is None,
+            auth_id=auth and auth["auth_id"],
+            sale_id=auth and auth["sale_id"],
+        )
         body = json.loads(self.kiosk.batch_body([record]))
         parsed, head = parse_batch(self.kiosk.device_id, load_batch_json(json.dumps(body).encode()))
         checked = check_signatures(self.kiosk.device_id, parsed, head, self.kiosk.key.public_key())
 
         def work(c: Connection) -> Any:
-            return ingest(c, devices.device_row(c, self.kiosk.device_id, lock=True), checked,
-                          self.now)
+            return ingest(
+                c, devices.device_row(c, self.kiosk.device_id, lock=True), checked, self.now
+            )
 
         assert self.run(work)[0]["status"] in ("accepted", "declined")
 
     def _authorize(self, who: int, amount: int) -> None:
-        request = {"sale_id": uuid.uuid4().hex, "customer_id": self.customers[who],
-                   "amount_minor": amount, "currency": "EUR", "method": "face"}
+        request = {
+            "sale_id": uuid.uuid4().hex,
+            "customer_id": self.customers[who],
+            "amount_minor": amount,
+            "currency": "EUR",
+            "method": "face",
+        }
         device = self.run(lambda c: devices.device_row(c, self.kiosk.device_id))
         answer = self.run(lambda c: holds.authorize(c, device, request, self.now))
         if answer["status"] == "approved":
@@ -293,15 +336,20 @@ def assert_books_balance(conn: Connection) -> None:
     """Debits equal credits in total, every account equals the sum of its transfers, and no
     wallet is overdrawn."""
     totals = conn.execute(
-        select(accounts.c.currency, func.sum(accounts.c.debits_posted),
-               func.sum(accounts.c.credits_posted), func.sum(accounts.c.debits_pending),
-               func.sum(accounts.c.credits_pending)).group_by(accounts.c.currency)
+        select(
+            accounts.c.currency,
+            func.sum(accounts.c.debits_posted),
+            func.sum(accounts.c.credits_posted),
+            func.sum(accounts.c.debits_pending),
+            func.sum(accounts.c.credits_pending),
+        ).group_by(accounts.c.currency)
     )
     for _currency, debits, credits, debits_pending, credits_pending in totals:
         assert debits == credits and debits_pending == credits_pending
     journal = [
-        bk.Transfer(r.kind, r.debit_account_id, r.credit_account_id, r.amount_minor, r.currency,
-                    r.phase)
+        bk.Transfer(
+            r.kind, r.debit_account_id, r.credit_account_id, r.amount_minor, r.currency, r.phase
+        )
         for r in conn.execute(select(transfers))
     ]
     expected = bk.counter_deltas(journal)

@@ -53,14 +53,20 @@ def test_reconcile_reports_what_each_device_sent(
 ) -> None:
     # GIVEN a device that sent: a batch, the same batch again, a gap, a decline, a settle-later
     customer = operator.customer(300)
-    records = [kiosk.sale(200, customer), kiosk.sale(200, customer), kiosk.sale(50, None),
-               kiosk.sale(10, customer), kiosk.sale(10, customer)]
+    records = [
+        kiosk.sale(200, customer),
+        kiosk.sale(200, customer),
+        kiosk.sale(50, None),
+        kiosk.sale(10, customer),
+        kiosk.sale(10, customer),
+    ]
     kiosk.post_batch(records[:3])
     kiosk.post_batch(records[:3])
     kiosk.post_batch(records[4:])
     # WHEN reconcile runs for it
-    code = main(["ledger", "reconcile", "--db", ledger.db_url, "--device", kiosk.device_id,
-                 "--json"])
+    code = main(
+        ["ledger", "reconcile", "--db", ledger.db_url, "--device", kiosk.device_id, "--json"]
+    )
     report = json.loads(cli.readouterr().out.splitlines()[-1])
     [device] = report["devices"]
     # THEN every fact is reported, and the money balances
@@ -92,8 +98,19 @@ def test_serve_runs_the_ledger_and_logs_json_lines(ledger: LedgerUnderTest, tmp_
     token = tmp_path / "admin.token"
     token.write_text("serve-test-token-0123456789\n")
     port = _free_port()
-    command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", ledger.db_url,
-               "--port", str(port), "--admin-token-file", str(token)]
+    command = [
+        sys.executable,
+        "-m",
+        "device.cli",
+        "ledger",
+        "serve",
+        "--db",
+        ledger.db_url,
+        "--port",
+        str(port),
+        "--admin-token-file",
+        str(token),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -105,11 +122,17 @@ def test_serve_runs_the_ledger_and_logs_json_lines(ledger: LedgerUnderTest, tmp_
             except httpx.HTTPError:
                 time.sleep(0.05)
         # THEN operator calls need the token, and answer with it
-        assert httpx.post(f"{url}/v1/customers", json={"name": "x", "currency": "EUR"}
-                          ).status_code == 401
+        assert (
+            httpx.post(f"{url}/v1/customers", json={"name": "x", "currency": "EUR"}).status_code
+            == 401
+        )
         headers = {"Authorization": "Bearer serve-test-token-0123456789"}
-        assert httpx.post(f"{url}/v1/customers", json={"name": "x", "currency": "EUR"},
-                          headers=headers).status_code == 201
+        assert (
+            httpx.post(
+                f"{url}/v1/customers", json={"name": "x", "currency": "EUR"}, headers=headers
+            ).status_code
+            == 201
+        )
     finally:
         process.terminate()
         out, _ = process.communicate(timeout=30)
@@ -122,8 +145,23 @@ def test_the_benchmark_prints_its_figures_as_the_last_json_line(
     ledger: LedgerUnderTest, cli: pytest.CaptureFixture[str]
 ) -> None:
     # A tiny run: the figures themselves belong to the README, not to a test.
-    code = main(["bench", "ledger", "--db", ledger.db_url, "--json", "--sales", "60",
-                 "--batch", "20", "--devices", "2", "--customers", "3"])
+    code = main(
+        [
+            "bench",
+            "ledger",
+            "--db",
+            ledger.db_url,
+            "--json",
+            "--sales",
+            "60",
+            "--batch",
+            "20",
+            "--devices",
+            "2",
+            "--customers",
+            "3",
+        ]
+    )
     result = json.loads(cli.readouterr().out.strip().splitlines()[-1])
     assert code == 0
     assert result["accepted"] == 60 and result["batch"] == 20
@@ -132,8 +170,17 @@ def test_the_benchmark_prints_its_figures_as_the_last_json_line(
 
 def start_serve(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", db_url,
-               "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "device.cli",
+        "ledger",
+        "serve",
+        "--db",
+        db_url,
+        "--port",
+        str(port),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from device.codes.token import verify_token
+from base.token import verify_token
 from sync.ledger.app import create_app
 from sync.ledger.kiosk import Kiosk, Operator
 from sync.ledger.server import serve_in_thread
@@ -30,8 +30,11 @@ def enrollment(customer_id: str, **changes: Any) -> dict[str, Any]:
         "template_b64": TEMPLATE,
         "step_up_salt": "c2FsdA==",
         "step_up_hash": "aGFzaA==",
-        "consent": {"text_version": "v1", "accepted_at": "2026-11-21T10:00:00Z",
-                    "kiosk_id": "kiosk-1"},
+        "consent": {
+            "text_version": "v1",
+            "accepted_at": "2026-11-21T10:00:00Z",
+            "kiosk_id": "kiosk-1",
+        },
         **changes,
     }
 
@@ -59,12 +62,21 @@ def test_bad_operator_input_is_refused_with_the_field_named(operator: Operator) 
     cases = [
         ("/v1/customers", {"name": "A", "currency": "euro"}, "currency"),
         ("/v1/customers", {"name": "A", "currency": "EUR", "x": 1}, "x"),
-        (f"/v1/customers/{customer}/topups",
-         {"amount_minor": -1, "currency": "EUR", "reference": "r"}, "amount_minor"),
-        (f"/v1/customers/{customer}/topups",
-         {"amount_minor": "5", "currency": "EUR", "reference": "r"}, "amount_minor"),
-        (f"/v1/customers/{customer}/topups",
-         {"amount_minor": 5, "currency": "USD", "reference": "r"}, "EUR"),
+        (
+            f"/v1/customers/{customer}/topups",
+            {"amount_minor": -1, "currency": "EUR", "reference": "r"},
+            "amount_minor",
+        ),
+        (
+            f"/v1/customers/{customer}/topups",
+            {"amount_minor": "5", "currency": "EUR", "reference": "r"},
+            "amount_minor",
+        ),
+        (
+            f"/v1/customers/{customer}/topups",
+            {"amount_minor": 5, "currency": "USD", "reference": "r"},
+            "EUR",
+        ),
     ]
     for path, body, word in cases:
         answer = operator.http.post(path, json=body)
@@ -94,8 +106,9 @@ def test_a_kiosk_enrolment_creates_the_customer_records_consent_and_feeds_the_ga
 
 def test_an_enrolment_with_a_wrong_template_is_refused(kiosk: Kiosk) -> None:
     short = base64.b64encode(b"\0" * 100).decode()
-    answer = kiosk.post_json("/enrollments", enrollment("e-" + uuid.uuid4().hex,
-                                                        template_b64=short))
+    answer = kiosk.post_json(
+        "/enrollments", enrollment("e-" + uuid.uuid4().hex, template_b64=short)
+    )
     assert answer.status_code == 400
     assert "512 bytes" in answer.json()["reason"]
 
@@ -116,8 +129,9 @@ def test_erasure_wipes_the_template_and_is_confirmed_kiosk_by_kiosk(
     assert [c["action"] for c in changes] == ["delete"]
     assert all(c["template_b64"] is None and c["name"] is None for c in changes)
     # AND each kiosk's ack confirms it for that kiosk only
-    ack = second.post_json("/gallery:ack", {"cursor": changes[0]["change_id"],
-                                            "deleted_customer_ids": [customer]})
+    ack = second.post_json(
+        "/gallery:ack", {"cursor": changes[0]["change_id"], "deleted_customer_ids": [customer]}
+    )
     assert ack.status_code == 200
     deletion = operator.view(customer)["deletion"]
     assert second.device_id in deletion["confirmed_devices"]
@@ -159,8 +173,9 @@ def test_a_customer_token_is_signed_by_the_ledgers_issuer_key(
     claims = verify_token(answer.json()["token"], key.public_key(), time.time())
     assert claims.customer_id == customer
     assert operator.http.post("/v1/customers/nobody/tokens", json={}).status_code == 404
-    assert operator.http.post(f"/v1/customers/{customer}/tokens",
-                              json={"ttl_s": 0}).status_code == 400
+    assert (
+        operator.http.post(f"/v1/customers/{customer}/tokens", json={"ttl_s": 0}).status_code == 400
+    )
     operator.close()
 
 

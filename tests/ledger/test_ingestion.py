@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from sync import wire
+from base import wire
 from sync.ledger.kiosk import Kiosk, Operator
 from sync.ledger.reports import reconcile
 from sync.ledger.tables import anomalies, sales
@@ -233,12 +233,15 @@ def test_a_batch_that_is_not_a_batch_is_refused_with_a_reason(
     cases = {
         b"not json": "not JSON",
         b'{"sales": [], "head_signature": "x"}': "sales",
-        json.dumps({"sales": [{**record, "evidence": {"score": 0.5}}],
-                    "head_signature": "x"}).encode(): "floats",
-        json.dumps({"sales": [{**record, "seq": 7}, record], "head_signature": "x"}).encode():
-            "consecutive",
-        json.dumps({"sales": [{**record, "device_id": "someone-else"}],
-                    "head_signature": "x"}).encode(): "device_id",
+        json.dumps(
+            {"sales": [{**record, "evidence": {"score": 0.5}}], "head_signature": "x"}
+        ).encode(): "floats",
+        json.dumps(
+            {"sales": [{**record, "seq": 7}, record], "head_signature": "x"}
+        ).encode(): "consecutive",
+        json.dumps(
+            {"sales": [{**record, "device_id": "someone-else"}], "head_signature": "x"}
+        ).encode(): "device_id",
         json.dumps({"sales": [{"sale_id": "x"}], "head_signature": "x"}).encode(): "missing",
     }
     for body, words in cases.items():
@@ -255,8 +258,10 @@ def test_concurrent_batches_from_many_devices_are_all_booked_and_balance(
     # GIVEN eight kiosks selling to the same five customers
     customers = [operator.customer(1_000_000) for _ in range(5)]
     kiosks = [ledger.kiosk(merchant_id=f"m-{i % 3}") for i in range(8)]
-    work = {k.device_id: [[k.sale(10 + i, customers[i % 5]) for i in range(40)]
-                          for _ in range(3)] for k in kiosks}
+    work = {
+        k.device_id: [[k.sale(10 + i, customers[i % 5]) for i in range(40)] for _ in range(3)]
+        for k in kiosks
+    }
     failures: list[str] = []
 
     def run(kiosk: Kiosk) -> None:
@@ -288,7 +293,7 @@ def test_record_hash_matches_the_wire_contract(kiosk: Kiosk) -> None:
     # GIVEN a signed record as it travels (JSON text), with non-ASCII text in it
     record = kiosk.sale(100, "cust-ü")
     parsed = load_batch_json(json.dumps(record).encode())
-    # THEN the ledger's one-pass hash equals sync.wire's
+    # THEN the ledger's one-pass hash equals base.wire's
     assert record_hash(parsed) == wire.sale_hash(record)
     assert base64.b64decode(record["signature"])
 
@@ -334,8 +339,9 @@ def test_a_unique_key_race_between_transactions_is_retried_into_a_rejection(
     shared = "txrace-" + kiosks[0].device_id
     checked = []
     for k in kiosks:
-        parsed, head = parse_batch(k.device_id, load_batch_json(
-            k.batch_body([k.sale(100, customer, sale_id=shared)])))
+        parsed, head = parse_batch(
+            k.device_id, load_batch_json(k.batch_body([k.sale(100, customer, sale_id=shared)]))
+        )
         checked.append(check_signatures(k.device_id, parsed, head, k.key.public_key()))
     # SQLite has one writer at a time (BEGIN IMMEDIATE), so there the two simply queue.
     concurrent = ledger.engine.dialect.name == "postgresql"

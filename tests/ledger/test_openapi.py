@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from sync import wire
+from base import wire
 from sync.ledger.kiosk import Kiosk
 from sync.ledger.openapi import openapi_document
 from tests.ledger.conftest import LedgerUnderTest
@@ -66,8 +66,9 @@ def signed_call(case: Any, ledger: LedgerUnderTest, kiosk: Kiosk) -> httpx.Respo
     body = body_bytes(case)
     headers = wire.sign_request(kiosk.device_id, kiosk.key, case.method, path, body)
     headers["Content-Type"] = "application/json"
-    return kiosk.http.request(case.method, f"{ledger.url}{path}", params=case.query,
-                              content=body, headers=headers)
+    return kiosk.http.request(
+        case.method, f"{ledger.url}{path}", params=case.query, content=body, headers=headers
+    )
 
 
 def body_bytes(case: Any) -> bytes:
@@ -87,8 +88,9 @@ def test_no_generated_request_gets_a_server_error(
     operation = OPERATIONS[label]
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-              database=None)
+    @settings(
+        max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     def check(case: Any) -> None:
         response = case.call(base_url=ledger.url)
         assert_well_refused(response, f"{case.method} {case.formatted_path}")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.queue.config import OfflineLimits
+from base.limits import OfflineLimits
 from sync.queue.draft import SaleDraft
 from sync.queue.sale_queue import SaleQueue
 

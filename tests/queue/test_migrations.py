@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import wire
+from base import wire
 from sync.queue import migrate
 from sync.queue.db import create_sqlite_engine
 from sync.queue.sale_queue import SaleQueue

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import wire
-from sync.queue.config import OfflineLimits
+from base import wire
+from base.limits import OfflineLimits
 from sync.queue.errors import (
     IdentityMismatch,
     InvalidResult,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import ConfigError
+from base.errors import ConfigError
 from drivers.hil.env import KioskEnv
 from drivers.hil.pty_printer import PtyPrinterDevice
 from drivers.hil.pytest_plugin import Operator

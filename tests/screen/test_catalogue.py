@@ -63,8 +63,8 @@ def test_screen_settings_list_the_catalogue(shop: RunningScreen) -> None:
 
 
 def test_a_catalogue_item_without_a_price_is_a_config_error() -> None:
+    from base.errors import ConfigError
     from device.config import parse_config
-    from device.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"screen\.catalogue\.0\.unit_minor"):
         parse_config({"screen": {"catalogue": [{"name": "Tea"}]}})

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from device.errors import ConfigError, SmilepayError
+from base.errors import ConfigError, SmilepayError
 from device.screen.broadcast import ViewBroadcaster
 from device.screen.config import ScreenConfig
 from device.screen.operator import FREE_ATTEMPTS, PinGate, read_operator_pin

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from device.sdnotify import SdNotifier, watchdog_interval_s
+from base.sdnotify import SdNotifier, watchdog_interval_s
 from device.service import WatchdogPinger, kiosk_health_check, stale_loops, start_watchdog
 
 

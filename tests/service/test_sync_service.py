@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sync import keys
+from base import keys
 from sync.agent.device_identity import DeviceRecord, write_record
 from tests.service.test_sdnotify import FakeManager
 

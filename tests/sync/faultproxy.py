@@ -30,7 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 FAULT_KINDS = (
-    "drop", "reset_before", "reset_after", "delay", "duplicate", "reorder", "restart",
+    "drop",
+    "reset_before",
+    "reset_after",
+    "delay",
+    "duplicate",
+    "reorder",
+    "restart",
 )
 
 
@@ -213,8 +219,9 @@ class FaultProxy:
         if fault == "reset_before":
             _reset(client)
             return False
-        response = await self._forward(request, arrival, duplicate=fault == "duplicate",
-                                       restart=fault == "restart")
+        response = await self._forward(
+            request, arrival, duplicate=fault == "duplicate", restart=fault == "restart"
+        )
         if response is None or fault in ("reset_after", "restart"):
             _reset(client)
             return False

@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from sync import wire
+from base import wire
+from base.limits import OfflineLimits
 from sync.agent.config import SyncConfig
 from sync.agent.device_identity import DeviceIdentity, init_device
-from sync.queue.config import OfflineLimits
 
 
 def free_port() -> int:
@@ -64,8 +64,17 @@ class LedgerProcess:
 
     def _start_once(self, ready_within_s: float) -> LedgerProcess:
         log = self.log_path.open("ab")
-        command = [sys.executable, "-m", "device.cli", "ledger", "serve", "--db", self.db_url,
-                   "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "device.cli",
+            "ledger",
+            "serve",
+            "--db",
+            self.db_url,
+            "--port",
+            str(self.port),
+        ]
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self._wait_ready(ready_within_s)
@@ -102,16 +111,24 @@ class LedgerProcess:
 def fast_sync_config(**overrides: Any) -> SyncConfig:
     """Short timeouts and backoff, so faults cost little wall time in tests."""
     values: dict[str, Any] = {
-        "batch_size": 8, "connect_timeout_s": 0.5, "read_timeout_s": 0.25,
-        "request_timeout_s": 0.5, "backoff_base_s": 0.005, "backoff_cap_s": 0.05,
-        "interval_s": 0.05, "trigger_poll_s": 0.01,
+        "batch_size": 8,
+        "connect_timeout_s": 0.5,
+        "read_timeout_s": 0.25,
+        "request_timeout_s": 0.5,
+        "backoff_base_s": 0.005,
+        "backoff_cap_s": 0.05,
+        "interval_s": 0.05,
+        "trigger_poll_s": 0.01,
     }
     return SyncConfig(**{**values, **overrides})
 
 
 ROOMY_LIMITS = OfflineLimits(
-    per_sale_max=10**9, unsynced_total_max=10**12, unsynced_count_max=10**9,
-    oldest_unsynced_max_s=10**9, per_customer_unsynced_max=10**12,
+    per_sale_max=10**9,
+    unsynced_total_max=10**12,
+    unsynced_count_max=10**9,
+    oldest_unsynced_max_s=10**9,
+    per_customer_unsynced_max=10**12,
 )
 
 
@@ -124,7 +141,8 @@ def new_device(
     if limits is not None:
         response = httpx.put(
             f"{ledger_url}/v1/devices/{identity.device_id}/limits",
-            json=limits.model_dump(), timeout=10,
+            json=limits.model_dump(),
+            timeout=10,
         )
         response.raise_for_status()
     return identity
@@ -135,7 +153,10 @@ def open_queue(identity: DeviceIdentity, limits: OfflineLimits = ROOMY_LIMITS) -
     from sync.queue.sale_queue import SaleQueue
 
     return SaleQueue.open(
-        identity.data_dir, device_id=identity.device_id, signing_key=identity.key, limits=limits,
+        identity.data_dir,
+        device_id=identity.device_id,
+        signing_key=identity.key,
+        limits=limits,
         allow_tmpfs=True,
     )
 
@@ -168,13 +189,17 @@ def ledger_sales(db_url: str, device_id: str) -> list[dict[str, Any]]:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    "SELECT seq, sale_id, hash, amount_minor, transfer_id, record_json "
-                    "FROM sales WHERE device_id = :d ORDER BY seq"
-                ),
-                {"d": device_id},
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    sa.text(
+                        "SELECT seq, sale_id, hash, amount_minor, transfer_id, record_json "
+                        "FROM sales WHERE device_id = :d ORDER BY seq"
+                    ),
+                    {"d": device_id},
+                )
+                .mappings()
+                .all()
+            )
             anomalies = conn.execute(
                 sa.text("SELECT kind, from_seq, to_seq FROM anomalies WHERE device_id = :d"),
                 {"d": device_id},

@@ -16,16 +16,16 @@ import httpx
 import numpy as np
 import pytest
 
+from base import wire
+from base.limits import OfflineLimits
 from device.cli import main as smilepay
 from models.gallery import Gallery
-from sync import wire
 from sync.agent.agent import SyncAgent, load_status
 from sync.agent.authorization import SaleDeclined, authorize_or_fallback
 from sync.agent.client import LedgerClient, LedgerRefused, LedgerUnavailable
 from sync.agent.device_identity import DeviceIdentity, IdentityError, init_device
 from sync.ledger.app import create_app
 from sync.ledger.server import RunningServer, serve_in_thread
-from sync.queue.config import OfflineLimits
 from sync.queue.draft import SaleDraft
 from sync.queue.errors import LimitExceeded
 from tests.sync.faultproxy import FaultPlan, FaultProxy
@@ -41,8 +41,10 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSe
 
 
 def sell(queue: Any, count: int, **fields: Any) -> dict[str, dict[str, Any]]:
-    records = [queue.enqueue_sale(SaleDraft(amount_minor=100 + i, currency="EUR",
-                                            method="face", **fields)) for i in range(count)]
+    records = [
+        queue.enqueue_sale(SaleDraft(amount_minor=100 + i, currency="EUR", method="face", **fields))
+        for i in range(count)
+    ]
     return {r["sale_id"]: r for r in records}
 
 
@@ -60,9 +62,14 @@ def operator(url: str, method: str, path: str, body: Any = None) -> Any:
 
 def funded_customer(url: str, amount: int) -> str:
     customer_id = operator(url, "POST", "/v1/customers", {"name": "Ada", "currency": "EUR"})[
-        "customer_id"]
-    operator(url, "POST", f"/v1/customers/{customer_id}/topups",
-             {"amount_minor": amount, "currency": "EUR", "reference": f"top-{customer_id}"})
+        "customer_id"
+    ]
+    operator(
+        url,
+        "POST",
+        f"/v1/customers/{customer_id}/topups",
+        {"amount_minor": amount, "currency": "EUR", "reference": f"top-{customer_id}"},
+    )
     return str(customer_id)
 
 
@@ -176,8 +183,13 @@ def test_limits_set_at_the_ledger_reach_the_device_queue(
 ) -> None:
     server, _ = ledger
     identity = new_device(tmp_path, server.url, limits=None)
-    tight = OfflineLimits(per_sale_max=300, unsynced_total_max=1000, unsynced_count_max=3,
-                          oldest_unsynced_max_s=60, per_customer_unsynced_max=500)
+    tight = OfflineLimits(
+        per_sale_max=300,
+        unsynced_total_max=1000,
+        unsynced_count_max=3,
+        oldest_unsynced_max_s=60,
+        per_customer_unsynced_max=500,
+    )
     operator(server.url, "PUT", f"/v1/devices/{identity.device_id}/limits", tight.model_dump())
     queue = open_queue(identity)
     agent_for(identity, queue, server.url).run("once")
@@ -188,8 +200,9 @@ def test_limits_set_at_the_ledger_reach_the_device_queue(
 
 def test_a_ledger_clock_two_minutes_ahead_raises_the_drift_alarm(tmp_path: Path) -> None:
     # GIVEN a ledger whose clock is 120 s ahead of the device's
-    server = serve_in_thread(create_app(f"sqlite:///{tmp_path / 'l.db'}",
-                                        clock=lambda: time.time() + 120))
+    server = serve_in_thread(
+        create_app(f"sqlite:///{tmp_path / 'l.db'}", clock=lambda: time.time() + 120)
+    )
     try:
         identity = new_device(tmp_path / "kiosk", server.url)
         queue = open_queue(identity)
@@ -220,10 +233,19 @@ def test_gallery_enrolments_arrive_and_an_erasure_is_applied_and_confirmed(
     kiosk = new_device(tmp_path / "kiosk", server.url)
     customer_id = f"cust-{kiosk.device_id[:8]}"
     with LedgerClient(server.url, other.device_id, other.key) as client:
-        client.enroll({"customer_id": customer_id, "name": "Grace", "currency": "EUR",
-                       "template_b64": template_b64(1),
-                       "consent": {"text_version": "v1", "accepted_at": "2026-01-01T00:00:00Z",
-                                   "kiosk_id": other.device_id}})
+        client.enroll(
+            {
+                "customer_id": customer_id,
+                "name": "Grace",
+                "currency": "EUR",
+                "template_b64": template_b64(1),
+                "consent": {
+                    "text_version": "v1",
+                    "accepted_at": "2026-01-01T00:00:00Z",
+                    "kiosk_id": other.device_id,
+                },
+            }
+        )
     gallery = Gallery.open(tmp_path / "kiosk" / "gallery.db", tmp_path / "kiosk" / "t.key")
     queue = open_queue(kiosk)
     agent = agent_for(kiosk, queue, server.url, gallery=gallery)
@@ -252,8 +274,11 @@ def test_an_approved_sale_is_queued_online_and_booked_once(
     customer_id = funded_customer(server.url, 10_000)
     with LedgerClient(server.url, identity.device_id, identity.key) as client:
         record, online = authorize_or_fallback(
-            client, queue, SaleDraft(amount_minor=1250, currency="EUR", method="face",
-                                     customer_id=customer_id), timeout_s=5)
+            client,
+            queue,
+            SaleDraft(amount_minor=1250, currency="EUR", method="face", customer_id=customer_id),
+            timeout_s=5,
+        )
     assert online and record["offline"] is False and record["auth_id"]
     agent_for(identity, queue, server.url).run("until-drained")
     assert operator(server.url, "GET", f"/v1/customers/{customer_id}")["balance_minor"] == 8750
@@ -267,10 +292,15 @@ def test_a_declined_sale_raises_and_queues_nothing(
     identity = new_device(tmp_path, server.url)
     queue = open_queue(identity)
     customer_id = funded_customer(server.url, 100)
-    with LedgerClient(server.url, identity.device_id, identity.key) as client, \
-            pytest.raises(SaleDeclined):
-        authorize_or_fallback(client, queue, SaleDraft(
-            amount_minor=5000, currency="EUR", method="face", customer_id=customer_id))
+    with (
+        LedgerClient(server.url, identity.device_id, identity.key) as client,
+        pytest.raises(SaleDeclined),
+    ):
+        authorize_or_fallback(
+            client,
+            queue,
+            SaleDraft(amount_minor=5000, currency="EUR", method="face", customer_id=customer_id),
+        )
     assert queue.status().last_seq == 0
 
 
@@ -279,13 +309,17 @@ def sell_with_answer_lost(
 ) -> tuple[dict[str, Any], bool]:
     """Ask for authorisation over a link that holds the ledger's answer past the timeout."""
     host, port = server.url.removeprefix("http://").split(":")
-    proxy = FaultProxy((host, int(port)), FaultPlan(seed=1, rate=1.0, kinds=("delay",),
-                                                    delay_s=1.0)).start()
+    proxy = FaultProxy(
+        (host, int(port)), FaultPlan(seed=1, rate=1.0, kinds=("delay",), delay_s=1.0)
+    ).start()
     try:
         with LedgerClient(proxy.url, identity.device_id, identity.key) as client:
-            return authorize_or_fallback(client, queue, SaleDraft(
-                amount_minor=700, currency="EUR", method="face", customer_id=customer_id),
-                timeout_s=0.3)
+            return authorize_or_fallback(
+                client,
+                queue,
+                SaleDraft(amount_minor=700, currency="EUR", method="face", customer_id=customer_id),
+                timeout_s=0.3,
+            )
     finally:
         proxy.stop()
 
@@ -314,12 +348,19 @@ def test_an_unreachable_ledger_sells_offline_but_only_within_the_limits(tmp_path
     identity = init_identity_offline(tmp_path)
     queue = open_queue(identity, OfflineLimits(per_sale_max=1000))
     with LedgerClient("http://127.0.0.1:9", identity.device_id, identity.key) as client:
-        record, online = authorize_or_fallback(client, queue, SaleDraft(
-            amount_minor=900, currency="EUR", method="face", customer_id="c-1"), timeout_s=0.5)
+        record, online = authorize_or_fallback(
+            client,
+            queue,
+            SaleDraft(amount_minor=900, currency="EUR", method="face", customer_id="c-1"),
+            timeout_s=0.5,
+        )
         assert not online and record["offline"] is True
         with pytest.raises(LimitExceeded):
-            authorize_or_fallback(client, queue, SaleDraft(
-                amount_minor=1001, currency="EUR", method="face", customer_id="c-1"))
+            authorize_or_fallback(
+                client,
+                queue,
+                SaleDraft(amount_minor=1001, currency="EUR", method="face", customer_id="c-1"),
+            )
     assert queue.status().last_seq == 1
 
 
@@ -330,10 +371,15 @@ def test_a_refusal_other_than_a_decline_is_raised_not_sold_offline(
     identity = new_device(tmp_path, server.url)
     operator(server.url, "POST", f"/v1/devices/{identity.device_id}:revoke")
     queue = open_queue(identity)
-    with LedgerClient(server.url, identity.device_id, identity.key) as client, \
-            pytest.raises(LedgerRefused):
-        authorize_or_fallback(client, queue, SaleDraft(
-            amount_minor=100, currency="EUR", method="face", customer_id="c-1"))
+    with (
+        LedgerClient(server.url, identity.device_id, identity.key) as client,
+        pytest.raises(LedgerRefused),
+    ):
+        authorize_or_fallback(
+            client,
+            queue,
+            SaleDraft(amount_minor=100, currency="EUR", method="face", customer_id="c-1"),
+        )
     assert queue.status().last_seq == 0
 
 

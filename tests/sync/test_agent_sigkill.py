@@ -46,25 +46,38 @@ trigger_poll_s = 0.01
 def start_agent(data_dir: Path, ledger_url: str, config: Path, log: Path, *mode: str) -> Any:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [SMILEPAY, "sync", "run", "--data-dir", str(data_dir), "--ledger-url", ledger_url,
-             "--config", str(config), *mode],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                SMILEPAY,
+                "sync",
+                "run",
+                "--data-dir",
+                str(data_dir),
+                "--ledger-url",
+                ledger_url,
+                "--config",
+                str(config),
+                *mode,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
 def run_with_kills(tmp_path: Path, seed: int, sales: int, kills: int) -> None:
     rng = random.Random(seed)
     ledger = LedgerProcess(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path / "ledger.log").start()
-    proxy = FaultProxy(("127.0.0.1", ledger.port),
-                       FaultPlan(seed=seed, rate=0.15, delay_s=0.3, max_restarts=0)).start()
+    proxy = FaultProxy(
+        ("127.0.0.1", ledger.port), FaultPlan(seed=seed, rate=0.15, delay_s=0.3, max_restarts=0)
+    ).start()
     device = DeviceUnderTest(new_device(tmp_path / "kiosk", ledger.url))
     config = tmp_path / "agent.toml"
     config.write_text(AGENT_CONFIG.format(batch=rng.randint(3, 12)))
     log = tmp_path / "agent.log"
     # Sales keep coming for about as long as the kills go on, so most lives have work.
     pause_s = kills * 2.0 / sales
-    producer = threading.Thread(target=sell, args=(device, open_queue(device.identity), sales,
-                                                   random.Random(seed), pause_s))
+    producer = threading.Thread(
+        target=sell, args=(device, open_queue(device.identity), sales, random.Random(seed), pause_s)
+    )
     producer.start()
     synced_per_life = []
     try:
@@ -77,20 +90,25 @@ def run_with_kills(tmp_path: Path, seed: int, sales: int, kills: int) -> None:
             time.sleep(rng.uniform(0.1, 3.0))
             os.kill(agent.pid, signal.SIGKILL)
             agent.wait(timeout=10)
-            synced_per_life.append(len(ledger_sales(ledger.db_url,
-                                                    device.identity.device_id)) - before)
+            synced_per_life.append(
+                len(ledger_sales(ledger.db_url, device.identity.device_id)) - before
+            )
         producer.join(timeout=120)
         final = start_agent(device.identity.data_dir, proxy.url, config, log, "--until-drained")
         code = final.wait(timeout=240)
     finally:
         proxy.stop()
-    verdict = check_device(device.acknowledged, ledger_sales(ledger.db_url,
-                                                             device.identity.device_id),
-                           open_queue(device.identity))
+    verdict = check_device(
+        device.acknowledged,
+        ledger_sales(ledger.db_url, device.identity.device_id),
+        open_queue(device.identity),
+    )
     ledger.kill()
     print(f"synced per agent life before its SIGKILL: {synced_per_life}")
-    message = (f"SMILEPAY_KILL_SEED={seed} kills={kills} synced per life {synced_per_life} "
-               f"{proxy.summary()}: {verdict.summary()}")
+    message = (
+        f"SMILEPAY_KILL_SEED={seed} kills={kills} synced per life {synced_per_life} "
+        f"{proxy.summary()}: {verdict.summary()}"
+    )
     assert code == 0, f"{message}; final `sync run --until-drained` exited {code}"
     assert not (verdict.lost or verdict.duplicated or verdict.unexpected), message
     assert not verdict.problems, message
@@ -128,8 +146,10 @@ def test_a_running_agent_takes_a_sync_now_request_and_stops_cleanly_on_sigterm(
         # WHEN the kiosk asks for a sync now
         assert smilepay(["sync", "now", "--data-dir", str(identity.data_dir)]) == 0
         # THEN the sale reaches the ledger long before the interval, and the request is used up
-        wait_for(lambda: sale in {r["sale_id"] for r in ledger_sales(ledger.db_url,
-                                                                      identity.device_id)}, 30)
+        wait_for(
+            lambda: sale in {r["sale_id"] for r in ledger_sales(ledger.db_url, identity.device_id)},
+            30,
+        )
         assert not (identity.data_dir / "sync-now").exists()
         # AND SIGTERM ends it with exit status 0
         agent.send_signal(signal.SIGTERM)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.agent.backoff import Backoff
+from base.backoff import Backoff
 from sync.agent.clock import ClockSample, ClockWatch
 from sync.agent.trigger import SyncTrigger, request_sync_now
 

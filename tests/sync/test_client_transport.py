@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
-from sync import wire
+from base import wire
 from sync.agent.client import (
     LedgerClient,
     LedgerRefused,
@@ -50,8 +50,12 @@ def _serve(behaviour: Behaviour, recorder: Recorder, tls: ssl.SSLContext | None 
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length) if length else b""
             recorder.requests.append(
-                {"method": self.command, "path": self.path, "headers": dict(self.headers),
-                 "body": body}
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": body,
+                }
             )
             behaviour(self)
 
@@ -210,18 +214,24 @@ def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, str]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ledger.test")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=1))
         .sign(key, None)
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     return context, cert_sha256(cert.public_bytes(serialization.Encoding.DER))

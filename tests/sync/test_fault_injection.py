@@ -58,8 +58,13 @@ def sell(
     """The kiosk: enqueue sales (`pause_s` apart on average); only a returned record counts
     as acknowledged."""
     while len(device.acknowledged) < count:
-        draft = SaleDraft(amount_minor=rng.randint(1, 4999), currency="EUR", method="face",
-                          customer_id=rng.choice(CUSTOMERS), evidence={"score": "0.3100"})
+        draft = SaleDraft(
+            amount_minor=rng.randint(1, 4999),
+            currency="EUR",
+            method="face",
+            customer_id=rng.choice(CUSTOMERS),
+            evidence={"score": "0.3100"},
+        )
         try:
             record = queue.enqueue_sale(draft)
         except LimitExceeded:
@@ -79,8 +84,9 @@ def sync_forever(
     config = fast_sync_config(batch_size=batch_size)
     assert device.trigger is not None
     with LedgerClient(proxy_url, identity.device_id, identity.key, config) as client:
-        agent = SyncAgent(queue, client, identity.key, config,
-                          trigger=device.trigger, rng=random.Random(seed))
+        agent = SyncAgent(
+            queue, client, identity.key, config, trigger=device.trigger, rng=random.Random(seed)
+        )
         agent.run("forever")
 
 
@@ -102,8 +108,13 @@ def wait_until_synced(devices: list[DeviceUnderTest], within_s: float) -> None:
 
 
 def run_faulty_sync(
-    tmp_path: Path, seed: int, sales_per_device: int, devices: int = 2, rate: float = 0.35,
-    max_restarts: int = 2, db_url: str | None = None,
+    tmp_path: Path,
+    seed: int,
+    sales_per_device: int,
+    devices: int = 2,
+    rate: float = 0.35,
+    max_restarts: int = 2,
+    db_url: str | None = None,
 ) -> tuple[list[tuple[DeviceUnderTest, Verdict]], FaultProxy]:
     rng = random.Random(seed)
     db_url = db_url or f"sqlite:///{tmp_path / 'ledger.db'}"
@@ -112,8 +123,9 @@ def run_faulty_sync(
     proxy = FaultProxy(("127.0.0.1", ledger.port), plan)
     proxy.restart_ledger = lambda: restart_behind(ledger, proxy)
     proxy.start()
-    fleet = [DeviceUnderTest(new_device(tmp_path / f"kiosk{i}", ledger.url))
-             for i in range(devices)]
+    fleet = [
+        DeviceUnderTest(new_device(tmp_path / f"kiosk{i}", ledger.url)) for i in range(devices)
+    ]
     try:
         for index, device in enumerate(fleet):
             device.trigger = SyncTrigger(device.identity.data_dir, poll_s=0.01)
@@ -121,10 +133,14 @@ def run_faulty_sync(
             # time: SaleQueue.open runs alembic, which is not safe from two threads at once.
             kiosk_queue, agent_queue = open_queue(device.identity), open_queue(device.identity)
             device.threads = [
-                threading.Thread(target=sell, args=(device, kiosk_queue, sales_per_device,
-                                                    random.Random(rng.random()))),
-                threading.Thread(target=sync_forever, args=(device, agent_queue, proxy.url,
-                                                            rng.randint(4, 12), seed + index)),
+                threading.Thread(
+                    target=sell,
+                    args=(device, kiosk_queue, sales_per_device, random.Random(rng.random())),
+                ),
+                threading.Thread(
+                    target=sync_forever,
+                    args=(device, agent_queue, proxy.url, rng.randint(4, 12), seed + index),
+                ),
             ]
             for thread in device.threads:
                 thread.start()
@@ -137,9 +153,14 @@ def run_faulty_sync(
                 thread.join(timeout=30)
         proxy.stop()
     verdicts = [
-        (device, check_device(device.acknowledged,
-                              ledger_sales(db_url, device.identity.device_id),
-                              open_queue(device.identity)))
+        (
+            device,
+            check_device(
+                device.acknowledged,
+                ledger_sales(db_url, device.identity.device_id),
+                open_queue(device.identity),
+            ),
+        )
         for device in fleet
     ]
     ledger.kill()
@@ -206,8 +227,9 @@ def test_exactly_once_under_faults_with_a_postgresql_ledger(
     tmp_path: Path, pg_ledger_url: str
 ) -> None:
     # GIVEN the same faults (ledger restarts included) against a PostgreSQL-backed ledger
-    results, proxy = run_faulty_sync(tmp_path, CI_SEEDS[0] + 1, sales_per_device=300,
-                                     max_restarts=1, db_url=pg_ledger_url)
+    results, proxy = run_faulty_sync(
+        tmp_path, CI_SEEDS[0] + 1, sales_per_device=300, max_restarts=1, db_url=pg_ledger_url
+    )
     print(proxy.summary())
     # THEN the same guarantees hold
     assert_exactly_once(results, proxy)

@@ -53,8 +53,9 @@ def upstream() -> Iterator[CountingServer]:
 
 def proxy_with(upstream: CountingServer, kind: str, **plan: Any) -> FaultProxy:
     restart = plan.pop("restart", None)
-    return FaultProxy(upstream.address, FaultPlan(seed=1, rate=1.0, kinds=(kind,), **plan),
-                      restart_ledger=restart).start()
+    return FaultProxy(
+        upstream.address, FaultPlan(seed=1, rate=1.0, kinds=(kind,), **plan), restart_ledger=restart
+    ).start()
 
 
 def post(url: str, path: str = "/x", timeout: float = 2.0) -> httpx.Response:

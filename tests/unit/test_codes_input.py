@@ -6,8 +6,8 @@ import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from base.token import issue_token
 from device.checkout import CodePresented, CodeRejected
-from device.codes.token import issue_token
 from device.codes_input import code_event
 
 ISSUER = Ed25519PrivateKey.generate()

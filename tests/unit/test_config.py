@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from base.errors import ConfigError
 from device.config import load_config
-from device.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

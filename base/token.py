@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.codes.errors import TokenRejected
+from base.errors import CodeRejected
 
 PREFIX = "SPT1"
 MAX_TOKEN_CHARS = 512
 _PART = re.compile(r"[A-Za-z0-9_-]+")
 _CUSTOMER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class TokenRejected(CodeRejected):
+    """A customer token is malformed, expired or carries a bad signature."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ class Backoff:
     def ceiling_s(self) -> float:
         """The largest delay the next failure may draw."""
         # min() before the power would be nicer, but 2**failures overflows float only past 1023
-        return min(self.cap_s, self.base_s * 2 ** min(self.failures, 64))
+        return min(self.cap_s, self.base_s * 2.0 ** min(self.failures, 64))
 
     def next_delay_s(self) -> float:
         """Record one more failure and return how long to wait before trying again."""

@@ -7,9 +7,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from base.logs import configure_logging
+from base.progress import Progress
 from device.config import KioskConfig, load_config
-from device.logs import configure_logging
-from device.progress import Progress
 from device.service import systemd_service
 from sync.agent.agent import PushOutcome, RunMode, SyncAgent
 from sync.agent.client import LedgerClient
@@ -24,7 +24,10 @@ def open_queue(data_dir: Path, identity: DeviceIdentity, config: KioskConfig) ->
     from sync.queue.sale_queue import SaleQueue
 
     return SaleQueue.open(
-        data_dir, device_id=identity.device_id, signing_key=identity.key, limits=config.limits,
+        data_dir,
+        device_id=identity.device_id,
+        signing_key=identity.key,
+        limits=config.limits,
         allow_tmpfs=config.queue.allow_tmpfs,
     )
 
@@ -71,11 +74,18 @@ def run_agent(
     progress = Progress("synced", total=queue.status().backlog_count or None)
     with LedgerClient(url, identity.device_id, identity.key, config.sync) as client:
         agent = SyncAgent(
-            queue, client, identity.key, config.sync, gallery=LazyGallery(data_dir, config),
-            trigger=trigger, on_batch=lambda outcome: _advance(progress, outcome),
+            queue,
+            client,
+            identity.key,
+            config.sync,
+            gallery=LazyGallery(data_dir, config),
+            trigger=trigger,
+            on_batch=lambda outcome: _advance(progress, outcome),
         )
-        log.info("sync agent started", extra={"device_id": identity.device_id, "ledger": url,
-                                              "mode": mode})
+        log.info(
+            "sync agent started",
+            extra={"device_id": identity.device_id, "ledger": url, "mode": mode},
+        )
         with systemd_service(_agent_health(agent, config), f"syncing to {url}"):
             code = agent.run(mode)
     progress.finish()

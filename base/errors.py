@@ -11,3 +11,7 @@ class ConfigError(SmilepayError):
 
 class NotBuiltYet(SmilepayError):
     """A command that exists in the CLI but whose capability has not been built yet."""
+
+
+class CodeRejected(SmilepayError):
+    """A scanned or typed payload was refused; the message says what was wrong with it."""

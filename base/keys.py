@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.errors import SmilepayError
+from base.errors import SmilepayError
 
 
 class KeyFileError(SmilepayError):

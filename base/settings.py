@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from device.errors import ConfigError
+from base.errors import ConfigError
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
 
