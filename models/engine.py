@@ -18,8 +18,9 @@ from base.errors import SmilepayError
 from models.config import FaceConfig
 from models.detection import Detection, FaceDetector
 from models.landmarks import FaceMesh, LandmarkModel
+from models.presentation import PresentationAttackModel
 from models.quality import QualityGates, QualityReport, assess
-from models.smile import smile_ratio
+from models.smile import SmileModel, smile_ratio
 
 DETECTOR_FILE = "face_detection_short_range"
 LANDMARK_FILE = "face_landmark"
@@ -27,6 +28,10 @@ MIN_SIDE = 32
 MAX_SIDE = 8192
 MAX_PIXELS = 40_000_000
 MAX_CANDIDATES = 3  # detections tried, largest first, until FaceMesh confirms one
+# BlazeFace short-range misses faces that fill the frame or touch its edge (GENKI's 64x64
+# crops: 8 %); when nothing is found the frame is tried again inside a border this wide
+# (edge pixels repeated: on GENKI this recovered more faces than a black border).
+RETRY_BORDER = 0.5
 
 
 class BadImage(SmilepayError):
@@ -79,6 +84,8 @@ class FaceObservation:
     mesh: FaceMesh | None = None
     quality: QualityReport | None = None
     smile_ratio: float | None = None
+    smile_score: float | None = None  # P(smiling) from the trained smile model
+    smiling: bool | None = None  # smile_score at or above the model's threshold
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -101,11 +108,15 @@ class FaceEngine:
         landmarks: LandmarkModel,
         embedder: Any,
         gates: QualityGates | None = None,
+        smile: SmileModel | None = None,
+        presentation: PresentationAttackModel | None = None,
     ) -> None:
         self.detector = detector
         self.landmarks = landmarks
         self.embedder = embedder
         self.gates = gates or QualityGates()
+        self.smile = smile or SmileModel.load()
+        self.presentation = presentation or PresentationAttackModel.load()
 
     @classmethod
     def load(cls, config: FaceConfig) -> FaceEngine:
@@ -121,22 +132,46 @@ class FaceEngine:
         """Find the largest face in a BGR frame and measure it."""
         image = check_image(image_bgr)
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        detections = sorted(self.detector.detect(rgb), key=lambda d: -d.area)
-        timings["detect_ms"] = _since(started)
-        if not detections:
-            return FaceObservation("no_face", timings_ms=timings)
-        started = time.perf_counter()
-        detection, mesh = self._confirmed_face(rgb, detections)
-        timings["landmarks_ms"] = _since(started)
+        timings = {"detect_ms": 0.0, "landmarks_ms": 0.0}
+        detection, mesh = self._locate(rgb, timings)
         if mesh is None:
             return FaceObservation("no_face", detection, timings_ms=timings)
         started = time.perf_counter()
-        quality = assess(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), mesh.points, self.gates)
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        quality = assess(grey, mesh.points, self.gates)
         ratio = smile_ratio(mesh.points)
+        score = self.smile.score(grey, mesh.points)
         timings["quality_smile_ms"] = _since(started)
-        return FaceObservation(quality.guidance, detection, mesh, quality, ratio, timings)
+        smiling = score >= self.smile.threshold
+        return FaceObservation(
+            quality.guidance, detection, mesh, quality, ratio, score, smiling, timings
+        )
+
+    def _locate(
+        self, rgb: np.ndarray, timings: dict[str, float]
+    ) -> tuple[Detection | None, FaceMesh | None]:
+        """The largest confirmed face; if none, again inside a border of repeated edge pixels."""
+        first: Detection | None = None
+        for border in (0, round(RETRY_BORDER * max(rgb.shape[:2]))):
+            started = time.perf_counter()
+            detections = sorted(self._detect(rgb, border), key=lambda d: -d.area)
+            timings["detect_ms"] += _since(started)
+            if not detections:
+                continue
+            started = time.perf_counter()
+            detection, mesh = self._confirmed_face(rgb, detections)
+            timings["landmarks_ms"] += _since(started)
+            if mesh is not None:
+                return detection, mesh
+            first = first or detection
+        return first, None
+
+    def _detect(self, rgb: np.ndarray, border: int) -> list[Detection]:
+        """BlazeFace's faces in the frame, or in the frame inside a `border` of repeated edges."""
+        if not border:
+            return self.detector.detect(rgb)
+        padded = cv2.copyMakeBorder(rgb, border, border, border, border, cv2.BORDER_REPLICATE)
+        return [_shifted(d, -border) for d in self.detector.detect(padded)]
 
     def _confirmed_face(
         self, rgb: np.ndarray, detections: list[Detection]
@@ -155,6 +190,12 @@ class FaceEngine:
         rgb = cv2.cvtColor(check_image(image_bgr), cv2.COLOR_BGR2RGB)
         vector = self.embedder.embed_face(rgb, landmark_box(observation.mesh.points))
         return np.asarray(vector, dtype=np.float32).reshape(128)
+
+
+def _shifted(detection: Detection, offset: float) -> Detection:
+    x, y, width, height = detection.box
+    box = (x + offset, y + offset, width, height)
+    return Detection(box, detection.score, detection.keypoints + offset)
 
 
 def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from base.errors import SmilepayError
 from models.config import FaceConfig
+from models.decision import decide_match
 from models.engine import FaceEngine, FaceObservation
 from models.gallery import Gallery, Match
 from models.liveness import FaceTrace, LivenessResult, assess_liveness, trace
@@ -104,6 +105,7 @@ class SmileToPaySession:
         self.saw_face = False
         self.decision: FaceDecision | None = None
         self.liveness: LivenessResult | None = None
+        self.attack_probability: float | None = None  # of the chosen frames, once decided
 
     def observe(self, image_bgr: Any, t: float) -> FaceProgress:
         """Take one frame captured at time `t` (seconds, same clock as `started_at`)."""
@@ -179,6 +181,8 @@ class SmileToPaySession:
         self.liveness = assess_liveness(self.traces, state.neutral_trace, state.smile_trace)
         reasons = list(self.liveness.reasons)
         picks = [pick for pick in (state.best_neutral, state.best_smile) if pick is not None]
+        if self._looks_printed(picks):
+            reasons.append("presentation_attack")
         vectors = [self.engine.embed(pick.image, pick.observation) for pick in picks]
         if (
             len(vectors) == 2
@@ -192,20 +196,28 @@ class SmileToPaySession:
         match = self.gallery.search(np.mean(vectors, axis=0))
         return self._by_match(match)
 
+    def _looks_printed(self, picks: list[_Pick]) -> bool:
+        """Whether the chosen frames' faces look like a printed photo (mean P(attack))."""
+        pad = self.engine.presentation
+        scores = [
+            pad.attack_probability(pick.image, pick.observation.mesh.points)
+            for pick in picks
+            if pick.observation.mesh is not None
+        ]
+        self.attack_probability = float(np.mean(scores)) if scores else None
+        return self.attack_probability is not None and self.attack_probability >= pad.threshold
+
     def _by_match(self, match: Match | None) -> FaceDecision:
-        """Threshold, margin and amount rules on a live face's best match."""
-        if match is None or match.best_distance >= self.config.match_threshold:
-            score = None if match is None else match.best_distance
+        """The kiosk's match policy (models.decision) on a live face's best match."""
+        kind = decide_match(match, self.amount_minor, self.config, len(self.gallery))
+        if match is None or kind == "no_match":
             return FaceDecision(
                 "no_match",
-                score=score,
+                score=None if match is None else match.best_distance,
                 margin=None if match is None else match.margin,
                 live=True,
                 smile_transition=True,
             )
-        ambiguous = match.margin is not None and match.margin < self.config.match_margin
-        costly = self.amount_minor >= self.config.step_up_amount_minor
-        kind: DecisionKind = "step_up" if ambiguous or costly else "pay"
         return FaceDecision(
             kind,
             match.best_id,
