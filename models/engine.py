@@ -184,11 +184,18 @@ class FaceEngine:
         return detections[0], None
 
     def embed(self, image_bgr: Any, observation: FaceObservation) -> np.ndarray:
-        """The 128-d face descriptor of the observed face (dlib semantics: same person < 0.6)."""
+        """The 128-d face descriptor of the observed face (dlib semantics: same person < 0.6).
+
+        The descriptor is the mean of the aligned chip's and its mirror image's: on in-the-wild
+        faces (celeba-dev) this cut FNMR at FMR 1e-3 from 13.4 % to 12.0 % for one more
+        network run (docs/face.md).
+        """
         if observation.mesh is None:
             raise BadImage("no face to embed in this frame")
         rgb = cv2.cvtColor(check_image(image_bgr), cv2.COLOR_BGR2RGB)
-        vector = self.embedder.embed_face(rgb, landmark_box(observation.mesh.points))
+        chip = self.embedder.face_chip(rgb, landmark_box(observation.mesh.points))
+        mirror = np.ascontiguousarray(chip[:, ::-1])
+        vector = (self.embedder.embed_chip(chip) + self.embedder.embed_chip(mirror)) / 2
         return np.asarray(vector, dtype=np.float32).reshape(128)
 
 
