@@ -14,9 +14,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from base.errors import SmilepayError
 from models.config import FaceConfig
 from models.detection import Detection, FaceDetector
+from models.errors import BadImage
 from models.landmarks import FaceMesh, LandmarkModel
 from models.presentation import PresentationAttackModel
 from models.quality import QualityGates, QualityReport, assess
@@ -32,10 +32,6 @@ MAX_CANDIDATES = 3  # detections tried, largest first, until FaceMesh confirms o
 # crops: 8 %); when nothing is found the frame is tried again inside a border this wide
 # (edge pixels repeated: on GENKI this recovered more faces than a black border).
 RETRY_BORDER = 0.5
-
-
-class BadImage(SmilepayError):
-    """An image the pipeline cannot use; the message says what was wrong with it."""
 
 
 def check_image(image: Any) -> np.ndarray:
