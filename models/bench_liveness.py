@@ -62,7 +62,10 @@ def score_frame(engine: FaceEngine, path: Path) -> tuple[float, float] | None:
 def bench_liveness(engine: FaceEngine, dataset: list[Row]) -> dict[str, Any]:
     """The `bench liveness` result object."""
     threshold = engine.presentation.threshold
-    attack_scores, live_scores, timings, no_face = [], [], [], 0
+    attack_scores: list[float] = []
+    live_scores: list[float] = []
+    timings: list[float] = []
+    no_face = 0
     progress = Progress("bench liveness", len(dataset))
     for path, _, attack in dataset:
         progress.advance()

@@ -4,9 +4,10 @@ A stranger in front of the kiosk is compared with every enrolled customer. If on
 falsely matches with probability FMR(t) at distance threshold t, a gallery of N customers pays
 a stranger with probability about N x FMR(t) (NIST FRTE 1:N: FPIR grows with N). To keep that
 under `pay_fpir`, the threshold below which a match may pay is the impostor distance whose
-FMR is pay_fpir / N, read from the impostor distances measured on in-the-wild dev faces
-(models/weights/impostor_tail.json, written by tools/fit_impostor_tail.py; below the measured
-range the tail is extrapolated log-linearly). It is never looser than `match_threshold`.
+FMR is pay_fpir / N, read from template-to-stranger distances measured on in-the-wild dev
+faces (models/weights/impostor_tail.json, written by tools/fit_impostor_tail.py; below the
+measured range the tail is extrapolated log-linearly, never looser than the measured counts).
+It is never looser than `match_threshold`.
 
 A match closer than `match_threshold` but not payable (beyond the pay threshold, ambiguous,
 or a costly sale) asks for a step-up (phone digits or PIN): the step-up stops strangers whom
@@ -56,12 +57,18 @@ class ImpostorTail:
             raise SmilepayError(f"{path}: not a usable impostor tail: {exc}") from None
 
     def distance_at(self, fmr: float) -> float:
-        """The largest distance threshold whose per-comparison FMR is at most `fmr`."""
-        anchor_distance, anchor_fmr = self.anchor
-        if fmr < anchor_fmr:
-            return anchor_distance - float(np.log(anchor_fmr / fmr)) / self.slope
+        """The largest distance threshold whose per-comparison FMR is at most `fmr`.
+
+        Below the anchor the log-linear extrapolation is used, but never looser than the
+        measured table (whose few lowest pairs can show a heavier tail than the fit).
+        """
         allowed = np.flatnonzero(self.fmr <= fmr)
-        return float(self.distances[allowed[-1]])
+        measured = float(self.distances[allowed[-1]]) if allowed.size else float(self.distances[0])
+        anchor_distance, anchor_fmr = self.anchor
+        if fmr >= anchor_fmr:
+            return measured
+        extrapolated = anchor_distance - float(np.log(anchor_fmr / fmr)) / self.slope
+        return min(measured, extrapolated)
 
 
 @functools.cache

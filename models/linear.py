@@ -34,8 +34,12 @@ class LinearModel:
         """Read a model JSON written by `save`; SmilepayError naming the file if it is unusable."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            arrays = [np.asarray(data[key], np.float32) for key in ("mean", "scale", "weights")]
-            model = cls(*arrays, float(data["bias"]), float(data["threshold"]), data["about"])
+            mean, scale, weights = (
+                np.asarray(data[key], np.float32) for key in ("mean", "scale", "weights")
+            )
+            model = cls(
+                mean, scale, weights, float(data["bias"]), float(data["threshold"]), data["about"]
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SmilepayError(f"{path}: not a usable linear model: {exc}") from None
         if not model.mean.shape == model.scale.shape == model.weights.shape:

@@ -102,7 +102,11 @@ def colour_statistics(face_bgr: np.ndarray) -> np.ndarray:
 
 def pad_features(image_bgr: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Texture and colour features of the face with these FaceMesh points in a BGR frame."""
-    face = face_crop(image_bgr, points)
+    return crop_features(face_crop(image_bgr, points))
+
+
+def crop_features(face: np.ndarray) -> np.ndarray:
+    """Texture and colour features of a `face_crop`."""
     grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
     parts = (lbp_histograms(grey), dog_energies(grey), colour_statistics(face))
     return np.concatenate(parts).astype(np.float32)
@@ -127,3 +131,8 @@ class PresentationAttackModel:
     def attack_probability(self, image_bgr: np.ndarray, points: np.ndarray) -> float:
         """P(the face with these landmarks is a printed photo)."""
         return float(self.model.probability(pad_features(image_bgr, points)))
+
+    def crops_probability(self, crops: list[np.ndarray]) -> float:
+        """Mean P(attack) over several frames' `face_crop`s (a session's verdict)."""
+        features = np.stack([crop_features(crop) for crop in crops])
+        return float(np.mean(self.model.probability(features)))

@@ -20,9 +20,11 @@ from models.decision import decide_match
 from models.engine import FaceEngine, FaceObservation
 from models.gallery import Gallery, Match
 from models.liveness import FaceTrace, LivenessResult, assess_liveness, trace
+from models.presentation import face_crop
 from models.smile import SmileCalibration
 
 DecisionKind = Literal["pay", "step_up", "no_match", "not_live", "no_face"]
+PAD_FRAMES = 8  # frames, evenly spread over the session, that the printed-photo check scores
 NEUTRAL_FRAMES = 2  # consecutive neutral frames that establish the neutral reference
 SMILE_FRAMES = 2  # consecutive smiling frames that confirm the smile
 MAX_TRACES = 90
@@ -105,7 +107,8 @@ class SmileToPaySession:
         self.saw_face = False
         self.decision: FaceDecision | None = None
         self.liveness: LivenessResult | None = None
-        self.attack_probability: float | None = None  # of the chosen frames, once decided
+        self.attack_probability: float | None = None  # mean over PAD_FRAMES, once decided
+        self.pad_crops: list[np.ndarray] = []  # every usable frame's face, for that check
 
     def observe(self, image_bgr: Any, t: float) -> FaceProgress:
         """Take one frame captured at time `t` (seconds, same clock as `started_at`)."""
@@ -133,6 +136,8 @@ class SmileToPaySession:
         grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
         current = trace(grey, observation.mesh.points)
         self.traces = [*self.traces[-MAX_TRACES + 1 :], current]
+        crop = face_crop(image_bgr, observation.mesh.points)
+        self.pad_crops = [*self.pad_crops[-MAX_TRACES + 1 :], crop]
         ratio = observation.smile_ratio
         state = self.state
         state.widest = max(state.widest, ratio)
@@ -181,7 +186,7 @@ class SmileToPaySession:
         self.liveness = assess_liveness(self.traces, state.neutral_trace, state.smile_trace)
         reasons = list(self.liveness.reasons)
         picks = [pick for pick in (state.best_neutral, state.best_smile) if pick is not None]
-        if self._looks_printed(picks):
+        if self._looks_printed():
             reasons.append("presentation_attack")
         vectors = [self.engine.embed(pick.image, pick.observation) for pick in picks]
         if (
@@ -196,16 +201,16 @@ class SmileToPaySession:
         match = self.gallery.search(np.mean(vectors, axis=0))
         return self._by_match(match)
 
-    def _looks_printed(self, picks: list[_Pick]) -> bool:
-        """Whether the chosen frames' faces look like a printed photo (mean P(attack))."""
+    def _looks_printed(self) -> bool:
+        """Whether the session's faces look like a printed photo: mean P(attack) over up to
+        PAD_FRAMES usable frames (one frame's texture varies; a print's stays)."""
+        if not self.pad_crops:
+            return False
         pad = self.engine.presentation
-        scores = [
-            pad.attack_probability(pick.image, pick.observation.mesh.points)
-            for pick in picks
-            if pick.observation.mesh is not None
-        ]
-        self.attack_probability = float(np.mean(scores)) if scores else None
-        return self.attack_probability is not None and self.attack_probability >= pad.threshold
+        spread = np.linspace(0, len(self.pad_crops) - 1, min(PAD_FRAMES, len(self.pad_crops)))
+        crops = [self.pad_crops[round(i)] for i in spread]
+        self.attack_probability = pad.crops_probability(crops)
+        return self.attack_probability >= pad.threshold
 
     def _by_match(self, match: Match | None) -> FaceDecision:
         """The kiosk's match policy (models.decision) on a live face's best match."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from models.config import FaceConfig
+from models.demo_faces import camera_frame, mouth_geometry, relax_mouth
 from models.engine import FaceEngine, read_image
 from models.gallery import Gallery
 from models.presentation import PresentationAttackModel, lbp_histograms
@@ -65,3 +66,37 @@ def test_a_printed_photo_held_to_the_camera_never_pays(
     # THEN it does not pay
     assert decision.kind != "pay"
     assert decision.kind in ("not_live", "no_face")
+
+
+def animated_print(engine: FaceEngine, path: Path) -> list[np.ndarray]:
+    """A printed-photo frame made to go from neutral to "smiling" (the demo's mouth warp),
+    each frame with small motion and sensor noise: it passes the transition checks."""
+    image = read_image(path)
+    observation = engine.analyse(image)
+    assert observation.mesh is not None
+    mouth = mouth_geometry(observation.mesh.points)
+    strengths = [1.0] * 6 + [0.8, 0.6, 0.4, 0.2] + [0.0] * 6
+    rng = np.random.default_rng(5)
+    return [camera_frame(relax_mouth(image, mouth, s), rng, mouth.centre) for s in strengths]
+
+
+def test_a_print_animated_to_smile_is_stopped_by_the_texture_check(
+    engine: FaceEngine, gallery: Gallery, shared_data: Path
+) -> None:
+    # GIVEN a printed photo of an enrolled person, animated from neutral to a wider mouth
+    prints = nuaa_frames(shared_data, True, step=1)
+    frames = animated_print(engine, prints[0])
+    gallery.enroll(
+        "Printed Person",
+        [engine.embed(frames[-1], engine.analyse(frames[-1]))],
+        consent("Printed Person"),
+    )
+    # WHEN a session sees it
+    session = SmileToPaySession(engine, gallery, 1000, FaceConfig(), started_at=0.0)
+    decision = None
+    for number, frame in enumerate(frames):
+        decision = session.observe(frame, number / 10).decision or decision
+    decision = decision or session.expire()
+    # THEN it is refused as not live, the texture check among the reasons
+    assert decision.kind == "not_live", decision
+    assert "presentation_attack" in decision.live_reasons
