@@ -9,11 +9,15 @@ faces (models/weights/impostor_tail.json, written by tools/fit_impostor_tail.py;
 measured range the tail is extrapolated log-linearly, never looser than the measured counts).
 It is never looser than `match_threshold`.
 
-A match closer than `match_threshold` but not payable (beyond the pay threshold, ambiguous,
-or a costly sale) asks for a step-up (phone digits or PIN): the step-up stops strangers whom
-the face alone cannot. Ambiguity also adapts to N: a match is ambiguous when the second-best
-is within `match_margin` of the best, or when the second-best is itself within the pay
-threshold (two customers both close enough to pay), which grows likelier as N grows.
+A match closer than the step-up threshold but not payable (beyond the pay threshold,
+ambiguous, or a costly sale) asks for a step-up (phone digits or PIN): the step-up stops
+strangers whom the face alone cannot. The step-up threshold is set the same way from
+`step_up_fpir` (the share of strangers asked for digits, each prompt being one guess at a
+customer's digits), and is never looser than `match_threshold`.
+
+Ambiguity also adapts to N: a match is ambiguous when the second-best is within
+`match_margin` of the best, or when the second-best is itself within the pay threshold (two
+customers both close enough to pay), which grows likelier as N grows.
 """
 
 from __future__ import annotations
@@ -91,9 +95,10 @@ def policy_for(
 ) -> MatchPolicy:
     """The thresholds for a gallery of `gallery_size` customers (see the module docstring)."""
     tail = tail or shipped_tail()
-    per_comparison = config.pay_fpir / max(gallery_size, 1)
-    pay = min(config.match_threshold, tail.distance_at(per_comparison))
-    return MatchPolicy(pay, config.match_threshold, config.match_margin)
+    size = max(gallery_size, 1)
+    step_up = min(config.match_threshold, tail.distance_at(config.step_up_fpir / size))
+    pay = min(step_up, tail.distance_at(config.pay_fpir / size))
+    return MatchPolicy(pay, step_up, config.match_margin)
 
 
 def decide_match(

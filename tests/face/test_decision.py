@@ -46,11 +46,22 @@ def test_a_costly_sale_always_steps_up() -> None:
 
 
 def test_a_match_between_the_thresholds_steps_up_instead_of_paying() -> None:
-    # GIVEN a large gallery, whose pay threshold is well under 0.6
-    pay = policy_for(CONFIG, 10_000).pay_threshold
-    # WHEN the best match falls between the pay and step-up thresholds THEN step-up
-    best = (pay + CONFIG.match_threshold) / 2
+    # GIVEN a large gallery, whose pay threshold is well under its step-up threshold
+    policy = policy_for(CONFIG, 10_000)
+    assert policy.pay_threshold < policy.step_up_threshold
+    # WHEN the best match falls between the two THEN step-up
+    best = (policy.pay_threshold + policy.step_up_threshold) / 2
     assert decide_match(match(best, 0.9), 1000, CONFIG, 10_000) == "step_up"
+
+
+def test_the_step_up_threshold_also_tightens_with_the_gallery() -> None:
+    # GIVEN a small and a large gallery THEN the large one asks fewer strangers for digits
+    small, large = policy_for(CONFIG, 10), policy_for(CONFIG, 100_000)
+    assert large.step_up_threshold < small.step_up_threshold <= CONFIG.match_threshold
+    # AND a match the small gallery steps up is no match in the large one
+    best = (large.step_up_threshold + small.step_up_threshold) / 2
+    assert decide_match(match(best, 0.9), 1000, CONFIG, 10) == "step_up"
+    assert decide_match(match(best, 0.9), 1000, CONFIG, 100_000) == "no_match"
 
 
 def test_two_customers_both_close_enough_to_pay_is_ambiguous() -> None:
