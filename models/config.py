@@ -29,6 +29,8 @@ class FaceConfig(Section):
     # Likewise the step-up threshold, so that at most this share of strangers is asked for
     # step-up digits (each such prompt is a guess at someone's digits).
     step_up_fpir: float = 0.2
+    # ... but never so tight that more than this share of returning customers is refused.
+    step_up_fnmr: float = 0.05
     match_margin: float = 0.08  # best must beat second-best by this much, else step-up
     step_up_amount_minor: int = 5000  # sales at or above this always ask for a step-up
     capture_timeout_s: float = 20.0

@@ -13,7 +13,10 @@ A match closer than the step-up threshold but not payable (beyond the pay thresh
 ambiguous, or a costly sale) asks for a step-up (phone digits or PIN): the step-up stops
 strangers whom the face alone cannot. The step-up threshold is set the same way from
 `step_up_fpir` (the share of strangers asked for digits, each prompt being one guess at a
-customer's digits), and is never looser than `match_threshold`.
+customer's digits), but never so tight that more than `step_up_fnmr` of returning customers
+(genuine template-to-photo distances, same file) would be refused outright, and never looser
+than `match_threshold`. In large galleries that floor wins: most strangers are then asked for
+digits, which is what the digits are for (WeBank and Alipay pair 1:N with phone digits).
 
 Ambiguity also adapts to N: a match is ambiguous when the second-best is within
 `match_margin` of the best, or when the second-best is itself within the pay threshold (two
@@ -47,6 +50,7 @@ class ImpostorTail:
     fmr: np.ndarray  # measured FMR at each distance (non-decreasing)
     slope: float  # log(FMR) per unit distance below the measured range
     anchor: tuple[float, float]  # (distance, FMR) where the extrapolation starts
+    genuine_fnmr: np.ndarray  # genuine template-to-photo FNMR at each distance (decreasing)
 
     @classmethod
     def load(cls, path: Path | None = None) -> ImpostorTail:
@@ -56,7 +60,8 @@ class ImpostorTail:
             data = json.loads(path.read_text(encoding="utf-8"))
             anchor = (float(data["anchor"][0]), float(data["anchor"][1]))
             distances = np.asarray(data["distances"], np.float64)
-            return cls(distances, np.asarray(data["fmr"], np.float64), data["slope"], anchor)
+            fmr, fnmr = (np.asarray(data[key], np.float64) for key in ("fmr", "genuine_fnmr"))
+            return cls(distances, fmr, float(data["slope"]), anchor, fnmr)
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise SmilepayError(f"{path}: not a usable impostor tail: {exc}") from None
 
@@ -73,6 +78,11 @@ class ImpostorTail:
             return measured
         extrapolated = anchor_distance - float(np.log(anchor_fmr / fmr)) / self.slope
         return min(measured, extrapolated)
+
+    def genuine_distance_at(self, fnmr: float) -> float:
+        """The smallest distance threshold that rejects at most `fnmr` of genuine probes."""
+        allowed = np.flatnonzero(self.genuine_fnmr <= fnmr)
+        return float(self.distances[allowed[0]]) if allowed.size else float(self.distances[-1])
 
 
 @functools.cache
@@ -96,7 +106,9 @@ def policy_for(
     """The thresholds for a gallery of `gallery_size` customers (see the module docstring)."""
     tail = tail or shipped_tail()
     size = max(gallery_size, 1)
-    step_up = min(config.match_threshold, tail.distance_at(config.step_up_fpir / size))
+    strangers = tail.distance_at(config.step_up_fpir / size)
+    customers = tail.genuine_distance_at(config.step_up_fnmr)
+    step_up = min(config.match_threshold, max(strangers, customers))
     pay = min(step_up, tail.distance_at(config.pay_fpir / size))
     return MatchPolicy(pay, step_up, config.match_margin)
 

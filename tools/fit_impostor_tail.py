@@ -7,7 +7,8 @@ photos in disjoint groups of 3), a probe one photo of someone else. Averaging pu
 towards the middle of the descriptor space, so a template is closer to strangers than a single
 photo is: the photo-to-photo tail would set too loose a threshold. Every template-probe
 distance is streamed into a histogram, and the tool writes models/weights/impostor_tail.json:
-FMR at each distance on a 0.005 grid, plus a log-linear extrapolation below the measured
+FMR at each distance on a 0.005 grid (and the genuine template-to-photo FNMR, which floors
+the step-up threshold), plus a log-linear extrapolation below the measured
 range (fitted where FMR is between the anchor, the smallest FMR backed by MIN_PAIRS impostor
 pairs, and FIT_TOP).
 
@@ -53,7 +54,8 @@ def embeddings(manifest: Path) -> dict[str, list[np.ndarray]]:
 
 
 def template_probe_histograms(grouped: dict[str, list[np.ndarray]]) -> DistanceHistograms:
-    """Distances of every 3-capture template to every photo of every other identity."""
+    """Distances of every 3-capture template to every photo of every other identity
+    (impostor) and to the same person's other photos (genuine)."""
     histograms = DistanceHistograms()
     names = list(grouped)
     photos = np.stack([v for name in names for v in grouped[name]]).astype(np.float32)
@@ -62,16 +64,17 @@ def template_probe_histograms(grouped: dict[str, list[np.ndarray]]) -> DistanceH
         vectors = grouped[name]
         for first in range(0, len(vectors) - ENROL_PHOTOS + 1, ENROL_PHOTOS):
             template = np.mean(vectors[first : first + ENROL_PHOTOS], axis=0)
-            others = photos[owners != index]
-            distances = np.linalg.norm(others - template, axis=1)
-            histograms.add(distances, np.zeros(len(distances), bool))
+            rest = [v for i, v in enumerate(vectors) if not first <= i < first + ENROL_PHOTOS]
+            probes = np.vstack([photos[owners != index], *[v[None] for v in rest]])
+            same = np.arange(len(probes)) >= int((owners != index).sum())
+            histograms.add(np.linalg.norm(probes - template, axis=1), same)
     return histograms
 
 
 def tail(grouped: dict[str, list[np.ndarray]], source: str) -> dict:
     """The JSON object: measured FMR on the grid, anchor and extrapolation slope."""
     histograms = template_probe_histograms(grouped)
-    thresholds, fmr, _ = histograms.rates()
+    thresholds, fmr, fnmr = histograms.rates()
     pairs = int(histograms.impostor.sum())
     on_grid = fmr[np.searchsorted(thresholds, GRID)]
     floor = MIN_PAIRS / pairs
@@ -90,6 +93,8 @@ def tail(grouped: dict[str, list[np.ndarray]], source: str) -> dict:
         "distances": GRID.tolist(),
         "fmr": [float(f"{v:.4g}") for v in on_grid],
         "slope": round(float(slope), 4),
+        "genuine_pairs": int(histograms.genuine.sum()),
+        "genuine_fnmr": [float(f"{v:.4g}") for v in fnmr[np.searchsorted(thresholds, GRID)]],
         "anchor": [float(GRID[anchor_index]), float(f"{on_grid[anchor_index]:.4g}")],
     }
 

@@ -79,9 +79,18 @@ def test_the_tail_extrapolates_below_its_measured_range(tmp_path) -> None:
     # GIVEN a tail measured down to FMR 1e-4 at distance 0.5, falling by e per 0.1
     path = tmp_path / "tail.json"
     path.write_text(
-        '{"distances": [0.5, 0.6], "fmr": [1e-4, 1e-3], "slope": 10.0, "anchor": [0.5, 1e-4]}'
+        '{"distances": [0.5, 0.6], "fmr": [1e-4, 1e-3], "slope": 10.0, "anchor": [0.5, 1e-4],'
+        ' "genuine_fnmr": [0.2, 0.05]}'
     )
     tail = ImpostorTail.load(path)
     # THEN inside the range the table answers, below it the log-linear fit does
     assert tail.distance_at(1e-3) == pytest.approx(0.6)
     assert tail.distance_at(1e-4 / np.e) == pytest.approx(0.4)
+
+
+def test_the_step_up_threshold_never_refuses_more_returning_customers_than_allowed() -> None:
+    # GIVEN the shipped genuine distances and a huge gallery
+    tail = shipped_tail()
+    step_up = policy_for(CONFIG, 10_000_000).step_up_threshold
+    # THEN at most step_up_fnmr of genuine template-to-photo distances lie beyond it
+    assert np.interp(step_up, tail.distances, tail.genuine_fnmr) <= CONFIG.step_up_fnmr
