@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import cv2
+
 from models.engine import FaceEngine, read_image
 from models.smile import SmileModel
 
@@ -44,3 +46,18 @@ def test_spontaneous_smiles_on_small_crops_are_mostly_right(
     # THEN most faces are found in these small crops and most calls are right (no face = wrong)
     assert sum(call is not None for call in calls) >= 0.85 * len(rows)
     assert right >= 0.8 * len(rows), f"{right}/{len(rows)}"
+
+
+def test_faces_filling_a_small_crop_are_found_by_retrying_inside_a_border(
+    engine: FaceEngine, shared_data: Path
+) -> None:
+    # GIVEN GENKI 64x64 crops where BlazeFace + FaceMesh on the bare image confirm no face
+    crops = [shared_data / "faces/genki-dev/img" / f"0_file{n}.jpg" for n in (2166, 2196, 2198)]
+    images = [read_image(path) for path in crops]
+    bare = [
+        any(engine.landmarks.landmarks(rgb, d) is not None for d in engine.detector.detect(rgb))
+        for rgb in (cv2.cvtColor(image, cv2.COLOR_BGR2RGB) for image in images)
+    ]
+    assert not any(bare)
+    # WHEN the engine analyses them THEN its retry inside a border finds every face
+    assert all(engine.analyse(image).mesh is not None for image in images)
