@@ -22,6 +22,10 @@ class FaceConfig(Section):
     # with a small measured accuracy cost (see the README's face benchmarks).
     embedding_weights: Literal["float32", "float16", "int8"] = "float32"
     threads: int = 2
+    # Average each descriptor with its mirror image's: better in-the-wild accuracy for a second
+    # network run per embedded frame. Templates enrolled with one setting match the other
+    # closely, but keep it the same across a fleet.
+    mirror_average: bool = True
     match_threshold: float = 0.6  # dlib descriptor distance; nothing matches at or above this
     # Target share of strangers paid as someone: the pay threshold tightens with the gallery
     # size so that gallery size x per-comparison FMR stays under it (models/decision.py).

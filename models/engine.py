@@ -106,6 +106,7 @@ class FaceEngine:
         gates: QualityGates | None = None,
         smile: SmileModel | None = None,
         presentation: PresentationAttackModel | None = None,
+        mirror: bool = True,
     ) -> None:
         self.detector = detector
         self.landmarks = landmarks
@@ -113,6 +114,7 @@ class FaceEngine:
         self.gates = gates or QualityGates()
         self.smile = smile or SmileModel.load()
         self.presentation = presentation or PresentationAttackModel.load()
+        self.mirror = mirror  # average the descriptor with the mirror image's (see `embed`)
 
     @classmethod
     def load(cls, config: FaceConfig) -> FaceEngine:
@@ -122,7 +124,7 @@ class FaceEngine:
 
         detector = FaceDetector.load(model_path(DETECTOR_FILE, config.model_dir), config.threads)
         landmarks = LandmarkModel.load(model_path(LANDMARK_FILE, config.model_dir), config.threads)
-        return cls(detector, landmarks, open_embedder(config))
+        return cls(detector, landmarks, open_embedder(config), mirror=config.mirror_average)
 
     def analyse(self, image_bgr: Any) -> FaceObservation:
         """Find the largest face in a BGR frame and measure it."""
@@ -182,16 +184,17 @@ class FaceEngine:
     def embed(self, image_bgr: Any, observation: FaceObservation) -> np.ndarray:
         """The 128-d face descriptor of the observed face (dlib semantics: same person < 0.6).
 
-        The descriptor is the mean of the aligned chip's and its mirror image's: on in-the-wild
-        faces (celeba-dev) this cut FNMR at FMR 1e-3 from 13.4 % to 12.0 % for one more
-        network run (docs/face.md).
+        With `mirror` (config `mirror_average`, default on) the descriptor is the mean of the
+        aligned chip's and its mirror image's: on in-the-wild faces (celeba-dev) this cut FNMR
+        at FMR 1e-3 from 13.4 % to 12.0 % for one more network run (docs/face.md).
         """
         if observation.mesh is None:
             raise BadImage("no face to embed in this frame")
         rgb = cv2.cvtColor(check_image(image_bgr), cv2.COLOR_BGR2RGB)
         chip = self.embedder.face_chip(rgb, landmark_box(observation.mesh.points))
-        mirror = np.ascontiguousarray(chip[:, ::-1])
-        vector = (self.embedder.embed_chip(chip) + self.embedder.embed_chip(mirror)) / 2
+        vector = self.embedder.embed_chip(chip)
+        if self.mirror:
+            vector = (vector + self.embedder.embed_chip(np.ascontiguousarray(chip[:, ::-1]))) / 2
         return np.asarray(vector, dtype=np.float32).reshape(128)
 
 
