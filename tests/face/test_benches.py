@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from models.bench import bench_face, csv_dataset
+from models.bench import Labelled, bench_face, csv_dataset
 from models.bench_identify import bench_identify, split_identities
 from models.bench_liveness import bench_liveness, liveness_dataset
 from models.config import FaceConfig
@@ -59,7 +59,9 @@ def test_bench_face_without_genuine_pairs_reports_no_eer(
 
 def test_split_enrols_three_photos_of_the_first_half_and_probes_the_rest() -> None:
     # GIVEN four identities of four photos, listed out of order
-    dataset = [(Path(f"{who}{n}.jpg"), who, None) for who in "dcba" for n in range(4)]
+    dataset: list[Labelled] = [
+        (Path(f"{who}{n}.jpg"), who, None) for who in "dcba" for n in range(4)
+    ]
     enrolment, genuine, strangers = split_identities(dataset)
     # THEN a and b are enrolled with their first three photos, probed with the fourth
     assert {k: [p.name for p in v] for k, v in enrolment.items()} == {
