@@ -1,7 +1,6 @@
 """Customer screen settings."""
 
 from pathlib import Path
-from typing import Literal
 
 from base.settings import Section
 
@@ -11,7 +10,8 @@ class ScreenConfig(Section):
 
     host: str = "127.0.0.1"
     port: int = 8080
-    languages: tuple[Literal["en", "zh"], ...] = ("en", "zh")
+    # Languages on offer, the first is the default (each needs a table in static/strings.json).
+    languages: tuple[str, ...] = ("en", "zh")
     operator_pin_file: Path | None = None
     # Host names the kiosk's own browser may use to reach the screen (besides `host`, the
     # loopback names and this port): anything else is refused (DNS rebinding).
