@@ -42,7 +42,9 @@ class Page:
 
     def visible(self, css: str) -> Any:
         """The one displayed element matching `css` (several screens share test ids)."""
-        shown = [e for e in self.driver.find_elements(self.by.CSS_SELECTOR, css) if e.is_displayed()]
+        shown = [
+            e for e in self.driver.find_elements(self.by.CSS_SELECTOR, css) if e.is_displayed()
+        ]
         assert len(shown) == 1, f"{len(shown)} displayed elements match {css}"
         return shown[0]
 

@@ -65,7 +65,8 @@ if (page.scrollHeight > page.clientHeight + 1 || page.scrollWidth > page.clientW
 }
 const active = document.querySelector('.screen.active');
 if (active && active.scrollHeight > active.clientHeight + 1) {
-  problems.push(`the ${active.dataset.for} screen is cut off: ${active.scrollHeight} > ${active.clientHeight}`);
+  problems.push(`the ${active.dataset.for} screen is cut off: `
+    + `${active.scrollHeight} > ${active.clientHeight}`);
 }
 return problems;
 """

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+
 from base.errors import SmilepayError
 from base.limits import OfflineLimits
 from device.catalogue import CatalogueConfig, CatalogueItem

@@ -57,7 +57,9 @@ class Walk:
     def check(self, name: str, amount: bool | None = None) -> None:
         """No layout problem, the amount in sight where it must be, and a screenshot."""
         page = self.page
-        page.wait_until(lambda: page.driver.execute_script("return document.fonts.status") == "loaded")
+        page.wait_until(
+            lambda: page.driver.execute_script("return document.fonts.status") == "loaded"
+        )
         problems = layout_problems(page.driver)
         assert not problems, f"{self.tag} {name}: {problems}"
         phase = page.element("body").get_attribute("data-phase")
@@ -112,8 +114,14 @@ def test_a_shopper_walks_every_screen(
     # Many lines: the list scrolls with a cue; every line can be reached; total and Pay stay.
     for name, price in EXTRA_LINES:
         kiosk.add_item(name, 1, price)
-    page.wait_until(lambda: len(page.driver.find_elements(page.by.CSS_SELECTOR, "[data-testid=basket-line]")) == 9)
-    assert page.element("[data-testid=scroll-cue]").is_displayed(), "no cue that more lines are below"
+    page.wait_until(
+        lambda: (
+            len(page.driver.find_elements(page.by.CSS_SELECTOR, "[data-testid=basket-line]")) == 9
+        )
+    )
+    assert page.element("[data-testid=scroll-cue]").is_displayed(), (
+        "no cue that more lines are below"
+    )
     walk.check("basket-long")
     _every_line_reachable(page)
     walk.check("basket-scrolled")
@@ -186,7 +194,9 @@ def test_a_shopper_walks_every_screen(
     walk.phase("qr_wait")
     kiosk.feed(CodePresented(time.monotonic(), "token", "T-1", "customer-9"))
     walk.phase("authorizing")
-    kiosk.feed(OfflineLimitReached(time.monotonic(), "offline sale of 5040 is over ... (minor units)"))
+    kiosk.feed(
+        OfflineLimitReached(time.monotonic(), "offline sale of 5040 is over ... (minor units)")
+    )
     walk.phase("offline_limit")
     assert "minor units" not in page.visible("section[data-for=offline_limit] .notice").text
     walk.check("offline-limit", amount=False)
