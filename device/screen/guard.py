@@ -26,7 +26,7 @@ def new_screen_secret() -> str:
 
 
 def host_name(host_header: str) -> str:
-    """"127.0.0.1" from "127.0.0.1:8080", "::1" from "[::1]:8080"."""
+    """ "127.0.0.1" from "127.0.0.1:8080", "::1" from "[::1]:8080"."""
     host = host_header.strip().lower()
     if host.startswith("["):
         return host[1 : host.find("]")] if "]" in host else host
