@@ -16,3 +16,7 @@ class ScreenConfig(Section):
     # Host names the kiosk's own browser may use to reach the screen (besides `host`, the
     # loopback names and this port): anything else is refused (DNS rebinding).
     allowed_hosts: tuple[str, ...] = ()
+    # Where the kiosk writes the URL its own browser must open (it carries the per-boot screen
+    # secret); put it on a tmpfs (/run/...) so each boot gets a new secret. None: not written
+    # (the demo and tests hand the URL over themselves).
+    launch_url_file: Path | None = None

@@ -10,9 +10,11 @@ where it comes from (`Origin`) must come from the screen itself.
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 
@@ -23,6 +25,32 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 def new_screen_secret() -> str:
     """A fresh per-boot screen secret."""
     return secrets.token_urlsafe(24)
+
+
+def boot_secret(launch_url_file: Path | None) -> str:
+    """The screen secret of this boot: the one in `launch_url_file` if the kiosk wrote it
+    earlier since boot (keep the file on a tmpfs such as /run, so a reboot clears it and a
+    kiosk restart keeps the browser's cookie valid), else a new one."""
+    if launch_url_file is not None and launch_url_file.exists():
+        query = urlsplit(launch_url_file.read_text(encoding="utf-8").strip()).query
+        keys = parse_qs(query).get("key", [])
+        if keys and len(keys[0]) >= 32:
+            return keys[0]
+    return new_screen_secret()
+
+
+def write_launch_url(path: Path, url: str) -> None:
+    """Write the launch URL for the screen's browser service: mode 0640 (its group may read)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        os.fchmod(fd, 0o640)  # whatever the umask says
+        os.write(fd, (url + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
 
 
 def host_name(host_header: str) -> str:
