@@ -418,7 +418,8 @@ class Kiosk:
 
     def _print(self, sale_id: str) -> None:
         printer = self.drivers.printer
-        record = self.recorder.records.get(sale_id)
+        # The signed record is read back from the durable queue: nothing is kept in memory.
+        record = self.services.queue.get_record(sale_id)
         if printer is None or record is None:
             return
         try:

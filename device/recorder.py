@@ -42,7 +42,6 @@ class SaleRecorder:
         self.post = post
         self.clock = clock
         self.auth_timeout_s = auth_timeout_s
-        self.records: dict[str, dict[str, Any]] = {}
         self.last_online: bool | None = None
         self.last_online_at: float | None = None  # when last_online was learned (clock)
         self._client: Any = None
@@ -83,7 +82,6 @@ class SaleRecorder:
             return OfflineLimitReached(self.clock(), str(exc))
         except SmilepayError as exc:
             return Fault(self.clock(), str(exc))
-        self.records[record["sale_id"]] = record
         self.last_online, self.last_online_at = online, self.clock()
         log.info("sale recorded", extra=_summary(record, online))
         return SaleApproved(self.clock(), record["sale_id"], offline=not online)

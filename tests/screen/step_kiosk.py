@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from base.errors import SmilepayError
 from base.limits import OfflineLimits
@@ -72,7 +72,7 @@ class StepKiosk:
         self.shelf = catalogue
         self.currency = currency
         self.consents: list[str] = []
-        self.face_box: list[int] | None = None
+        self.face_box: list[float] | None = None
         self.frame_size = [640, 480]
         self.frame_jpeg = frame_jpeg
         self.step_up_digits = step_up_digits
@@ -183,9 +183,9 @@ class StepKiosk:
             if follow_up is not None:
                 self.feed(follow_up)
 
-    def see_face(self, box: list[int], guidance: str) -> None:
+    def see_face(self, box: Sequence[float], guidance: str) -> None:
         """The face pipeline saw a face at `box` and advises `guidance`."""
-        self.face_box = box
+        self.face_box = list(box)
         self.feed(FaceGuidance(time.monotonic(), guidance, face_present=True))
 
     def decide_face(self, kind: str, name: str = "Alex Example") -> None:
@@ -240,7 +240,7 @@ class StepKiosk:
             self.currency,
             now=time.monotonic(),
             online=self.online,
-            backlog=dict(self.backlog),  # type: ignore[misc]
+            backlog={**self.backlog},
             face_box=self.face_box,
             frame_size=self.frame_size,
             merchant_qr_svg=self.merchant_qr_svg,

@@ -158,7 +158,7 @@ def test_an_offline_sale_tells_the_customer_it_is_confirmed_later_never_the_limi
 ) -> None:
     # GIVEN the ledger is unreachable with one sale waiting
     screen.kiosk.online = False
-    screen.kiosk.backlog.update(count=1, amount_minor=400)
+    screen.kiosk.backlog["count"], screen.kiosk.backlog["amount_minor"] = 1, 400
     page = _page(browser, screen, screenshots, "offline")
     # WHEN a customer fills a basket THEN the banner says the payment is confirmed later
     _fill_basket(page)

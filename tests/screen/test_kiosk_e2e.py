@@ -108,5 +108,5 @@ def test_smile_qr_and_offline_sales_through_the_real_kiosk_and_its_screen(
     banner = "Offline: your payment will be confirmed later"
     page.wait_until(lambda: page.visible_text("#offline-banner") == banner)
     page.shot("offline-4-banner")
-    records = kiosk_screen.setup.kiosk.recorder.records
-    assert sorted(r["offline"] for r in records.values()) == [False, False, True]
+    records = kiosk_screen.setup.kiosk.services.queue.records()
+    assert sorted(r.offline for r in records) == [False, False, True]
