@@ -110,3 +110,26 @@ def test_smile_qr_and_offline_sales_through_the_real_kiosk_and_its_screen(
     page.shot("offline-4-banner")
     records = kiosk_screen.setup.kiosk.services.queue.records()
     assert sorted(r.offline for r in records) == [False, False, True]
+    # AND each face sale began with a consent record on the kiosk
+    consents = kiosk_screen.setup.kiosk.consents.records()
+    assert len(consents) == 2 and {c["version"] for c in consents} == {"face-pay-v1"}
+
+
+def test_a_demo_face_sale_over_the_step_up_amount_succeeds(kiosk_screen: KioskScreen) -> None:
+    from device.checkout import Phase
+
+    # GIVEN the demo kiosk and its customer, who knows their step-up digits
+    kiosk = kiosk_screen.setup.kiosk
+    phases: list[str] = []
+    kiosk.subscribe(lambda view: phases.append(view["phase"]))
+    step_up_minor = kiosk.config.face.step_up_amount_minor
+    # WHEN they pay a basket at the step-up amount with their face
+    kiosk.add_item("Hamper", 1, step_up_minor)
+    kiosk.wait_for(Phase.BASKET, 5)
+    kiosk.pay()
+    kiosk.wait_for(Phase.CHOOSE_PAYMENT, 5)
+    kiosk.choose_payment("face")
+    # THEN the keypad asked for the digits, the customer typed them, and the sale is approved
+    state = kiosk.wait_for(Phase.APPROVED, SALE_WAIT_S)
+    assert "step_up" in phases
+    assert state.match is not None and state.match.customer_id == kiosk_screen.setup.customer_id

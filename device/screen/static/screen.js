@@ -276,7 +276,7 @@ function render(v) {
     if (lang !== languages[0]) return setLanguage(languages[0]);
   }
   if (v.phase !== "choose_payment") consentFor = null;
-  if (v.phase !== "basket") closeConfirm(false);
+  if (previous !== null && v.phase !== previous) closeConfirm(false);
   document.body.dataset.phase = v.phase;
   if (document.body.dataset.currency !== v.currency) {
     document.body.dataset.currency = v.currency;
@@ -366,6 +366,13 @@ function onKey(key) {
   if (view) renderStepUp(view);
 }
 
+function act(action) {
+  // Cancel empties the basket: ask first whenever there is one.
+  const basket = view && (view.items || []).length > 0;
+  if (action === "cancel" && basket) confirmEmpty(() => post("cancel"));
+  else post(action);
+}
+
 function chooseMethod(method) {
   if (method === "face") {
     consentFor = view ? view.sale_id : null;  // consent first, every time
@@ -377,7 +384,7 @@ function chooseMethod(method) {
 
 function wireButtons() {
   for (const el of document.querySelectorAll("[data-action]")) {
-    onTap(el, () => post(el.dataset.action));
+    onTap(el, () => act(el.dataset.action));
   }
   for (const el of document.querySelectorAll("[data-method]")) {
     onTap(el, () => chooseMethod(el.dataset.method));
@@ -387,7 +394,7 @@ function wireButtons() {
     if (el.dataset.key === "ok") onTap(el, () => onKey("ok"));
     else el.addEventListener("click", () => onKey(el.dataset.key));
   }
-  onTap(document.getElementById("cancel-basket"), () => confirmEmpty(() => post("cancel")));
+  onTap(document.getElementById("cancel-basket"), () => act("cancel"));
   onTap(document.getElementById("keep-basket"), () => closeConfirm(false));
   onTap(document.getElementById("empty-basket"), () => closeConfirm(true));
   onTap(document.getElementById("still-here"), () => post("still_here"));
