@@ -1,6 +1,9 @@
 """Customer screen settings."""
 
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from base.settings import Section
 
@@ -11,7 +14,10 @@ class ScreenConfig(Section):
     host: str = "127.0.0.1"
     port: int = 8080
     # Languages on offer, the first is the default (each needs a table in static/strings.json).
-    languages: tuple[str, ...] = ("en", "zh")
+    languages: tuple[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")], ...] = (
+        "en",
+        "zh",
+    )
     operator_pin_file: Path | None = None
     # Host names the kiosk's own browser may use to reach the screen (besides `host`, the
     # loopback names and this port): anything else is refused (DNS rebinding).

@@ -293,6 +293,14 @@ def test_the_operator_page_unlocks_with_the_pin_and_requests_a_sync(
     # WHEN the manager logs out THEN the page locks again
     page.click("#logout")
     page.wait_until(lambda: page.element("#login").is_displayed())
+    # WHEN someone keeps typing wrong PINs THEN this client is locked out with a countdown
+    for _ in range(5):
+        page.element("#pin").send_keys("1111")
+        page.click("#unlock")
+        time.sleep(0.2)
+    page.wait_until(lambda: "Try again in" in page.visible_text("#login-error"))
+    assert not page.element("#unlock").is_enabled()
+    page.shot("02-locked-out")
 
 
 def test_a_lost_camera_sends_the_customer_back_to_choose_with_the_reason_in_their_language(
@@ -349,3 +357,21 @@ def test_a_lost_event_stream_shows_out_of_service_within_5_s_and_recovers(
     screen.server = serve_screen_in_thread(app, "127.0.0.1", port)
     page.wait_until(lambda: not page.element("[data-testid=out-of-service]").is_displayed())
     page.wait_phase("basket")
+
+
+@pytest.mark.parametrize(("currency", "shown"), [("KWD", "KWD 12.500"), ("JPY", "JPY 12500")])
+def test_money_follows_the_currency_minor_units(
+    browser: Any, screenshots: Path, currency: str, shown: str
+) -> None:
+    from tests.screen.conftest import start_screen
+    from tests.screen.step_kiosk import StepKiosk
+
+    running = start_screen(StepKiosk(currency=currency))
+    try:
+        page = _page(browser, running, screenshots, f"money-{currency}")
+        running.kiosk.add_item("Gift", 1, 12500)
+        page.wait_phase("basket")
+        assert page.visible_text("[data-testid=amount]") == shown
+        assert page.visible_text("[data-testid=basket-line] .item-amount") == shown
+    finally:
+        running.server.stop()
