@@ -302,8 +302,7 @@ function render(v) {
 
 function renderCountdown() {
   const overlay = document.getElementById("still-there");
-  const warn = view && WARN_PHASES.has(view.phase) && deadlineAt !== null
-    && screenFor(view) !== "consent";
+  const warn = view && WARN_PHASES.has(view.phase) && deadlineAt !== null;
   const left = warn ? Math.max(0, Math.ceil((deadlineAt - Date.now()) / 1000)) : null;
   overlay.hidden = !(warn && left <= WARN_S);
   if (!overlay.hidden) setBound("countdown", t("still_there_countdown", { n: left }));
