@@ -525,18 +525,39 @@ def _on_back(state: State, event: Back) -> Step:
 
 
 def _still_here(state: State, at: float) -> Step:
-    """The customer is still there: the waiting step's clock starts again."""
+    """The customer is still there: the waiting step's clock starts again (in front of the
+    camera, the walk-away clock too)."""
     timeouts = state.timeouts
     allowed = {
         Phase.BASKET: timeouts.basket,
         Phase.CHOOSE_PAYMENT: timeouts.choose_payment,
+        Phase.FACE_CAPTURE: timeouts.face,
+        Phase.SMILE_PROMPT: timeouts.face,
         Phase.STEP_UP: timeouts.step_up,
         Phase.QR_WAIT: timeouts.qr_wait,
         Phase.MERCHANT_QR: timeouts.merchant_qr,
     }
     if state.phase not in allowed:
         return state, []
-    return replace(state, deadline=at + allowed[state.phase]), []
+    here = replace(state, deadline=at + allowed[state.phase])
+    return (replace(here, last_face_at=at) if state.phase in FACE_PHASES else here), []
+
+
+def next_timeout(state: State, now: float) -> tuple[float, Phase] | None:
+    """Seconds until the machine moves on by itself, and the phase it then goes to (for the
+    screen's "are you still there?"); None when nothing is counting down."""
+    if state.deadline is None or state.phase == Phase.IDLE:
+        return None
+    left = max(state.deadline - now, 0.0)
+    if state.phase in FACE_PHASES and state.last_face_at is not None:
+        walk_away = max(state.last_face_at + state.timeouts.walk_away - now, 0.0)
+        if walk_away < left:
+            return walk_away, Phase.IDLE
+    if state.phase in METHOD_PHASES:
+        return left, Phase.CHOOSE_PAYMENT
+    if state.phase == Phase.AUTHORIZING:
+        return left, Phase.ERROR
+    return left, Phase.IDLE
 
 
 def _on_camera(state: State, event: CameraLost | CameraRestored) -> Step:

@@ -52,7 +52,8 @@ class ScreenView(TypedDict):
     offline: bool  # this sale was taken offline
     settle_later: bool
     camera_ok: bool
-    seconds_left: float | None  # until the current step times out by itself
+    seconds_left: float | None  # until the current step times out by itself (or walk-away)
+    timeout_to: str | None  # the phase it then goes to ("idle": the sale is dropped)
     online: bool  # the ledger answered the kiosk's last request or probe
     backlog: BacklogView
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from device.checkout import Phase, State
+from device.checkout import Phase, State, next_timeout
 from device.money import amount_text, minor_digits
 from device.ports import (
     BacklogView,
@@ -54,6 +54,7 @@ def state_view(
     merchant_qr_svg: str | None = None,
 ) -> ScreenView:
     """The screen's view of a checkout state (JSON-able values); `now` is on the state's clock."""
+    ahead = None if now is None else next_timeout(state, now)
     return {
         "phase": state.phase.value,
         "items": [
@@ -83,16 +84,11 @@ def state_view(
         "offline": state.offline,
         "settle_later": state.settle_later,
         "camera_ok": state.camera_ok,
-        "seconds_left": _seconds_left(state, now),
+        "seconds_left": None if ahead is None else round(ahead[0], 1),
+        "timeout_to": None if ahead is None else ahead[1].value,
         "online": online,
         "backlog": backlog,
     }
-
-
-def _seconds_left(state: State, now: float | None) -> float | None:
-    if state.deadline is None or now is None or state.phase == Phase.IDLE:
-        return None
-    return round(max(state.deadline - now, 0.0), 1)
 
 
 def build_view(kiosk: Kiosk) -> ScreenView:

@@ -375,3 +375,22 @@ def test_money_follows_the_currency_minor_units(
         assert page.visible_text("[data-testid=basket-line] .item-amount") == shown
     finally:
         running.server.stop()
+
+
+def test_nobody_in_front_of_the_camera_is_asked_before_the_sale_is_dropped(
+    browser: Any, screen: RunningScreen, screenshots: Path
+) -> None:
+    page = _page(browser, screen, screenshots, "face-still-there")
+    _fill_basket(page)
+    page.click("#pay")
+    page.wait_phase("choose_payment")
+    _agree_to_face_payment(page)
+    # WHEN no face is seen for 3 of the 8 s walk-away time
+    # THEN the screen asks, saying the sale will be dropped
+    page.wait_until(lambda: page.element("[data-testid=still-there]").is_displayed())
+    assert "This payment is cancelled in" in page.visible_text("[data-testid=still-there]")
+    page.shot("01-still-there")
+    # WHEN the customer answers THEN the walk-away clock starts again and the sale stays
+    page.tap("still-here")
+    page.wait_until(lambda: not page.element("[data-testid=still-there]").is_displayed())
+    assert screen.kiosk.view()["phase"] == "face_capture"

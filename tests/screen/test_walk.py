@@ -147,12 +147,14 @@ def test_a_shopper_walks_every_screen(
     assert kiosk.consents == ["face-pay-v1"]
     kiosk.see_face(camera_frame.box, "come_closer")
     assert page.visible("[data-testid=privacy]").text
+    kiosk.see_face(camera_frame.box, "come_closer")
     walk.check("face-capture")
     kiosk.see_face(camera_frame.box, "now_smile")
     walk.phase("smile_prompt")
+    kiosk.see_face(camera_frame.box, "now_smile")  # the face stays in view
     walk.check("smile-prompt")
     # The customer smiles at once and keeps smiling: the match is only taken after 1 s.
-    _smile_until(kiosk, "step_up")
+    _smile_until(kiosk, camera_frame.box, "step_up")
     # (kiosk clock) the face screen with the amount had been up 1 s when the smile was taken
     state = kiosk.state
     assert state.amount_shown_at is not None and state.deadline is not None
@@ -258,11 +260,13 @@ def test_a_shopper_walks_every_screen(
     walk.check("operator-pin", amount=False)
 
 
-def _smile_until(kiosk: Any, phase: str) -> None:
-    """The face pipeline reports a match every 100 ms until the checkout takes it."""
+def _smile_until(kiosk: Any, box: list[int], phase: str) -> None:
+    """The face stays in view and the pipeline reports a match every 100 ms until the checkout
+    takes it."""
     deadline = time.monotonic() + 5
     while kiosk.view()["phase"] != phase:
         assert time.monotonic() < deadline, f"the smile was never taken ({kiosk.view()['phase']})"
+        kiosk.see_face(box, "now_smile")
         kiosk.decide_face("step_up")
         time.sleep(0.1)
 

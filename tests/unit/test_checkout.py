@@ -358,6 +358,7 @@ TRANSITIONS = [
     ),
     ("still here in the basket", BASKET, StillHere(100), Phase.BASKET, []),
     ("still here while recording changes nothing", AUTH, StillHere(10), Phase.AUTHORIZING, []),
+    ("still here in front of the camera", FACE, StillHere(5), Phase.FACE_CAPTURE, []),
     (
         "late sale result in idle is ignored",
         IDLE,
@@ -461,6 +462,40 @@ def test_plus_and_minus_change_the_line_and_the_total() -> None:
 def test_still_here_restarts_the_step_clock() -> None:
     after, _ = step(BASKET, StillHere(100))
     assert after.deadline == 100 + after.timeouts.basket
+
+
+def test_still_here_in_front_of_the_camera_restarts_the_walk_away_clock() -> None:
+    after, _ = step(FACE, StillHere(6))
+    assert after.last_face_at == 6 and after.deadline == 6 + after.timeouts.face
+    assert step(after, Tick(13))[0].phase == Phase.FACE_CAPTURE  # 8 s walk-away not yet due
+
+
+NEXT_TIMEOUTS = [
+    ("basket", BASKET, 100.0, (20.0, Phase.IDLE)),
+    ("choice", CHOOSE, 50.0, (10.0, Phase.IDLE)),
+    ("face: walking away comes first", FACE, 5.0, (3.0, Phase.IDLE)),
+    (
+        "face: the capture time comes first",
+        replace(FACE, last_face_at=20.0),
+        22.0,
+        (3.0, Phase.CHOOSE_PAYMENT),
+    ),
+    ("QR wait", QR, 55.0, (5.0, Phase.CHOOSE_PAYMENT)),
+    ("recording", AUTH, 15.0, (5.0, Phase.ERROR)),
+    ("past due", BASKET, 130.0, (0.0, Phase.IDLE)),
+    ("idle", IDLE, 1.0, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "now", "expected"), [r[1:] for r in NEXT_TIMEOUTS], ids=[r[0] for r in NEXT_TIMEOUTS]
+)
+def test_next_timeout_says_when_and_where_the_machine_moves_on(
+    given: State, now: float, expected: tuple[float, Phase] | None
+) -> None:
+    from device.checkout import next_timeout
+
+    assert next_timeout(given, now) == expected
 
 
 def test_pay_another_way_uses_the_new_sale_id_and_clears_the_refusal() -> None:

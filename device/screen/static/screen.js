@@ -13,9 +13,12 @@ const AMOUNT_PHASES = new Set([
   "basket", "choose_payment", "face_capture", "smile_prompt", "step_up", "qr_wait",
   "merchant_qr", "authorizing",
 ]);
-// Phases that time out by themselves and may be extended with "I'm still here".
-const WARN_PHASES = new Set(["basket", "choose_payment", "step_up", "qr_wait", "merchant_qr"]);
-const WARN_S = 15;
+// Phases that time out by themselves and may be extended with "I'm still here", and how many
+// seconds ahead the page asks (in front of the camera: nobody seen for 3 of the 8 s).
+const WARN_S = {
+  basket: 15, choose_payment: 15, step_up: 15, qr_wait: 15, merchant_qr: 15,
+  face_capture: 5, smile_prompt: 5,
+};
 const CAMERA_REFRESH_MS = 250;
 const MAX_STEP_UP_ATTEMPTS = 3;
 const REPEAT_MS = 300;          // repeated taps on one control within this count once
@@ -302,10 +305,14 @@ function render(v) {
 
 function renderCountdown() {
   const overlay = document.getElementById("still-there");
-  const warn = view && WARN_PHASES.has(view.phase) && deadlineAt !== null;
+  const ahead = view ? WARN_S[view.phase] : undefined;
+  const warn = ahead !== undefined && deadlineAt !== null;
   const left = warn ? Math.max(0, Math.ceil((deadlineAt - Date.now()) / 1000)) : null;
-  overlay.hidden = !(warn && left <= WARN_S);
-  if (!overlay.hidden) setBound("countdown", t("still_there_countdown", { n: left }));
+  overlay.hidden = !(warn && left <= ahead);
+  if (overlay.hidden) return;
+  // Say what happens: the sale is dropped, or the customer goes back to the payment choice.
+  const key = view.timeout_to === "idle" ? "still_there_countdown" : "still_there_countdown_back";
+  setBound("countdown", t(key, { n: left }));
 }
 
 function renderConnection() {
