@@ -175,7 +175,7 @@ def test_a_shopper_walks_every_screen(
     page.tap("method-customer-qr")
     walk.phase("qr_wait")
     kiosk.feed(CodeRejected(time.monotonic(), "WeChat Pay codes are ...", "wallet_not_accepted"))
-    page.wait_until(lambda: page.visible("section[data-for=qr_wait] .notice").text != "")
+    page.wait_until(lambda: page.visible_text("section[data-for=qr_wait] .notice") != "")
     assert "WeChat" not in page.visible("section[data-for=qr_wait] .notice").text
     walk.check("qr-wait")
     page.tap("back")
