@@ -185,6 +185,9 @@ async function syncNow() {
 function applyLanguage() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : lang;
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  // The toggle names the next language in that language's own words.
+  const next = languages[(languages.indexOf(lang) + 1) % languages.length];
+  document.getElementById("lang").textContent = (strings[next] || {}).language_name || next;
   renderStatus();
 }
 

@@ -76,6 +76,9 @@ function applyLanguage() {
     const text = t(el.dataset.i18n);
     if (text !== null) el.textContent = text;
   }
+  // The toggle names the next language in that language's own words.
+  const next = languages[(languages.indexOf(lang) + 1) % languages.length];
+  document.getElementById("lang").textContent = (strings[next] || {}).language_name || next;
   renderCatalogue();
   if (view) render(view);
 }
