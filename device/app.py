@@ -330,7 +330,11 @@ class Kiosk:
 
     def _push_status_changes(self) -> None:
         """Link and backlog changes reach the screen as they happen, not with the next tap."""
-        status = self.queue_status()
+        try:
+            status = self.queue_status()
+        except Exception:  # a status read must never stop the checkout thread
+            log.exception("queue status unreadable")
+            return
         now = (self.link_online(), status.backlog_count, status.backlog_amount_minor)
         if now != self._pushed_status:
             first = self._pushed_status is None
