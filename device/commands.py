@@ -32,4 +32,4 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     if args.scripted:
         return run_scripted(args.data_dir, args.port, args.json)
-    return run_interactive(args.data_dir, args.port)
+    return run_interactive(args.data_dir, args.port, args.json)

@@ -14,6 +14,7 @@ from pydantic import Field
 from base.limits import OfflineLimits
 from base.settings import Section, load_toml, validate_document
 from device.screen.config import ScreenConfig
+from device.terminal.config import TerminalConfig
 from drivers.camera.config import CameraConfig, SyntheticCameraConfig
 from drivers.indicator.config import IndicatorConfig, SimulatedIndicatorConfig
 from drivers.printer.config import PrinterConfig, SimulatedPrinterConfig
@@ -73,6 +74,7 @@ class KioskConfig(Section):
     queue: QueueConfig = QueueConfig()
     sync: SyncConfig = SyncConfig()
     screen: ScreenConfig = ScreenConfig()
+    terminal: TerminalConfig = TerminalConfig()
 
     def secret_path(self, path: Path) -> Path:
         """Resolve a secret's (or other data file's) path against the data directory."""

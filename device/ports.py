@@ -28,6 +28,8 @@ online           bool: the ledger answered the last request; None before the fir
 backlog          {"count", "amount_minor", "oldest_age_s"}: unsynced sales
 limits_left      {"amount_minor", "count"}: what offline selling may still take
 camera_ok        bool
+methods          the payment methods the customer may choose now (terminal mode: the POS's)
+terminal_mode    bool: the basket comes from the POS; the self-service catalogue is off
 """
 
 
@@ -71,3 +73,36 @@ class KioskPort(Protocol):
 
     def sync_now(self) -> None:
         """Ask the sync agent to run now."""
+
+
+class TerminalPort(Protocol):
+    """The running kiosk, as the POS-facing terminal API (device/terminal) drives it."""
+
+    def view(self) -> ScreenView:
+        """The current view model (phase, sale_id, notice, ...)."""
+        ...
+
+    def subscribe(self, listener: Callable[[ScreenView], None]) -> Callable[[], None]:
+        """As KioskPort.subscribe."""
+        ...
+
+    def start_terminal_payment(
+        self, sale_id: str, items: list[tuple[str, int, int]], methods: list[str]
+    ) -> None:
+        """Show the POS's basket [(name, quantity, unit_minor)] and start the checkout of sale
+        `sale_id`, offering only `methods` (chosen at once when there is one). The kiosk must
+        be idle."""
+
+    def cancel(self) -> None:
+        """Abort the payment in progress (ignored once it is being authorised)."""
+
+    def sale_record(self, sale_id: str) -> dict[str, Any] | None:
+        """The signed record of a sale this kiosk recorded, or None."""
+        ...
+
+    def receipt_of(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The receipt object (what the printer gets) of a sale or refund record, as JSON."""
+        ...
+
+    def print_record(self, record: dict[str, Any]) -> None:
+        """Print the receipt of a sale or refund record (never raises, never blocks)."""

@@ -9,7 +9,9 @@ from drivers.printer.base import Receipt, ReceiptLine
 
 
 def receipt_for(record: dict[str, Any], config: KioskConfig) -> Receipt:
-    """Build the printed receipt from the signed sale record."""
+    """Build the printed receipt from the signed sale (or refund) record."""
+    if record.get("kind") == "refund":
+        return refund_receipt(record, config)
     return Receipt(
         sale_id=record["sale_id"],
         merchant_name=config.device.name,
@@ -24,4 +26,18 @@ def receipt_for(record: dict[str, Any], config: KioskConfig) -> Receipt:
         ],
         settle_later=False,
         receipt_url=f"{config.sync.ledger_url.rstrip('/')}/r/{record['sale_id']}",
+    )
+
+
+def refund_receipt(record: dict[str, Any], config: KioskConfig) -> Receipt:
+    """The refund receipt from the signed refund record (`booked` False: not yet at the ledger)."""
+    return Receipt(
+        sale_id=record["refund_id"],
+        merchant_name=config.device.name,
+        currency=record["currency"],
+        total_minor=record["amount_minor"],
+        time_text=record["wall_time"],
+        method="wallet",
+        offline=not record.get("booked", True),
+        refund_of=record["sale_id"],
     )

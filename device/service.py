@@ -160,6 +160,10 @@ def start_kiosk_and_screen(stack: ExitStack, config: KioskConfig) -> tuple[Any, 
     kiosk = Kiosk.assemble(config)
     kiosk.start()
     stack.callback(kiosk.stop)
+    if config.terminal.pos_key_files:
+        from device.terminal.service import start_terminal
+
+        start_terminal(stack, kiosk, config.terminal)
     app = create_screen_app(kiosk, config.screen, pin)
     server = serve_screen_in_thread(app, config.screen.host, config.screen.port)
     stack.callback(server.stop)

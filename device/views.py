@@ -72,7 +72,8 @@ def build_view(kiosk: Kiosk) -> ScreenView:
         frame_size=[frame.image.shape[1], frame.image.shape[0]] if frame else None,
         merchant_qr_svg=kiosk.merchant_qr_svg,
     )
-    return {**view, **_link(kiosk)}
+    methods = {"methods": list(kiosk.allowed_methods), "terminal_mode": kiosk.terminal_mode}
+    return {**view, **_link(kiosk), **methods}
 
 
 def _face_box(kiosk: Kiosk) -> list[float] | None:
