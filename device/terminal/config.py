@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from base.settings import Section
 
 MethodName = Literal["face", "customer_qr", "merchant_qr"]
+ALL_METHODS: tuple[MethodName, ...] = ("face", "customer_qr", "merchant_qr")
 
 
 class TerminalConfig(Section):
@@ -28,9 +29,7 @@ class TerminalConfig(Section):
     pos_key_files: list[Path] = Field(default_factory=list)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
-    methods: list[MethodName] = Field(
-        default_factory=lambda: ["face", "customer_qr", "merchant_qr"]
-    )
+    methods: list[MethodName] = Field(default_factory=lambda: list(ALL_METHODS))
     payment_timeout_s: float = Field(default=180.0, gt=0, le=3600)
     ledger_timeout_s: float = Field(default=3.0, gt=0, le=60)
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from device.terminal.pos_client import PosError
+from device.terminal.auth import PosKey
+from device.terminal.pos_client import PosClient, PosError
 from tests.terminal.conftest import Rig
 
 
@@ -104,9 +105,6 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
             cut_pos.pay(700, "EUR", "sale-3", methods=["customer_qr"], wait_s=120)
         )
     )
-    rig.link.down()
-    # ... (the request itself gets through before the cut: send it, then cut)
-    rig.link.up()
     runner.start()
     wait_for(
         lambda: rig.kiosk.view()["phase"] in ("qr_wait", "authorizing", "approved"),
@@ -132,6 +130,12 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
         pos.refund(sale_id, 600, "refund-2")
     assert beyond.value.status == 422 and beyond.value.answer["field"] == "amount_minor"
 
+    # WHEN a POS signs with a key the kiosk does not hold THEN it is refused, with the reason
+    wrong = PosKey(rig.key.pos_id, bytes(32))
+    with PosClient(rig.link.url, wrong) as intruder, pytest.raises(PosError) as refused_key:
+        intruder.refund(sale_id, 100, "refund-3")
+    assert refused_key.value.status == 401 and "bad signature" in str(refused_key.value)
+
     # THEN, once synced, the ledger holds the sale and the refund, booked once, balanced
     wait_for(
         lambda: (
@@ -150,3 +154,6 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
     device = view["reconcile"]["devices"][0]
     assert device["refunds"]["refunded"][0]["balanced"] is True
     assert all(total["balanced"] for total in view["reconcile"]["ledger"])
+    # AND exactly one sale for reference sale-1, none for the aborted sale-2
+    booked = {s["sale_id"] for s in view["sales"]}
+    assert sale_id in booked and results[0]["sale_id"] not in booked

@@ -1,0 +1,261 @@
+"""The terminal API's refusals and its other messages: every bad request gets a 4xx naming the
+field and the reason, and leaves nothing behind; a busy kiosk says so; events follow a payment;
+refunds work offline within limits and are booked once the ledger is back; the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from device.terminal import auth
+from device.terminal.auth import create_pos_key_file
+from device.terminal.pos_client import PosError
+from tests.terminal.conftest import Rig
+from tests.terminal.test_pos_journey import ledger_view, wait_for
+
+
+def refusal(call: Any) -> dict[str, Any]:
+    with pytest.raises(PosError) as refused:
+        call()
+    answer: dict[str, Any] = {"status": refused.value.status, **refused.value.answer}
+    return answer
+
+
+def test_bad_payment_requests_are_refused_with_the_field_and_nothing_starts(rig: Rig) -> None:
+    with rig.pos() as pos:
+        cases = [
+            ({"amount_minor": 100, "currency": "EUR"}, "reference"),
+            ({"reference": "x1", "amount_minor": 0, "currency": "EUR"}, "amount_minor"),
+            ({"reference": "x2", "amount_minor": 100, "currency": "USD"}, "currency"),
+            ({"reference": "x3", "amount_minor": 100, "currency": "EUR", "tip": 5}, "tip"),
+            ({"reference": "bad ref!", "amount_minor": 100, "currency": "EUR"}, "reference"),
+            (
+                {"reference": "x4", "amount_minor": 100, "currency": "EUR", "methods": ["cash"]},
+                "methods.0",
+            ),
+            (
+                {
+                    "reference": "x5",
+                    "amount_minor": 100,
+                    "currency": "EUR",
+                    "lines": [{"name": "Tea", "quantity": 1, "unit_minor": 90}],
+                },
+                None,
+            ),
+        ]
+        for body, field in cases:
+            # WHEN the POS sends a bad payment request
+            answer = refusal(lambda body=body: pos.call("POST", "/v1/payments", body))
+            # THEN it is a 422 naming the field and why
+            assert answer["status"] == 422, (body, answer)
+            assert answer["reason"], answer
+            if field is not None:
+                assert answer["field"] == field, (body, answer)
+        # AND nothing was started: the references are unknown and the kiosk is idle
+        assert refusal(lambda: pos.status("x1"))["status"] == 404
+        assert rig.kiosk.view()["phase"] == "idle"
+        # AND a body that is not JSON is a 400
+        raw = refusal(lambda: pos.call("POST", "/v1/refunds", None))
+        assert raw["status"] == 400 and raw["error"] == "bad_json"
+
+
+def test_one_payment_at_a_time_and_a_reference_means_one_request(rig: Rig) -> None:
+    with rig.pos() as pos, rig.pos() as other:
+        # GIVEN a payment waiting for the customer to choose how to pay
+        answers: list[dict[str, Any]] = []
+        payer = threading.Thread(
+            target=lambda: answers.append(
+                pos.pay(300, "EUR", "busy-1", methods=["face", "customer_qr"], wait_s=60)
+            )
+        )
+        payer.start()
+        wait_for(lambda: rig.kiosk.view()["phase"] == "choose_payment", 20, "the choice screen")
+        # THEN the screen offers only the POS's methods
+        assert rig.kiosk.view()["methods"] == ["face", "customer_qr"]
+        # AND its status says in progress, with the stage
+        status = other.status("busy-1")
+        assert status["status"] == "in_progress" and status["stage"] == "choose_payment"
+        # WHEN another payment is asked for THEN it is refused: one is in progress
+        busy = refusal(
+            lambda: other.call(
+                "POST",
+                "/v1/payments",
+                {"reference": "busy-2", "amount_minor": 100, "currency": "EUR"},
+            )
+        )
+        assert busy["status"] == 409 and busy["error"] == "payment_in_progress"
+        # WHEN the same reference comes with another amount THEN it is refused as reused
+        reused = refusal(
+            lambda: other.call(
+                "POST",
+                "/v1/payments",
+                {"reference": "busy-1", "amount_minor": 999, "currency": "EUR"},
+            )
+        )
+        assert reused["status"] == 409 and reused["field"] == "reference"
+        # AND the events so far tell the POS what the kiosk shows
+        events = other.events(after=0, wait_s=0)["events"]
+        stages = [
+            e["stage"] for e in events if e.get("reference") == "busy-1" and e["type"] == "stage"
+        ]
+        assert "choose_payment" in stages
+        other.abort("busy-1")
+        payer.join(20)
+        assert answers[0]["status"] == "aborted"
+        wait_for(lambda: rig.kiosk.view()["phase"] == "idle", 10, "idle")
+
+
+def test_server_sent_events_stream_a_payment_to_its_outcome(rig: Rig) -> None:
+    with rig.pos() as pos:
+        after = pos.events(after=0, wait_s=0)["last_id"]
+        path, query = "/v1/events/stream", f"after={after}&reference=sse-1"
+        headers = auth.sign_request(rig.key, "GET", path, query, b"")
+        seen: list[dict[str, Any]] = []
+
+        def listen() -> None:
+            with httpx.stream(
+                "GET", f"{rig.link.url}{path}?{query}", headers=headers, timeout=60
+            ) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data: "):
+                        seen.append(json.loads(line[6:]))
+                        if seen[-1]["type"] == "payment_finished":
+                            return
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        time.sleep(0.3)
+        # WHEN a payment runs (the customer shows a wallet code)
+        paid = pos.pay(250, "EUR", "sse-1", methods=["customer_qr"], wait_s=60)
+        listener.join(20)
+        # THEN the stream told every stage, and the same outcome
+        assert paid["status"] == "approved"
+        kinds = [e["type"] for e in seen]
+        assert kinds[0] == "payment_started" and kinds[-1] == "payment_finished", kinds
+        assert "qr_wait" in [e.get("stage") for e in seen]
+        assert seen[-1]["sale_id"] == paid["sale_id"]
+
+
+def test_replayed_and_unknown_pos_requests_are_refused(rig: Rig) -> None:
+    body = b""
+    headers = auth.sign_request(rig.key, "GET", "/v1/info", "", body)
+    # WHEN a signed request is sent twice THEN the copy is refused as a replay
+    assert httpx.get(f"{rig.link.url}/v1/info", headers=headers).status_code == 200
+    replay = httpx.get(f"{rig.link.url}/v1/info", headers=headers)
+    assert replay.status_code == 401 and replay.json()["error"] == "replayed"
+    # WHEN a POS the kiosk does not know signs THEN it is refused, saying so
+    stranger = auth.PosKey("stranger", bytes(32))
+    answer = httpx.get(
+        f"{rig.link.url}/v1/info", headers=auth.sign_request(stranger, "GET", "/v1/info", "", body)
+    )
+    assert answer.status_code == 401 and answer.json()["error"] == "unknown_pos"
+
+
+def test_refunds_offline_within_limits_then_booked_once_when_the_ledger_is_back(rig: Rig) -> None:
+    with rig.pos() as pos:
+        # GIVEN a sale paid online
+        paid = pos.pay(800, "EUR", "offline-sale", methods=["customer_qr"], wait_s=60)
+        assert paid["status"] == "approved"
+        # WHEN the ledger goes away and the POS refunds part of it
+        port = int(rig.setup.ledger.url.rsplit(":", 1)[1])
+        rig.setup.ledger.stop()
+        try:
+            refund = pos.refund(paid["sale_id"], 300, "offline-refund")
+            # THEN the kiosk takes it on its own record of the sale: refunded, not yet booked
+            assert refund["status"] == "refunded" and refund["booked"] is False, refund
+            assert refund["receipt"]["refund_of"] == paid["sale_id"]
+            # AND it will not refund more than its own record says remains
+            beyond = refusal(lambda: pos.refund(paid["sale_id"], 600, "offline-refund-2"))
+            assert beyond["status"] == 422 and beyond["field"] == "amount_minor"
+            # AND a sale it does not know cannot be refunded offline
+            unknown = refusal(lambda: pos.refund("no-such-sale", 100, "offline-refund-3"))
+            assert unknown["status"] == 503 and unknown["field"] == "sale_id"
+        finally:
+            from device.demo import start_ledger, token_issuer
+
+            rig.setup.ledger = start_ledger(
+                rig.setup.ledger_db_url, token_issuer(rig.setup.data_dir / "ledger"), port
+            )
+        # THEN once the ledger is back the refund is booked, exactly once
+        wait_for(
+            lambda: any(r["refund_id"] == refund["refund_id"] for r in ledger_view(rig)["refunds"]),
+            60,
+            "the refund to be booked",
+        )
+        view = ledger_view(rig)
+        mine = [r for r in view["refunds"] if r["sale_id"] == paid["sale_id"]]
+        assert [(r["amount_minor"], r["status"]) for r in mine] == [(300, "refunded")]
+        # AND a refund of a sale the ledger does not know is refused as unknown
+        unknown = refusal(lambda: pos.refund("no-such-sale", 100, "online-unknown"))
+        assert unknown["status"] == 404 and unknown["field"] == "sale_id"
+
+
+def test_the_pos_command_pays_and_a_wrong_key_exits_non_zero(rig: Rig, tmp_path) -> None:
+    def pos_command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "device.cli", "pos", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    # WHEN the reference client pays from the command line
+    done = pos_command(
+        "pay",
+        "--pos-url",
+        rig.link.url,
+        "--key-file",
+        str(rig.key_file),
+        "--amount-minor",
+        "120",
+        "--currency",
+        "EUR",
+        "--reference",
+        "cli-1",
+        "--method",
+        "customer_qr",
+        "--json",
+    )
+    # THEN its last line is the outcome
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == "approved" and outcome["reference"] == "cli-1"
+    assert outcome["amount_minor"] == 120 and outcome["sale_id"] and outcome["receipt"]
+    # AND refunding it in full says refunded
+    refunded = pos_command(
+        "refund",
+        "--pos-url",
+        rig.link.url,
+        "--key-file",
+        str(rig.key_file),
+        "--sale-id",
+        outcome["sale_id"],
+        "--amount-minor",
+        "120",
+        "--reference",
+        "cli-r1",
+        "--json",
+    )
+    assert refunded.returncode == 0, refunded.stderr
+    assert json.loads(refunded.stdout.strip().splitlines()[-1])["status"] == "refunded"
+    # WHEN a POS key the kiosk does not hold is used THEN it exits non-zero with the reason
+    wrong = tmp_path / "wrong.key"
+    create_pos_key_file(wrong, "demo-pos")
+    refused = pos_command(
+        "status",
+        "--pos-url",
+        rig.link.url,
+        "--key-file",
+        str(wrong),
+        "--reference",
+        "cli-1",
+        "--json",
+    )
+    assert refused.returncode != 0 and "bad signature" in refused.stderr
