@@ -29,6 +29,7 @@ from device.screen.broadcast import ViewBroadcaster
 from device.screen.config import ScreenConfig
 from device.screen.operator import OperatorSessions, PinGate
 from device.screen.serving import ScreenServer, serve_screen_in_thread
+from device.terminal.operator_refunds import operator_refund_routes
 
 __all__ = ["ScreenServer", "create_screen_app", "serve_screen_in_thread"]
 
@@ -87,6 +88,7 @@ class _Screen:
             Route("/operator/login", self.operator_login, methods=["POST"]),
             Route("/api/operator/health", self.operator_health),
             Route("/api/operator/sync", self.operator_sync, methods=["POST"]),
+            *operator_refund_routes(self),
             Route("/api/{name}", self.action, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]

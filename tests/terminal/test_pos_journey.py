@@ -123,6 +123,11 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
     refund = pos.refund(sale_id, 400, "refund-1", reason="one croissant returned")
     # THEN it is refunded, and 500 remain
     assert refund["status"] == "refunded", refund
+    # AND the printer printed the refund receipt
+    printer = rig.kiosk.drivers.printer
+    wait_for(lambda: any(r.refund_of == sale_id for r in printer.printed), 10, "the receipt")
+    printed = [r for r in printer.printed if r.refund_of == sale_id]
+    assert printed[0].total_minor == 400 and printed[0].sale_id == refund["refund_id"]
     # WHEN the same refund is sent again THEN the answer is the same (one refund)
     assert pos.refund(sale_id, 400, "refund-1", reason="one croissant returned") == refund
     # WHEN a refund asks for more than remains THEN it is refused, naming the field

@@ -259,3 +259,34 @@ def test_the_pos_command_pays_and_a_wrong_key_exits_non_zero(rig: Rig, tmp_path)
         "--json",
     )
     assert refused.returncode != 0 and "bad signature" in refused.stderr
+
+
+def test_the_operator_page_lists_sales_and_refunds_with_the_pin(rig: Rig) -> None:
+    from device.screen.server import create_screen_app, serve_screen_in_thread
+
+    # GIVEN the kiosk's screen with an operator PIN, and a sale paid through the POS
+    with rig.pos() as pos:
+        paid = pos.pay(640, "EUR", "operator-sale", methods=["customer_qr"], wait_s=60)
+    assert paid["status"] == "approved"
+    app = create_screen_app(rig.kiosk, rig.setup.config.screen, "4711")
+    screen = serve_screen_in_thread(app)
+    try:
+        with httpx.Client(base_url=screen.url, timeout=30) as browser:
+            # WHEN nobody has logged in THEN the sales and the refund action are closed
+            assert browser.get("/api/operator/sales").status_code == 401
+            # WHEN the operator logs in THEN the newest sale is listed with what remains
+            assert browser.post("/operator/login", json={"pin": "4711"}).status_code == 200
+            sales = browser.get("/api/operator/sales").json()["sales"]
+            newest = sales[0]
+            assert newest["sale_id"] == paid["sale_id"] and newest["remaining_minor"] == 640
+            # WHEN a refund is asked with a wrong PIN THEN it is refused and nothing is refunded
+            body = {"sale_id": paid["sale_id"], "amount_minor": 140, "reference": "op-1"}
+            wrong = browser.post("/api/operator/refunds", json={**body, "pin": "0000"})
+            assert wrong.status_code == 401
+            # WHEN it is asked with the PIN THEN it is refunded and the list shows it
+            done = browser.post("/api/operator/refunds", json={**body, "pin": "4711"})
+            assert done.status_code == 200 and done.json()["status"] == "refunded", done.text
+            again = browser.get("/api/operator/sales").json()["sales"][0]
+            assert again["refunded_minor"] == 140 and again["remaining_minor"] == 500
+    finally:
+        screen.stop()
