@@ -290,3 +290,33 @@ def test_the_operator_page_lists_sales_and_refunds_with_the_pin(rig: Rig) -> Non
             assert again["refunded_minor"] == 140 and again["remaining_minor"] == 500
     finally:
         screen.stop()
+
+
+def test_a_restart_settles_payments_left_in_progress_from_the_sale_queue(rig: Rig) -> None:
+    from device.terminal.events import EventLog
+    from device.terminal.payments import PaymentDesk
+    from device.terminal.store import StoredRequest
+
+    store = rig.server.terminal.store
+    with rig.pos() as pos:
+        paid = pos.pay(210, "EUR", "before-crash", methods=["customer_qr"], wait_s=60)
+    # GIVEN two payments a stopped kiosk left in progress: one whose sale reached the queue,
+    # one whose sale never did
+    for reference, sale_id in (("crash-a", paid["sale_id"]), ("crash-b", "never-recorded")):
+        outcome = {"status": "in_progress", "reference": reference, "sale_id": sale_id}
+        store.begin(
+            StoredRequest("demo-pos", "payment", reference, "h", sale_id, "in_progress", outcome)
+        )
+    # WHEN the terminal starts again
+    desk = PaymentDesk(rig.kiosk, store, EventLog(), ["face"], "EUR", 60)
+    try:
+        desk.recover()
+    finally:
+        desk.close()
+    # THEN the recorded one is approved with its receipt, the other aborted with nothing charged
+    recorded = store.get("demo-pos", "payment", "crash-a")
+    lost = store.get("demo-pos", "payment", "crash-b")
+    assert recorded is not None and recorded.outcome["status"] == "approved"
+    assert recorded.outcome["receipt"]["sale_id"] == paid["sale_id"]
+    assert lost is not None and lost.outcome["status"] == "aborted"
+    assert "nothing was charged" in lost.outcome["reason"]
