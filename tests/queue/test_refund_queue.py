@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_refunds_are_numbered_chained_and_signed(tmp_path: Path) -> None:
     # THEN they are seq 1..3, each linked to the one before, each signed by the device key
     assert [s.seq for s in stored] == [1, 2, 3]
     assert stored[0].record["prev_hash"] == rr.GENESIS_HASH
-    for before, after in zip(stored, stored[1:], strict=False):
+    for before, after in itertools.pairwise(stored):
         assert after.record["prev_hash"] == rr.refund_hash(before.record)
     assert all(rr.verify_refund_signature(s.record, KEY.public_key()) for s in stored)
     queue.close()
