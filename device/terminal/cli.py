@@ -45,6 +45,12 @@ def register(commands: Any, benches: Any) -> None:
 
     bench = benches.add_parser("pos", help="POS payment request to approved outcome, p50/p99")
     bench.add_argument("--payments", type=int, default=10)
+    bench.add_argument(
+        "--method",
+        choices=["face", "customer_qr"],
+        default="face",
+        help="how the simulated customer pays (a smile, or a wallet code)",
+    )
     bench.add_argument("--json", action="store_true", help="last line: one JSON object")
     bench.set_defaults(handler=_bench)
 
@@ -119,6 +125,6 @@ def _provision(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from device.terminal.bench import bench_pos
 
-    result = bench_pos(args.payments)
+    result = bench_pos(args.payments, args.method)
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return 0
