@@ -320,3 +320,60 @@ def test_a_restart_settles_payments_left_in_progress_from_the_sale_queue(rig: Ri
     assert recorded.outcome["receipt"]["sale_id"] == paid["sale_id"]
     assert lost is not None and lost.outcome["status"] == "aborted"
     assert "nothing was charged" in lost.outcome["reason"]
+
+
+def self_signed(folder: Any) -> tuple[Any, Any, str]:
+    """A self-signed certificate for 127.0.0.1, its key, and its sha256 (the POS's pin)."""
+    import datetime as dt
+    import hashlib
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smilepay kiosk")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = folder / "kiosk.pem", folder / "kiosk.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    pin = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return cert_file, key_file, pin
+
+
+def test_over_tls_the_pos_talks_only_to_the_pinned_certificate(rig: Rig, tmp_path) -> None:
+    from device.terminal.pos_client import PosClient, PosUnreachable
+    from device.terminal.service import serve_terminal
+
+    # GIVEN the terminal API served over TLS with a self-signed certificate
+    cert_file, key_file, pin = self_signed(tmp_path)
+    config = rig.setup.config.terminal.model_copy(
+        update={"tls_cert_file": cert_file, "tls_key_file": key_file}
+    )
+    server = serve_terminal(rig.server.terminal, config, 0)
+    try:
+        assert server.url.startswith("https://")
+        # WHEN a POS pins that certificate THEN it is served
+        with PosClient(server.url, rig.key, pin_sha256=pin) as pos:
+            assert pos.info()["device_id"] == rig.setup.device_id
+        # WHEN a POS pins another certificate THEN nothing is sent and it says why
+        with PosClient(server.url, rig.key, pin_sha256="00" * 32) as pos:
+            with pytest.raises(PosUnreachable, match="not the pinned one"):
+                pos.info()
+    finally:
+        server.stop()
