@@ -334,13 +334,14 @@ def self_signed(folder: Any) -> tuple[Any, Any, str]:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
+    LOOPBACK = ipaddress.ip_address("127.0.0.1")  # noqa: N806
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smilepay kiosk")])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(LOOPBACK)]), False)
         .sign(key, hashes.SHA256())
     )  # fmt: skip
     cert_file, key_file = folder / "kiosk.pem", folder / "kiosk.key"
@@ -372,8 +373,10 @@ def test_over_tls_the_pos_talks_only_to_the_pinned_certificate(rig: Rig, tmp_pat
         with PosClient(server.url, rig.key, pin_sha256=pin) as pos:
             assert pos.info()["device_id"] == rig.setup.device_id
         # WHEN a POS pins another certificate THEN nothing is sent and it says why
-        with PosClient(server.url, rig.key, pin_sha256="00" * 32) as pos:
-            with pytest.raises(PosUnreachable, match="not the pinned one"):
-                pos.info()
+        with (
+            PosClient(server.url, rig.key, pin_sha256="00" * 32) as pos,
+            pytest.raises(PosUnreachable, match="not the pinned one"),
+        ):
+            pos.info()
     finally:
         server.stop()
