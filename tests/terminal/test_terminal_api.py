@@ -334,7 +334,7 @@ def self_signed(folder: Any) -> tuple[Any, Any, str]:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    LOOPBACK = ipaddress.ip_address("127.0.0.1")  # noqa: N806
+    LOOPBACK = ipaddress.ip_address("127.0.0.1")
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smilepay kiosk")])
     now = dt.datetime.now(dt.UTC)
     cert = (
