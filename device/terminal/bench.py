@@ -26,6 +26,7 @@ from base.errors import SmilepayError
 from base.progress import Progress
 
 INFO_CALLS = 200
+AMOUNT_MINOR = 250
 
 
 def bench_pos(payments: int, method: str = "face") -> dict[str, Any]:
@@ -34,6 +35,7 @@ def bench_pos(payments: int, method: str = "face") -> dict[str, Any]:
         raise SmilepayError("--payments must be at least 1")
     with tempfile.TemporaryDirectory(prefix="smilepay-bench-pos-") as folder, ExitStack() as stack:
         pos, setup, events = _rig(stack, Path(folder))
+        _fund(setup, (payments + 1) * AMOUNT_MINOR)
         _pay(pos, setup, events, method, "warm-up")
         progress = Progress("bench pos", payments)
         totals, overheads = [], []
@@ -71,13 +73,23 @@ def _rig(stack: ExitStack, root: Path) -> tuple[Any, Any, Any]:
     return pos, setup, server.terminal.events
 
 
+def _fund(setup: Any, amount_minor: int) -> None:
+    """Top the demo customer up so every payment is covered (the demo funds 100.00)."""
+    import httpx
+
+    body = {"amount_minor": amount_minor, "currency": "EUR", "reference": "bench-pos-top-up"}
+    path = f"/v1/customers/{setup.customer_id}/topups"
+    with httpx.Client(base_url=setup.ledger.url, timeout=10) as http:
+        http.post(path, json=body).raise_for_status()
+
+
 def _pay(pos: Any, setup: Any, events: Any, method: str, reference: str) -> tuple[float, float]:
     from device.demo_world import wait_until
 
     wait_until(lambda: setup.kiosk.view()["phase"] == "idle", 30, "the kiosk to be idle")
     seen = events.last_id
     started = time.monotonic()
-    answer = pos.pay(900, "EUR", reference, methods=[method], wait_s=120)
+    answer = pos.pay(AMOUNT_MINOR, "EUR", reference, methods=[method], wait_s=120)
     total = time.monotonic() - started
     if answer["status"] != "approved":
         raise SmilepayError(f"payment {reference} ended {answer['status']}: {answer['reason']}")
