@@ -45,6 +45,7 @@ class Payment:
     seen: bool = False  # the kiosk has taken up this sale id
     abort_requested: bool = False
     timed_out: bool = False
+    last_stage: tuple[Any, ...] = ()
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -207,6 +208,10 @@ class PaymentDesk:
         phase = view.get("phase")
         if view.get("sale_id") == payment.sale_id:
             payment.seen = True
+        stage = (phase, view.get("guidance"), view.get("notice"))
+        if stage == payment.last_stage:
+            return  # a change the POS does not see (the link status, the face box...)
+        payment.last_stage = stage
         self.events.add(
             "stage",
             reference=payment.request.reference,

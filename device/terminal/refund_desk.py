@@ -88,12 +88,25 @@ class RefundDesk:
             )
             return self._record(pos_id, request, refund_id, currency, online, remaining)
 
+    def outcome_of(self, stored: StoredRequest) -> dict[str, Any]:
+        """A stored refund's answer brought up to date: a refund recorded before the ledger
+        answered says `booked` once the ledger has booked it, or `refused` if it did not."""
+        outcome = stored.outcome
+        if outcome.get("status") != "refunded" or outcome.get("booked", True):
+            return outcome
+        queued = self.queue.get(stored.subject_id)
+        if queued is None or queued.state == "pending":
+            return outcome
+        if queued.state == "refused":
+            return {**outcome, "status": "refused", "reason": queued.reason, "booked": False}
+        return {**outcome, "booked": True}
+
     def _again(self, stored: StoredRequest, request: RefundRequest) -> dict[str, Any]:
         if stored.request_hash != request.fingerprint():
             raise ApiError(
                 409, "reference_reused", "this reference was used for another request", "reference"
             )
-        return stored.outcome
+        return self.outcome_of(stored)
 
     def _check(self, request: RefundRequest, remaining: int, currency: str) -> None:
         if request.currency is not None and request.currency != currency:

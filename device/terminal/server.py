@@ -136,7 +136,7 @@ def get_refund(t: Terminal, key: auth.PosKey, request: Request, body: bytes) -> 
         raise ApiError(
             404, "unknown_reference", f"no refund with reference {reference!r}", "reference"
         )
-    return 200, stored.outcome
+    return 200, t.refunds.outcome_of(stored) if t.refunds else stored.outcome
 
 
 def get_info(t: Terminal, key: auth.PosKey, request: Request, body: bytes) -> tuple[int, Any]:

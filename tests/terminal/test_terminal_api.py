@@ -192,6 +192,12 @@ def test_refunds_offline_within_limits_then_booked_once_when_the_ledger_is_back(
         view = ledger_view(rig)
         mine = [r for r in view["refunds"] if r["sale_id"] == paid["sale_id"]]
         assert [(r["amount_minor"], r["status"]) for r in mine] == [(300, "refunded")]
+        # AND asking for the refund again now says it is booked
+        wait_for(
+            lambda: pos.call("GET", "/v1/refunds/offline-refund", None)["booked"],
+            10,
+            "the kiosk to hear the ledger's answer",
+        )
         # AND a refund of a sale the ledger does not know is refused as unknown
         unknown = refusal(lambda: pos.refund("no-such-sale", 100, "online-unknown"))
         assert unknown["status"] == 404 and unknown["field"] == "sale_id"
