@@ -218,8 +218,8 @@ class Kiosk:
 
     def sale_record(self, sale_id: str) -> dict[str, Any] | None:
         """The signed record of a sale this kiosk recorded, or None."""
-        record = self.recorder.records.get(sale_id)
-        return record if record is not None else self.services.queue.get_record(sale_id)
+        record: dict[str, Any] | None = self.services.queue.get_record(sale_id)
+        return record
 
     def receipt_of(self, record: dict[str, Any]) -> dict[str, Any]:
         """The receipt object of a sale or refund record, as JSON."""
@@ -383,7 +383,8 @@ class Kiosk:
         return render_qr_svg(payload)
 
     def _print(self, sale_id: str) -> None:
-        record = self.recorder.records.get(sale_id)
+        # The signed record is read back from the durable queue: nothing is kept in memory.
+        record = self.services.queue.get_record(sale_id)
         if record is not None:
             self._print_receipt(receipt_for(record, self.config))
 
