@@ -13,7 +13,6 @@ stored) for a refund of a sale it has not received yet, so the device sends it a
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, Tex
 
 from base import keys
 from base import refund_record as rr
-from base.wire import WireError
+from base.wire import WireError, canonical_text
 from sync.ledger import bookkeeping as bk
 from sync.ledger.errors import BadRequest, NotFound
 from sync.ledger.tables import metadata, sales, transfers
@@ -280,7 +279,7 @@ def _store(
             status=status,
             reason=reason,
             hash=digest,
-            record_json=json.dumps(body, sort_keys=True, separators=(",", ":")),
+            record_json=canonical_text(body),
             signature=record["signature"],
             received_ms=now_ms,
         )
