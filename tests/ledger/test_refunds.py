@@ -195,3 +195,32 @@ def test_reconcile_shows_refunds_and_the_ledger_stays_balanced(
     assert refunds_seen["refused_count"] == 1
     assert all(total["balanced"] for total in report["ledger"])
     json.dumps(report)  # JSON-ready
+
+
+def test_ledger_export_and_reconcile_commands_show_the_refund(
+    ledger: LedgerUnderTest, kiosk: Kiosk, operator: Operator, capsys: Any
+) -> None:
+    import argparse
+
+    from sync.ledger.commands import export_command, reconcile_command
+
+    # GIVEN a sale of 700 and a refund of 250 booked
+    customer = operator.customer(1000)
+    sale_id = sold(kiosk, customer, 700)
+    chain = RefundChain(kiosk)
+    refund = chain.refund(sale_id, 250)
+    chain.send(refund)
+    # WHEN the transfers are exported
+    capsys.readouterr()
+    export_command(argparse.Namespace(db=ledger.db_url, json=True))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # THEN the refund is one transfer from the merchant back to the wallet, naming the refund
+    mine = [t for t in lines if t["kind"] == "refund" and t["sale_id"] == sale_id]
+    assert [(t["amount_minor"], t["reference"]) for t in mine] == [(250, refund["refund_id"])]
+    assert mine[0]["debit_account_id"] == "merchant:merchant-1:EUR"
+    # AND reconcile (text) lists it and exits 0: everything balances
+    code = reconcile_command(
+        argparse.Namespace(db=ledger.db_url, device=kiosk.device_id, json=False)
+    )
+    assert code == 0
+    assert "refunded 250 in 1 refunds balanced=True" in capsys.readouterr().out
