@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from base import refund_record as rr
+from base.limits import OfflineLimits
 from sync.ledger.kiosk import Kiosk, Operator
 from sync.ledger.refunds import refunds
 from sync.ledger.reports import reconcile
@@ -224,3 +225,42 @@ def test_ledger_export_and_reconcile_commands_show_the_refund(
     )
     assert code == 0
     assert "refunded 250 in 1 refunds balanced=True" in capsys.readouterr().out
+
+
+def test_the_sync_agent_sends_pending_refunds_once_with_its_cycle(
+    ledger: LedgerUnderTest, operator: Operator, tmp_path: Any
+) -> None:
+    from sync.agent.agent import SyncAgent
+    from sync.agent.client import LedgerClient
+    from sync.agent.device_identity import init_device
+    from sync.queue import SaleDraft
+    from sync.queue.refunds import RefundDraft, RefundQueue
+    from sync.queue.sale_queue import SaleQueue
+
+    # GIVEN a registered device with an offline sale of 600 and a refund of 200 of it, queued
+    identity = init_device(tmp_path, ledger.url, merchant_id="merchant-1")
+    limits = OfflineLimits()
+    sales_queue = SaleQueue.open(
+        tmp_path,
+        device_id=identity.device_id,
+        signing_key=identity.key,
+        limits=limits,
+        allow_tmpfs=True,
+    )
+    customer = operator.customer(1000)
+    sale = sales_queue.enqueue_sale(SaleDraft(600, "EUR", "face", customer_id=customer))
+    refund_queue = RefundQueue.open(tmp_path, identity.device_id, identity.key, limits)
+    refund = refund_queue.enqueue(RefundDraft(sale["sale_id"], 200, "EUR", "r-agent"), offline=True)
+    # WHEN the sync agent runs two cycles (the second sends nothing new)
+    with LedgerClient(ledger.url, identity.device_id, identity.key) as client:
+        agent = SyncAgent(sales_queue, client, identity.key, refunds=refund_queue)
+        assert agent.cycle() is not None and agent.cycle() is not None
+    # THEN the sale and then its refund are booked, the refund once, and nothing is pending
+    assert refund_queue.pending() == []
+    assert refund_queue.get(refund.refund_id).state == "refunded"  # type: ignore[union-attr]
+    with ledger.engine.connect() as conn:
+        booked = conn.execute(select(refunds).where(refunds.c.sale_id == sale["sale_id"])).all()
+    assert [(row.amount_minor, row.status) for row in booked] == [(200, "refunded")]
+    assert operator.view(customer)["balance_minor"] == 1000 - 600 + 200
+    sales_queue.close()
+    refund_queue.close()
