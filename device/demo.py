@@ -403,7 +403,8 @@ def run_interactive(data_dir: Path | None, port: int, as_json: bool = False) -> 
     from device.screen.server import create_screen_app
     from device.screen.serving import serve_screen_in_thread
 
-    configure_logging("demo")
+    # With --json, stdout carries only the ready line (JSON); the logs go to stderr.
+    configure_logging("demo", stream=sys.stderr if as_json else None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:
