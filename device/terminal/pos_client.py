@@ -41,10 +41,18 @@ class PosClient:
     """One POS talking to one kiosk's terminal API."""
 
     def __init__(
-        self, url: str, key: auth.PosKey, pin_sha256: str | None = None, timeout_s: float = 10.0
+        self,
+        url: str,
+        key: auth.PosKey,
+        pin_sha256: str | None = None,
+        timeout_s: float = 10.0,
+        poll_s: float = 25.0,
     ) -> None:
+        """`timeout_s` bounds a plain request; a waiting one (payment, status) waits up to
+        `poll_s` for the outcome plus `timeout_s`, then asks again."""
         self.key = key
         self.timeout_s = timeout_s
+        self.poll_s = poll_s
         self._pin = (pin_sha256 or "").replace(":", "").lower() or None
         verify: ssl.SSLContext | bool = True
         if self._pin:  # the pin replaces CA validation (the kiosk's certificate is self-signed)
@@ -91,6 +99,8 @@ class PosClient:
             try:
                 answer = self._pay_or_status(body, answer, deadline)
             except PosUnreachable:
+                # The answer is lost, not the payment: ask its status next (TransactionStatus).
+                answer = answer or {"status": "unknown", "reference": reference}
                 time.sleep(RETRY_PAUSE_S)
                 continue
             except PosError as exc:
@@ -100,15 +110,18 @@ class PosClient:
                 continue
             if answer.get("status") in FINAL_PAYMENT:
                 return answer
-        return answer or {"status": "in_progress", "reference": reference}
+        if answer is None or answer.get("status") == "unknown":
+            return {"status": "in_progress", "reference": reference}
+        return answer
 
     def _pay_or_status(
         self, body: dict[str, Any], answer: dict[str, Any] | None, deadline: float
     ) -> dict[str, Any]:
-        wait = min(_wait(deadline), 25.0)
+        wait = min(_wait(deadline), self.poll_s)
         if answer is None:
             query = {"wait_s": wait}
-            return dict(self.call("POST", "/v1/payments", body, query, timeout_s=wait + 5))
+            timeout = wait + self.timeout_s
+            return dict(self.call("POST", "/v1/payments", body, query, timeout_s=timeout))
         return self.status(body["reference"], wait_s=wait)
 
     def status(self, reference: str, wait_s: float = 0.0) -> dict[str, Any]:

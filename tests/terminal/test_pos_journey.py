@@ -12,6 +12,16 @@ from device.terminal.pos_client import PosClient, PosError
 from tests.terminal.conftest import Rig
 
 
+class StatusCounting(PosClient):
+    """The reference client, counting how often it had to ask for a payment's status."""
+
+    status_calls = 0
+
+    def status(self, reference: str, wait_s: float = 0.0) -> dict:
+        self.status_calls += 1
+        return super().status(reference, wait_s)
+
+
 def ledger_view(rig: Rig) -> dict:
     from sqlalchemy import select
 
@@ -97,27 +107,30 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
     assert aborted["status"] == "aborted" and results[0]["status"] == "aborted", (aborted, results)
     wait_for(lambda: rig.kiosk.view()["phase"] == "idle", 10, "idle")
 
-    # WHEN the network between POS and kiosk is cut in the middle of a payment
-    cut_pos = rig.pos(timeout_s=2.0)
+    # GIVEN a payment waiting for the customer to choose how to pay
+    cut_pos = StatusCounting(rig.link.url, rig.key, timeout_s=2.0, poll_s=3.0)
     answers: list[dict] = []
     runner = threading.Thread(
         target=lambda: answers.append(
-            cut_pos.pay(700, "EUR", "sale-3", methods=["customer_qr"], wait_s=120)
+            cut_pos.pay(700, "EUR", "sale-3", methods=["face", "customer_qr"], wait_s=120)
         )
     )
     runner.start()
-    wait_for(
-        lambda: rig.kiosk.view()["phase"] in ("qr_wait", "authorizing", "approved"),
-        20,
-        "the kiosk to take up sale-3",
-    )
+    wait_for(lambda: rig.kiosk.view()["phase"] == "choose_payment", 20, "the choice screen")
+    # WHEN the network between POS and kiosk is cut, and meanwhile the customer pays
     rig.link.down()
-    time.sleep(3)  # the POS's request times out; it retries status into the cut
+    rig.kiosk.choose_payment("customer_qr")
+    wait_for(lambda: rig.kiosk.view()["phase"] == "approved", 30, "the payment to be approved")
+    time.sleep(3)  # the POS's waiting request times out into the cut; it keeps asking
+    assert not answers and runner.is_alive()
     rig.link.up()
     runner.join(60)
-    # THEN the POS learns the outcome by status, and it is the one sale the kiosk recorded
+    # THEN the POS learns the outcome by status: the one sale the kiosk recorded
     assert answers and answers[0]["status"] == "approved", answers
+    assert cut_pos.status_calls >= 1
     assert rig.kiosk.sale_record(answers[0]["sale_id"]) is not None
+    assert pos.status("sale-3") == answers[0]
+    cut_pos.close()
 
     # WHEN the POS refunds part of the first sale
     refund = pos.refund(sale_id, 400, "refund-1", reason="one croissant returned")
