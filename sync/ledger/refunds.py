@@ -14,6 +14,7 @@ stored) for a refund of a sale it has not received yet, so the device sends it a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,7 @@ Index("ix_refunds_sale_id", refunds.c.sale_id)
 REFUND_KINDS = ("refund", "refund_later")  # to the wallet / to the settle_later account
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_RECORDS = 100
+TEXT_FIELDS = ("refund_id", "sale_id", "currency", "reference", "reason", "wall_time", "prev_hash")
 
 
 @dataclass(frozen=True)
@@ -140,32 +142,26 @@ def parse_refunds(body: Any, device_id: str, public_key_b64: str) -> list[dict[s
 
 
 def _record_problem(record: Any, device_id: str) -> str | None:
+    """Why a refund record is malformed, or None. Checked in order: a later check may rely on
+    an earlier one (lengths are taken only of strings)."""
     if not isinstance(record, dict):
         return "not an object"
     try:
         rr.refund_body(record)
     except WireError as exc:
         return str(exc)
-    checks = [
-        (_positive_int(record["seq"]), "seq must be a positive integer"),
-        (_positive_int(record["amount_minor"]), "amount_minor must be a positive integer"),
-        (record["device_id"] == device_id, "device_id is not the signing device"),
-        (
-            isinstance(record["currency"], str) and bool(CURRENCY.match(record["currency"])),
-            "currency",
-        ),
-        (
-            all(
-                isinstance(record[f], str) for f in ("refund_id", "sale_id", "reference", "reason")
-            ),
-            "text fields must be strings",
-        ),
-        (
-            len(record["refund_id"]) <= 64 and len(record["reference"]) <= 200,
-            "id or reference too long",
-        ),
+    checks: list[tuple[Callable[[], bool], str]] = [
+        (lambda: _positive_int(record["seq"]), "seq must be a positive integer"),
+        (lambda: _positive_int(record["amount_minor"]), "amount_minor must be a positive integer"),
+        (lambda: record["device_id"] == device_id, "device_id is not the signing device"),
+        (lambda: all(isinstance(record[f], str) for f in TEXT_FIELDS), "text fields: strings"),
+        (lambda: bool(CURRENCY.match(record["currency"])), "currency must be ISO 4217"),
+        (lambda: len(record["refund_id"]) <= 64, "refund_id: at most 64 characters"),
+        (lambda: len(record["sale_id"]) <= 64, "sale_id: at most 64 characters"),
+        (lambda: len(record["reference"]) <= 200, "reference: at most 200 characters"),
+        (lambda: len(record["reason"]) <= 200, "reason: at most 200 characters"),
     ]
-    return next((why for ok, why in checks if not ok), None)
+    return next((why for ok, why in checks if not ok()), None)
 
 
 def _positive_int(value: Any) -> bool:

@@ -43,3 +43,48 @@ def get_refundable(ledger: Any, request: Request, body: bytes) -> tuple[int, Any
     return 200, ledger.device_transaction(
         auth, lambda conn: rf.refundable(conn, auth.device, sale_id)
     )
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The refund endpoints' part of the ledger's OpenAPI document."""
+    from sync.ledger.openapi import ID, _device_op, _obj, _path_param
+
+    result = _obj(
+        ["refund_id", "seq", "status"],
+        refund_id={"type": "string"},
+        seq={"type": "integer"},
+        status={"enum": ["refunded", "refused", "waiting", "rejected"]},
+        reason={"type": "string", "nullable": True},
+        remaining_minor={"type": "integer", "nullable": True},
+    )
+    refundable = _obj(
+        ["sale_id", "amount_minor", "currency", "remaining_minor"],
+        sale_id={"type": "string"},
+        amount_minor={"type": "integer"},
+        currency={"type": "string"},
+        status={"type": "string"},
+        refunded_minor={"type": "integer"},
+        remaining_minor={"type": "integer"},
+    )
+    batch = _obj(
+        ["refunds"],
+        refunds={"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "object"}},
+    )
+    answer = _obj(
+        ["results", "ledger_time_ms"],
+        results={"type": "array", "items": result},
+        ledger_time_ms={"type": "integer"},
+    )
+    sale = {**_path_param("sale_id"), "schema": ID}
+    return {
+        "/v1/devices/{device_id}/refunds:batch": {
+            "post": _device_op(
+                "book signed refund records, in chain order", 200, answer, body=batch
+            )
+        },
+        "/v1/devices/{device_id}/sales/{sale_id}/refundable": {
+            "get": _device_op(
+                "what remains to refund of a booked sale", 200, refundable, extra_params=[sale]
+            )
+        },
+    }
