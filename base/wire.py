@@ -29,7 +29,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -54,6 +54,38 @@ SALE_FIELDS = (
     "prev_hash",
 )
 SaleStatus = Literal["accepted", "duplicate", "declined", "rejected"]
+
+
+class SaleItem(TypedDict):
+    """One basket line of a sale record."""
+
+    name: str
+    quantity: int
+    amount_minor: int
+
+
+class SaleRecord(TypedDict):
+    """A signed sale record as the device stores and sends it (the fields of SALE_FIELDS)."""
+
+    sale_id: str
+    device_id: str
+    seq: int
+    amount_minor: int
+    currency: str
+    method: str
+    customer_id: str | None
+    evidence: dict[str, Any]
+    items: list[SaleItem]
+    offline: bool
+    auth_id: str | None
+    hlc: str
+    wall_time: str
+    monotonic_ns: int
+    boot_id: str
+    prev_hash: str
+    signature: NotRequired[str]
+
+
 REQUEST_SKEW_S = 300
 
 

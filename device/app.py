@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from base.threads import LoopThread
 from device.camera_loop import CameraLoop
 from device.checkout import (
     AuthorizeSale,
@@ -50,7 +51,7 @@ from device.checkout import (
 )
 from device.config import KioskConfig
 from device.ports import ScreenView
-from device.receipts import receipt_for
+from device.receipts import receipt_for, receipt_of_record
 from device.recorder import SaleRecorder
 from device.scanner_loop import ScannerLoop
 from device.views import build_view
@@ -101,8 +102,7 @@ class Kiosk:
         self._inbox: queue.Queue[Event] = queue.Queue()
         self._listeners: list[Callable[[ScreenView], None]] = []
         self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="checkout", daemon=True)
+        self._loop = LoopThread("checkout", self._run)
         self._printing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="printer")
         self.recorder = SaleRecorder(
             services.queue,
@@ -131,7 +131,7 @@ class Kiosk:
 
     def start(self) -> None:
         """Start the checkout thread and the device threads."""
-        self._thread.start()
+        self._loop.start()
         if self.camera_loop is not None:
             self.camera_loop.start()
         if self.scanner_loop is not None:
@@ -140,8 +140,7 @@ class Kiosk:
 
     def stop(self) -> None:
         """Stop everything; a sale being recorded is finished first."""
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._loop.stop()
         for loop in (self.camera_loop, self.scanner_loop):
             if loop is not None:
                 loop.stop()
@@ -225,12 +224,12 @@ class Kiosk:
         """The receipt object of a sale or refund record, as JSON."""
         from dataclasses import asdict
 
-        return asdict(receipt_for(record, self.config))
+        return asdict(receipt_of_record(record, self.config))
 
     def print_record(self, record: dict[str, Any]) -> None:
         """Print a sale's or refund's receipt on the printer thread."""
         if self.drivers.printer is not None:
-            self._printing.submit(self._print_receipt, receipt_for(record, self.config))
+            self._printing.submit(self._print_receipt, receipt_of_record(record, self.config))
 
     def enter_digits(self, digits: str) -> None:
         """The customer typed the step-up digits."""
@@ -296,7 +295,7 @@ class Kiosk:
     # --- the checkout thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._loop.stopping.is_set():
             try:
                 event: Event = self._inbox.get(timeout=TICK_S)
             except queue.Empty:

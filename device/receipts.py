@@ -1,17 +1,16 @@
-"""The receipt of a recorded sale."""
+"""The receipt of a recorded sale or refund."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from base.wire import SaleRecord
 from device.config import KioskConfig
 from drivers.printer.base import Receipt, ReceiptLine
 
 
-def receipt_for(record: dict[str, Any], config: KioskConfig) -> Receipt:
-    """Build the printed receipt from the signed sale (or refund) record."""
-    if record.get("kind") == "refund":
-        return refund_receipt(record, config)
+def receipt_for(record: SaleRecord, config: KioskConfig) -> Receipt:
+    """Build the printed receipt from the signed sale record."""
     return Receipt(
         sale_id=record["sale_id"],
         merchant_name=config.device.name,
@@ -27,6 +26,13 @@ def receipt_for(record: dict[str, Any], config: KioskConfig) -> Receipt:
         settle_later=False,
         receipt_url=f"{config.sync.ledger_url.rstrip('/')}/r/{record['sale_id']}",
     )
+
+
+def receipt_of_record(record: dict[str, Any], config: KioskConfig) -> Receipt:
+    """The receipt of a signed sale or refund record (refund records carry kind "refund")."""
+    if record.get("kind") == "refund":
+        return refund_receipt(record, config)
+    return receipt_for(cast(SaleRecord, record), config)
 
 
 def refund_receipt(record: dict[str, Any], config: KioskConfig) -> Receipt:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from base.sdnotify import SdNotifier
+from base.threads import LoopThread
 
 if TYPE_CHECKING:
     from device.config import KioskConfig
@@ -34,17 +35,15 @@ class WatchdogPinger:
         self.interval_s = interval_s
         self.pings = 0
         self.last_problem: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+        self._loop = LoopThread("watchdog", self._run, join_timeout_s=interval_s + 1)
 
     def start(self) -> None:
         """Begin pinging in a background thread."""
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop pinging."""
-        self._stop.set()
-        self._thread.join(timeout=self.interval_s + 1)
+        self._loop.stop()
 
     def beat(self) -> bool:
         """One round: ping if healthy; report a new problem once as STATUS. True if pinged."""
@@ -65,7 +64,7 @@ class WatchdogPinger:
         return self.notifier.watchdog()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._loop.stopping.wait(self.interval_s):
             self.beat()
 
 
