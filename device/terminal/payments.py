@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from base.threads import LoopThread
 from device.ports import ScreenView, TerminalPort
 from device.terminal.events import EventLog
 from device.terminal.messages import ApiError, PaymentRequest
@@ -66,9 +67,8 @@ class PaymentDesk:
         self.payment_timeout_s = payment_timeout_s
         self.current: Payment | None = None
         self._lock = threading.RLock()
-        self._stop = threading.Event()
         self._unsubscribe = kiosk.subscribe(self._on_view)
-        self._watch = threading.Thread(target=self._watchdog, name="terminal-watch", daemon=True)
+        self._watch = LoopThread("terminal-watch", self._watchdog)
 
     def start(self) -> None:
         """Settle what a previous run left in progress, then watch deadlines."""
@@ -77,10 +77,8 @@ class PaymentDesk:
 
     def close(self) -> None:
         """Stop watching (a payment in progress keeps its stored state for `recover`)."""
-        self._stop.set()
+        self._watch.stop()
         self._unsubscribe()
-        if self._watch.is_alive():
-            self._watch.join(timeout=2)
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -300,7 +298,7 @@ class PaymentDesk:
         log.info("terminal payment", extra={k: v for k, v in outcome.items() if k != "receipt"})
 
     def _watchdog(self) -> None:
-        while not self._stop.wait(WATCH_EVERY_S):
+        while not self._watch.stopping.wait(WATCH_EVERY_S):
             payment = self.current
             if payment is None or time.monotonic() < payment.deadline or payment.timed_out:
                 continue

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from base.threads import LoopThread
 from device.ports import TerminalPort
 from device.terminal.messages import ApiError, RefundRequest
 from device.terminal.store import StoredRequest, TerminalStore
@@ -46,8 +47,7 @@ class RefundDesk:
         self.resend_every_s = resend_every_s
         self._client: Any = None
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._sender = threading.Thread(target=self._send_loop, name="refund-sync", daemon=True)
+        self._sender = LoopThread("refund-sync", self._send_loop)
 
     def start(self) -> None:
         """Settle requests a previous run left open, then start the background sender."""
@@ -56,9 +56,7 @@ class RefundDesk:
 
     def close(self) -> None:
         """Stop the sender and release the ledger client."""
-        self._stop.set()
-        if self._sender.is_alive():
-            self._sender.join(timeout=5)
+        self._sender.stop()
         with self._lock:
             if self._client is not None:
                 self._client.close()
@@ -236,7 +234,7 @@ class RefundDesk:
                 return None
 
     def _send_loop(self) -> None:
-        while not self._stop.wait(self.resend_every_s):
+        while not self._sender.stopping.wait(self.resend_every_s):
             if self.queue.pending(limit=1):
                 self._send_now()
 
