@@ -132,7 +132,10 @@ class _Screen:
         return JSONResponse({"ok": True, "phase": view.get("phase"), "streams": streams})
 
     async def screen_settings(self, request: Request) -> Response:
-        catalogue = [item.model_dump() for item in self.config.catalogue]
+        view = await run_in_threadpool(self.kiosk.view)
+        # Terminal mode: the POS sends the basket, so the screen offers no catalogue.
+        items = [] if view.get("terminal_mode") else self.config.catalogue
+        catalogue = [item.model_dump() for item in items]
         settings = {"languages": list(self.config.languages), "catalogue": catalogue}
         return JSONResponse(settings, headers=NO_STORE)
 

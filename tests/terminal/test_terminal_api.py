@@ -278,6 +278,8 @@ def test_the_operator_page_lists_sales_and_refunds_with_the_pin(rig: Rig) -> Non
     screen = serve_screen_in_thread(app)
     try:
         with httpx.Client(base_url=screen.url, timeout=30) as browser:
+            # GIVEN terminal mode THEN the screen offers no self-service catalogue
+            assert browser.get("/screen.json").json()["catalogue"] == []
             # WHEN nobody has logged in THEN the sales and the refund action are closed
             assert browser.get("/api/operator/sales").status_code == 401
             # WHEN the operator logs in THEN the newest sale is listed with what remains
