@@ -29,6 +29,7 @@ from device.terminal.store import TerminalStore
 log = logging.getLogger("smilepay.terminal.api")
 API_VERSION = "1"
 DEFAULT_WAIT_S, MAX_WAIT_S = 60.0, 300.0
+MAX_BODY_BYTES = 64 * 1024
 
 
 @dataclass
@@ -68,7 +69,7 @@ def endpoint(terminal: Terminal, handler: Handler) -> Callable[[Request], Awaita
     """Authenticate, run `handler` in a worker thread, answer JSON signed for that POS."""
 
     async def run(request: Request) -> Response:
-        body = await request.body()
+        body = await _bounded_body(request)
         key = await run_in_threadpool(terminal.authenticate, request, body)
         try:
             status, payload = await run_in_threadpool(handler, terminal, key, request, body)
@@ -77,6 +78,19 @@ def endpoint(terminal: Terminal, handler: Handler) -> Callable[[Request], Awaita
         return signed_json(payload, status, key, request.headers.get(auth.HEADER_NONCE, ""))
 
     return run
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, refused (413) past MAX_BODY_BYTES before it is read in full."""
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, "too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    return body
 
 
 def signed_json(payload: Any, status: int, key: auth.PosKey, nonce: str) -> Response:

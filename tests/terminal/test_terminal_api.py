@@ -150,6 +150,11 @@ def test_replayed_and_unknown_pos_requests_are_refused(rig: Rig) -> None:
     assert httpx.get(f"{rig.link.url}/v1/info", headers=headers).status_code == 200
     replay = httpx.get(f"{rig.link.url}/v1/info", headers=headers)
     assert replay.status_code == 401 and replay.json()["error"] == "replayed"
+    # WHEN a body is too large THEN it is refused before it is read
+    big = b"{" + b" " * (70 * 1024) + b"}"
+    headers = auth.sign_request(rig.key, "POST", "/v1/payments", "", big)
+    answer = httpx.post(f"{rig.link.url}/v1/payments", content=big, headers=headers)
+    assert answer.status_code == 413 and answer.json()["error"] == "too_large"
     # WHEN a POS the kiosk does not know signs THEN it is refused, saying so
     stranger = auth.PosKey("stranger", bytes(32))
     answer = httpx.get(
