@@ -393,3 +393,31 @@ def test_over_tls_the_pos_talks_only_to_the_pinned_certificate(rig: Rig, tmp_pat
             pos.info()
     finally:
         server.stop()
+
+
+def test_a_restart_answers_refunds_left_in_progress_from_the_refund_queue(rig: Rig) -> None:
+    from device.terminal.store import StoredRequest
+    from sync.queue.refunds import RefundDraft
+
+    store, desk = rig.server.terminal.store, rig.server.terminal.refunds
+    assert desk is not None
+    with rig.pos() as pos:
+        paid = pos.pay(330, "EUR", "refund-crash-sale", methods=["customer_qr"], wait_s=60)
+    # GIVEN a refund recorded in the refund queue whose answer was never stored, and a refund
+    # request the kiosk stopped before recording
+    queued = desk.queue.enqueue(
+        RefundDraft(paid["sale_id"], 30, "EUR", "crash-r1", "", "refund-crash-1"), offline=False
+    )
+    for reference, refund_id in (("crash-r1", queued.refund_id), ("crash-r2", "never-queued")):
+        outcome = {"status": "in_progress", "reference": reference, "refund_id": refund_id}
+        store.begin(
+            StoredRequest("demo-pos", "refund", reference, "h", refund_id, "in_progress", outcome)
+        )
+    # WHEN the terminal starts again
+    desk.recover()
+    # THEN the queued one is refunded, the other refused with nothing refunded
+    recorded = store.get("demo-pos", "refund", "crash-r1")
+    lost = store.get("demo-pos", "refund", "crash-r2")
+    assert recorded is not None and recorded.outcome["status"] == "refunded"
+    assert lost is not None and lost.outcome["status"] == "refused"
+    assert "nothing was refunded" in lost.outcome["reason"]
