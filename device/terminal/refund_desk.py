@@ -192,6 +192,13 @@ class RefundDesk:
             at_ledger, online = None, False
         else:
             online = True
+        if at_ledger is not None and at_ledger.get("status") != "accepted":
+            raise ApiError(
+                422,
+                "sale_declined",
+                "the ledger declined this sale: there is nothing to refund",
+                "sale_id",
+            )
         if at_ledger is not None:
             unbooked = sum(
                 r.amount_minor for r in self.queue.for_sale(sale_id) if r.state == "pending"
