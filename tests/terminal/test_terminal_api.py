@@ -421,3 +421,33 @@ def test_a_restart_answers_refunds_left_in_progress_from_the_refund_queue(rig: R
     assert recorded is not None and recorded.outcome["status"] == "refunded"
     assert lost is not None and lost.outcome["status"] == "refused"
     assert "nothing was refunded" in lost.outcome["reason"]
+
+
+def test_a_payment_not_paid_in_time_ends_timed_out_and_the_kiosk_is_idle(rig: Rig) -> None:
+    from device.terminal.events import EventLog
+    from device.terminal.messages import PaymentRequest
+    from device.terminal.payments import PaymentDesk
+
+    # GIVEN a terminal whose payments may last 2 s, and a customer who never chooses a method
+    wait_for(lambda: rig.kiosk.view()["phase"] == "idle", 15, "idle")
+    desk = PaymentDesk(
+        rig.kiosk,
+        rig.server.terminal.store,
+        EventLog(),
+        ["face", "customer_qr"],
+        "EUR",
+        payment_timeout_s=2.0,
+    )
+    desk.start()
+    try:
+        request = PaymentRequest(
+            reference="slow-1", amount_minor=100, currency="EUR", methods=["face", "customer_qr"]
+        )
+        # WHEN the POS asks for the payment and waits
+        outcome = desk.pay("demo-pos", request, wait_s=20)
+    finally:
+        desk.close()
+    # THEN it ended timed_out, nothing was sold, and the screen went back to idle
+    assert outcome["status"] == "timed_out", outcome
+    assert rig.kiosk.sale_record(outcome["sale_id"]) is None
+    wait_for(lambda: rig.kiosk.view()["phase"] == "idle", 10, "idle")
