@@ -57,12 +57,12 @@ from device.config import KioskConfig
 from device.consent import CONSENT_FILE, ConsentLog
 from device.link import LinkProbe
 from device.ports import CatalogueEntry, HealthReport, LinkHealth, ScreenView
-from device.receipts import receipt_for
+from device.receipts import receipt_for, receipt_of_record
 from device.recorder import SaleRecorder
 from device.scanner_loop import ScannerLoop
 from device.views import build_view
 from drivers.indicator.base import Indicator
-from drivers.printer.base import ReceiptPrinter
+from drivers.printer.base import Receipt, ReceiptPrinter
 
 if TYPE_CHECKING:
     from sync.queue.sale_queue import QueueStatus
@@ -132,6 +132,11 @@ class Kiosk:
             lambda: self.state.phase != Phase.AUTHORIZING,
         )
         self._pushed_status: tuple[object, ...] | None = None
+        # Terminal mode: the basket comes from the POS only, with the methods it allows.
+        self.terminal_mode = config.terminal.enabled
+        self.allowed_methods: tuple[str, ...] = tuple(
+            config.terminal.methods if self.terminal_mode else [m.value for m in Method]
+        )
 
     @classmethod
     def assemble(cls, config: KioskConfig, drivers: KioskDrivers | None = None) -> Kiosk:
@@ -196,7 +201,10 @@ class Kiosk:
         return lambda: self._listeners.remove(listener)
 
     def add_item(self, name: str, quantity: int, unit_minor: int) -> None:
-        """Put an item in the basket."""
+        """Put an item in the basket (not in terminal mode: there the POS sets the basket)."""
+        if self.terminal_mode:
+            log.warning("item ignored: in terminal mode the basket comes from the POS")
+            return
         self.post(ItemAdded(self.clock(), BasketItem(name, quantity, unit_minor)))
 
     def catalogue(self) -> list[CatalogueEntry]:
@@ -207,7 +215,9 @@ class Kiosk:
         ]
 
     def add_catalogue_item(self, item_id: str) -> None:
-        """One of catalogue item `item_id`, at the catalogue's price."""
+        """One of catalogue item `item_id`, at the catalogue's price (not in terminal mode)."""
+        if self.terminal_mode:
+            raise SmilepayError("in terminal mode the basket comes from the POS")
         item = self.config.catalogue.find(item_id)
         if item is None:
             raise SmilepayError(f"no catalogue item {item_id!r}")
@@ -240,8 +250,40 @@ class Kiosk:
         self.post(CheckoutRequested(self.clock(), str(uuid.uuid4())))
 
     def choose_payment(self, method: str) -> None:
-        """The customer chose "face", "customer_qr" or "merchant_qr"."""
+        """The customer chose "face", "customer_qr" or "merchant_qr" (one of those allowed)."""
+        if method not in self.allowed_methods:
+            log.warning("payment method not allowed here", extra={"method": method})
+            return
         self.post(PaymentChosen(self.clock(), Method(method)))
+
+    # --- TerminalPort (device/terminal drives the kiosk through these) ------------------------
+
+    def start_terminal_payment(
+        self, sale_id: str, items: list[tuple[str, int, int]], methods: list[str]
+    ) -> None:
+        """Show the POS's basket and start the checkout of `sale_id` with only `methods`."""
+        self.allowed_methods = tuple(methods)
+        for name, quantity, unit_minor in items:
+            self.post(ItemAdded(self.clock(), BasketItem(name, quantity, unit_minor)))
+        self.post(CheckoutRequested(self.clock(), sale_id))
+        if len(methods) == 1:
+            self.post(PaymentChosen(self.clock(), Method(methods[0])))
+
+    def sale_record(self, sale_id: str) -> dict[str, Any] | None:
+        """The signed record of a sale this kiosk recorded, or None."""
+        record: dict[str, Any] | None = self.services.queue.get_record(sale_id)
+        return record
+
+    def receipt_of(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The receipt object of a sale or refund record, as JSON."""
+        from dataclasses import asdict
+
+        return asdict(receipt_of_record(record, self.config))
+
+    def print_record(self, record: dict[str, Any]) -> None:
+        """Print a sale's or refund's receipt on the printer thread."""
+        if self.drivers.printer is not None:
+            self._printing.submit(self._print_receipt, receipt_of_record(record, self.config))
 
     def enter_digits(self, digits: str) -> None:
         """The customer typed the step-up digits."""
@@ -420,17 +462,21 @@ class Kiosk:
         return render_qr_svg(payload)
 
     def _print(self, sale_id: str) -> None:
-        printer = self.drivers.printer
         # The signed record is read back from the durable queue: nothing is kept in memory.
         record = self.services.queue.get_record(sale_id)
-        if printer is None or record is None:
+        if record is not None:
+            self._print_receipt(receipt_for(record, self.config))
+
+    def _print_receipt(self, receipt: Receipt) -> None:
+        printer = self.drivers.printer
+        if printer is None:
             return
         try:
-            status = printer.print_receipt(receipt_for(record, self.config))
+            status = printer.print_receipt(receipt)
         except Exception:  # the printer never blocks or fails a sale
-            log.exception("receipt printing failed", extra={"sale_id": sale_id})
+            log.exception("receipt printing failed", extra={"sale_id": receipt.sale_id})
             return
-        log.info("receipt", extra={"sale_id": sale_id, "printer": str(status)})
+        log.info("receipt", extra={"sale_id": receipt.sale_id, "printer": str(status)})
 
     def _camera_loop(self) -> CameraLoop | None:
         if self.drivers.camera is None:

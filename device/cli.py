@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "sync.ledger.cli",
     "sync.agent.cli",
     "device.screen.cli",
+    "device.terminal.cli",
     "drivers.hil.cli",
 )
 

@@ -15,6 +15,7 @@ from base.limits import OfflineLimits
 from base.settings import Section, load_toml, validate_document
 from device.catalogue import CatalogueConfig
 from device.screen.config import ScreenConfig
+from device.terminal.config import TerminalConfig
 from drivers.camera.config import CameraConfig, SyntheticCameraConfig
 from drivers.indicator.config import IndicatorConfig, SimulatedIndicatorConfig
 from drivers.printer.config import PrinterConfig, SimulatedPrinterConfig
@@ -75,6 +76,7 @@ class KioskConfig(Section):
     sync: SyncConfig = SyncConfig()
     screen: ScreenConfig = ScreenConfig()
     catalogue: CatalogueConfig = CatalogueConfig()
+    terminal: TerminalConfig = TerminalConfig()
 
     def secret_path(self, path: Path) -> Path:
         """Resolve a secret's (or other data file's) path against the data directory."""

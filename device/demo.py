@@ -80,8 +80,14 @@ def start_ledger(db_url: str, issuer: Ed25519PrivateKey, port: int = 0) -> Any:
     return serve_in_thread(create_app(db_url, issuer_key=issuer), "127.0.0.1", port)
 
 
-def demo_config(data_dir: Path, ledger_url: str, port: int) -> KioskConfig:
-    """The embedded demo defaults, pointed at this demo's data dir, ledger and screen port."""
+DEMO_POS_KEY = Path("terminal/demo-pos.key")
+
+
+def demo_config(
+    data_dir: Path, ledger_url: str, port: int, terminal_mode: bool = False
+) -> KioskConfig:
+    """The embedded demo defaults, pointed at this demo's data dir, ledger and screen port; a
+    demo POS may drive it through the terminal API (in terminal mode, only the POS)."""
     from device.config import parse_config
 
     return parse_config(
@@ -90,6 +96,11 @@ def demo_config(data_dir: Path, ledger_url: str, port: int) -> KioskConfig:
             "sync": {"ledger_url": ledger_url, "online_auth_timeout_s": 1.0, "interval_s": 1.0},
             "screen": {"port": port},
             "catalogue": {"items": DEMO_CATALOGUE},
+            "terminal": {
+                "enabled": terminal_mode,
+                "port": 0,
+                "pos_key_files": [str(DEMO_POS_KEY)],
+            },
         },
         "demo defaults",
     )
@@ -156,7 +167,7 @@ def customer_token(ledger_url: str, customer_id: str) -> str:
         return str(response.json()["token"])
 
 
-def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
+def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = False) -> DemoSetup:
     """Start the ledger, register the device, enroll and fund the customer, assemble the kiosk."""
     from device.assembly import open_services
     from drivers.camera.synthetic import SyntheticCamera
@@ -176,7 +187,11 @@ def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
     say("ledger started", url=ledger.url, db=db_url)
     identity = init_device(device_dir, ledger.url, name="smilepay demo kiosk")
     say("device registered", device_id=identity.device_id)
-    config = demo_config(device_dir, ledger.url, port)
+    config = demo_config(device_dir, ledger.url, port, terminal_mode)
+    if not config.secret_path(DEMO_POS_KEY).exists():
+        from device.terminal.auth import create_pos_key_file
+
+        create_pos_key_file(config.secret_path(DEMO_POS_KEY), "demo-pos")
     engine = FaceEngine.load(config.face)
     customer_id = enroll_demo_customer(config, engine, identity.device_id)
     create_customer(ledger.url, customer_id, config.device.currency)
@@ -409,9 +424,11 @@ def run_interactive(data_dir: Path | None, port: int, as_json: bool = False) -> 
         screen = serve_screen_in_thread(app, setup.config.screen.host, port)
         stack.callback(screen.stop)
         _start_background(stack, setup)
-        ready = ready_line(setup, screen, operator_pin)
+        pos = _start_terminal(stack, setup)
+        ready = {"ready": True, **ready_line(setup, screen, operator_pin), **pos}
         say("demo kiosk ready", screen=ready["screen_url"], operator=ready["operator_url"])
         say("operator PIN", operator_pin=operator_pin)
+        say("point of sale", pos_url=ready["pos_url"], pos_key_file=ready["pos_key_file"])
         say("a simulated customer smiles or shows a QR code whenever the screen asks; Ctrl-C ends")
         if as_json:
             print(json.dumps(ready), flush=True)
@@ -448,6 +465,15 @@ def admin_token_file(ledger_dir: Path) -> Path:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32) + "\n")
     return path
+
+
+def _start_terminal(stack: ExitStack, setup: DemoSetup) -> dict[str, str]:
+    """The terminal API for a POS (the demo's key file plays the cash register's)."""
+    from device.terminal.service import start_terminal
+
+    server = start_terminal(stack, setup.kiosk, setup.config.terminal)
+    key_file = setup.config.secret_path(DEMO_POS_KEY)
+    return {"pos_url": server.url, "pos_key_file": str(key_file)}
 
 
 def _start_background(stack: ExitStack, setup: DemoSetup) -> None:

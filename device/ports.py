@@ -56,6 +56,8 @@ class ScreenView(TypedDict):
     timeout_to: str | None  # the phase it then goes to ("idle": the sale is dropped)
     online: bool  # the ledger answered the kiosk's last request or probe
     backlog: BacklogView
+    methods: list[str]  # the payment methods the customer may choose now (terminal: the POS's)
+    terminal_mode: bool  # the basket comes from the POS; the self-service catalogue is off
 
 
 class CatalogueEntry(TypedDict):
@@ -180,3 +182,36 @@ class HealthReport(TypedDict):
     link: LinkHealth
     limits_left: LimitsLeft
     sync: dict[str, Any]  # the sync agent's last saved status (sync.agent.agent.AgentStatus)
+
+
+class TerminalPort(Protocol):
+    """The running kiosk, as the POS-facing terminal API (device/terminal) drives it."""
+
+    def view(self) -> ScreenView:
+        """The current view model (phase, sale_id, notice, ...)."""
+        ...
+
+    def subscribe(self, listener: Callable[[ScreenView], None]) -> Callable[[], None]:
+        """As KioskPort.subscribe."""
+        ...
+
+    def start_terminal_payment(
+        self, sale_id: str, items: list[tuple[str, int, int]], methods: list[str]
+    ) -> None:
+        """Show the POS's basket [(name, quantity, unit_minor)] and start the checkout of sale
+        `sale_id`, offering only `methods` (chosen at once when there is one). The kiosk must
+        be idle."""
+
+    def cancel(self) -> None:
+        """Abort the payment in progress (ignored once it is being authorised)."""
+
+    def sale_record(self, sale_id: str) -> dict[str, Any] | None:
+        """The signed record of a sale this kiosk recorded, or None."""
+        ...
+
+    def receipt_of(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The receipt object (what the printer gets) of a sale or refund record, as JSON."""
+        ...
+
+    def print_record(self, record: dict[str, Any]) -> None:
+        """Print the receipt of a sale or refund record (never raises, never blocks)."""

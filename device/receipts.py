@@ -1,6 +1,8 @@
-"""The receipt of a recorded sale."""
+"""The receipt of a recorded sale or refund."""
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 from base.wire import SaleRecord
 from device.config import KioskConfig
@@ -23,4 +25,25 @@ def receipt_for(record: SaleRecord, config: KioskConfig) -> Receipt:
         ],
         settle_later=False,
         receipt_url=f"{config.sync.ledger_url.rstrip('/')}/r/{record['sale_id']}",
+    )
+
+
+def receipt_of_record(record: dict[str, Any], config: KioskConfig) -> Receipt:
+    """The receipt of a signed sale or refund record (refund records carry kind "refund")."""
+    if record.get("kind") == "refund":
+        return refund_receipt(record, config)
+    return receipt_for(cast(SaleRecord, record), config)
+
+
+def refund_receipt(record: dict[str, Any], config: KioskConfig) -> Receipt:
+    """The refund receipt from the signed refund record (`booked` False: not yet at the ledger)."""
+    return Receipt(
+        sale_id=record["refund_id"],
+        merchant_name=config.device.name,
+        currency=record["currency"],
+        total_minor=record["amount_minor"],
+        time_text=record["wall_time"],
+        method="wallet",
+        offline=not record.get("booked", True),
+        refund_of=record["sale_id"],
     )

@@ -157,6 +157,10 @@ def start_kiosk_and_screen(stack: ExitStack, config: KioskConfig) -> tuple[Any, 
     kiosk = Kiosk.assemble(config)
     kiosk.start()
     stack.callback(kiosk.stop)
+    if config.terminal.pos_key_files:
+        from device.terminal.service import start_terminal
+
+        start_terminal(stack, kiosk, config.terminal)
     launch_file = config.screen.launch_url_file
     app = create_screen_app(kiosk, config.screen, pin, boot_secret(launch_file))
     server = serve_screen_in_thread(app, config.screen.host, config.screen.port)

@@ -81,6 +81,7 @@ def run_agent(
             gallery=LazyGallery(data_dir, config),
             trigger=trigger,
             on_batch=lambda outcome: _advance(progress, outcome),
+            refunds=_refund_queue(data_dir, identity, queue),
         )
         log.info(
             "sync agent started",
@@ -91,6 +92,16 @@ def run_agent(
     progress.finish()
     log.info("sync agent stopped", extra={"exit_code": code})
     return code
+
+
+def _refund_queue(data_dir: Path, identity: DeviceIdentity, queue: Any) -> Any:
+    """The kiosk's refund queue, when it has one (the terminal service makes it): pending
+    refunds are sent with every cycle, as sales are."""
+    from sync.queue.refunds import DB_NAME, RefundQueue
+
+    if not (data_dir / DB_NAME).exists():
+        return None
+    return RefundQueue.open(data_dir, identity.device_id, identity.key, lambda: queue.limits)
 
 
 def _agent_health(agent: SyncAgent, config: KioskConfig) -> Any:

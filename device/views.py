@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from device.checkout import Phase, State, next_timeout
+from device.checkout import Method, Phase, State, next_timeout
 from device.money import amount_text, minor_digits
 from device.ports import (
     BacklogView,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 FACE_BOX_PHASES = {Phase.FACE_CAPTURE, Phase.SMILE_PROMPT}
 NO_BACKLOG: BacklogView = {"count": 0, "amount_minor": 0, "oldest_age_s": None}
+ALL_METHODS = tuple(m.value for m in Method)
 
 
 def masked_name(name: str | None) -> str | None:
@@ -52,6 +53,8 @@ def state_view(
     face_box: list[float] | None = None,
     frame_size: list[int] | None = None,
     merchant_qr_svg: str | None = None,
+    methods: tuple[str, ...] = ALL_METHODS,
+    terminal_mode: bool = False,
 ) -> ScreenView:
     """The screen's view of a checkout state (JSON-able values); `now` is on the state's clock."""
     ahead = None if now is None else next_timeout(state, now)
@@ -88,6 +91,8 @@ def state_view(
         "timeout_to": None if ahead is None else ahead[1].value,
         "online": online,
         "backlog": backlog,
+        "methods": list(methods),
+        "terminal_mode": terminal_mode,
     }
 
 
@@ -104,6 +109,8 @@ def build_view(kiosk: Kiosk) -> ScreenView:
         face_box=_face_box(kiosk),
         frame_size=[frame.image.shape[1], frame.image.shape[0]] if frame else None,
         merchant_qr_svg=kiosk.merchant_qr_svg,
+        methods=kiosk.allowed_methods,
+        terminal_mode=kiosk.terminal_mode,
     )
 
 

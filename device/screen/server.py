@@ -41,6 +41,7 @@ from device.screen.config import ScreenConfig
 from device.screen.guard import SCREEN_COOKIE, ScreenGuard, new_screen_secret
 from device.screen.operator import OperatorSessions, PinGates
 from device.screen.serving import ScreenServer, serve_screen_in_thread
+from device.terminal.operator_refunds import operator_refund_routes
 
 __all__ = ["ScreenServer", "create_screen_app", "serve_screen_in_thread"]
 
@@ -120,6 +121,7 @@ class _Screen:
             Route("/operator/logout", self.operator_logout, methods=["POST"]),
             Route("/api/operator/health", self.operator_health),
             Route("/api/operator/sync", self.operator_sync, methods=["POST"]),
+            *operator_refund_routes(self),
             Route("/api/{name}", self.action, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
@@ -178,7 +180,9 @@ class _Screen:
         return JSONResponse({"ok": True, "phase": view["phase"], "streams": streams})
 
     async def screen_settings(self, request: Request) -> Response:
-        catalogue = await run_in_threadpool(self.kiosk.catalogue)
+        view = await run_in_threadpool(self.kiosk.view)
+        # Terminal mode: the POS sends the basket, so the screen offers no catalogue.
+        catalogue = [] if view["terminal_mode"] else await run_in_threadpool(self.kiosk.catalogue)
         settings = {
             "languages": list(self.config.languages),
             "catalogue": catalogue,

@@ -38,6 +38,7 @@ class Receipt:
     lines: list[ReceiptLine] = field(default_factory=list)
     settle_later: bool = False
     receipt_url: str = ""
+    refund_of: str = ""  # a refund receipt: the sale id the money came back from
 
 
 class ReceiptPrinter(Protocol):

@@ -58,6 +58,9 @@ def status_lines(receipt: Receipt) -> list[str]:
 
 def write_receipt(printer: Escpos, receipt: Receipt, width: int = DEFAULT_WIDTH) -> None:
     """Send the whole receipt, ending with a cut."""
+    if receipt.refund_of:
+        write_refund_receipt(printer, receipt, width)
+        return
     _header(printer, receipt)
     printer.textln("-" * width)
     for line in receipt.lines:
@@ -74,6 +77,25 @@ def write_receipt(printer: Escpos, receipt: Receipt, width: int = DEFAULT_WIDTH)
         printer.textln(text)
         printer.set(bold=False)
     _link(printer, receipt)
+    printer.cut()
+
+
+def write_refund_receipt(printer: Escpos, receipt: Receipt, width: int = DEFAULT_WIDTH) -> None:
+    """A refund: what was given back, of which sale, to where; ending with a cut."""
+    _header(printer, receipt)
+    printer.set(align="center", bold=True)
+    printer.textln("REFUND")
+    printer.set(align="left", bold=False)
+    printer.textln("-" * width)
+    printer.set(bold=True)
+    refunded = format_amount(-receipt.total_minor, receipt.currency)
+    printer.textln(columns("REFUNDED", f"{receipt.currency} {refunded}", width))
+    printer.set(bold=False)
+    printer.textln(columns("Back to", METHOD_NAMES.get(receipt.method, receipt.method), width))
+    printer.textln(f"Refund {receipt.sale_id}")
+    printer.textln(f"Of sale {receipt.refund_of}")
+    if receipt.offline:
+        printer.textln("RECORDED OFFLINE - booked when the kiosk syncs")
     printer.cut()
 
 

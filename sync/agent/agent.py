@@ -23,7 +23,9 @@ from base.limits import OfflineLimits
 from sync.agent.client import GalleryChange, LedgerClient, LedgerError, LedgerUnavailable
 from sync.agent.clock import ClockSample, ClockWatch
 from sync.agent.config import SyncConfig
+from sync.agent.refunds import push_refunds
 from sync.agent.trigger import SyncTrigger
+from sync.queue.refunds import RefundQueue
 
 WAIT_SLICE_S = 1.0
 log = logging.getLogger("smilepay.sync")
@@ -98,8 +100,10 @@ class SyncAgent:
         trigger: SyncTrigger | None = None,
         rng: random.Random | None = None,
         on_batch: Callable[[PushOutcome], None] | None = None,
+        refunds: RefundQueue | None = None,
     ) -> None:
         self.queue = queue
+        self.refunds = refunds  # the device's refund queue (sync/queue/refunds.py), if any
         self.client = client
         self.config = config or client.config
         self.gallery = gallery
@@ -221,6 +225,8 @@ class SyncAgent:
         """Push until drained, then pull. Returns the push outcome, or None if the ledger failed."""
         try:
             outcome = self.push()
+            if self.refunds is not None:
+                push_refunds(self.refunds, self.client)
             self.pull()
         except LedgerError as exc:
             self._record_failure(exc)

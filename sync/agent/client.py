@@ -191,6 +191,20 @@ class LedgerClient:
         _, answer = self._call("POST", self._device_path("/authorizations"), body, total_s=limit)
         return _parse_authorization(answer)
 
+    def send_refunds(self, records: list[dict[str, Any]], timeout_s: float | None = None) -> Any:
+        """Send consecutive signed refund records (sync/queue/refunds.py); the ledger's answer
+        per record is in `results` (refunded, refused, waiting or rejected)."""
+        path = self._device_path("/refunds:batch")
+        _, answer = self._call("POST", path, {"refunds": records}, total_s=timeout_s)
+        return answer
+
+    def refundable(self, sale_id: str, timeout_s: float | None = None) -> dict[str, Any]:
+        """What the ledger says remains to refund of a booked sale (LedgerRefused 404 if the
+        ledger has not booked it)."""
+        path = self._device_path(f"/sales/{sale_id}/refundable")
+        _, answer = self._call("GET", path, None, total_s=timeout_s)
+        return answer
+
     def void_authorization(self, auth_id: str) -> Authorization:
         """Release a hold that will not become a sale."""
         _, answer = self._call("POST", self._device_path(f"/authorizations/{auth_id}:void"), {})

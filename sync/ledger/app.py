@@ -27,7 +27,7 @@ from base import keys, wire
 from base.keys import load_key_file
 from base.limits import OfflineLimits
 from base.logs import configure_logging
-from sync.ledger import customers, devices, holds
+from sync.ledger import customers, devices, holds, refunds_http
 from sync.ledger import requests as bodies
 from sync.ledger.errors import BadRequest, Conflict, LedgerError, Unauthorized
 from sync.ledger.ingestion import (
@@ -349,6 +349,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/customers/{customer_id}", get_customer),
     ("DELETE", "/v1/customers/{customer_id}", delete_customer),
     ("POST", "/v1/customers/{customer_id}/tokens", post_token),
+    ("POST", "/v1/devices/{device_id}/refunds:batch", refunds_http.post_refunds),
+    ("GET", "/v1/devices/{device_id}/sales/{sale_id}/refundable", refunds_http.get_refundable),
 ]
 
 

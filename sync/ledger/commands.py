@@ -83,6 +83,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 def _transfer_line(t: dict[str, Any]) -> str:
     sale = f" sale {t['sale_id']}" if t["sale_id"] else ""
+    if t["kind"] in ("refund", "refund_later"):
+        sale += f" refund {t['reference']}"
     return (
         f"{t['created_ms']} {t['kind']:<12} {t['amount_minor']:>10} {t['currency']} "
         f"{t['debit_account_id']} -> {t['credit_account_id']}{sale}"
@@ -100,7 +102,9 @@ def reconcile_command(args: argparse.Namespace) -> int:
         raise SmilepayError(f"no device {args.device} in this ledger")
     print(json.dumps(report, sort_keys=True) if args.json else _report_text(report))
     balanced = all(t["balanced"] for t in report["ledger"]) and all(
-        entry["balanced"] for device in report["devices"] for entry in device["totals"]
+        entry["balanced"]
+        for device in report["devices"]
+        for entry in [*device["totals"], *device["refunds"]["refunded"]]
     )
     return 0 if balanced else 1
 
@@ -117,6 +121,11 @@ def _report_text(report: dict[str, Any]) -> str:
             lines.append(
                 f"  {total['currency']}: {total['sales_minor']} by {total['by_kind']}"
                 f" balanced={total['balanced']}"
+            )
+        for refund in d["refunds"]["refunded"]:
+            lines.append(
+                f"  {refund['currency']}: refunded {refund['amount_minor']} in {refund['count']}"
+                f" refunds balanced={refund['balanced']}"
             )
     for total in report["ledger"]:
         lines.append(

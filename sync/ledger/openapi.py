@@ -315,6 +315,12 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _refund_paths() -> dict[str, Any]:
+    from sync.ledger.refunds_http import openapi_paths
+
+    return openapi_paths()
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of the ledger's HTTP API."""
     return {
@@ -324,5 +330,5 @@ def openapi_document() -> dict[str, Any]:
             "version": "1",
             "description": "Device and operator API; see sync/PROTOCOL.md and base/wire.py.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **_refund_paths()},
     }

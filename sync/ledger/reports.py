@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from sync.ledger.refunds import refund_report
 from sync.ledger.tables import accounts, anomalies, batches, devices, sales, transfers
 
 
@@ -39,6 +40,7 @@ def device_report(conn: Connection, device_id: str) -> dict[str, Any]:
         "chain_breaks": _anomaly_seqs(conn, device_id, "chain_break"),
         "declines": _declines(conn, device_id),
         "totals": _money(conn, device_id),
+        "refunds": refund_report(conn, device_id),
     }
 
 
