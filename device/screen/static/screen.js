@@ -98,12 +98,15 @@ function setBound(name, text) {
 
 // --- taps ---------------------------------------------------------------------------------
 
+let lastTap = { el: null, at: 0 };
+
 function onTap(el, handler) {
-  // A second tap on the same control within REPEAT_MS is the same tap (the server agrees).
+  // A second tap on the same control within REPEAT_MS, with no other tap between, is the same
+  // tap (the server agrees). Pay, Back, Pay in quick succession are three taps.
   el.addEventListener("click", (event) => {
     const now = Date.now();
-    if (now - Number(el.dataset.tappedAt || 0) < REPEAT_MS) return;
-    el.dataset.tappedAt = String(now);
+    if (lastTap.el === el && now - lastTap.at < REPEAT_MS) return;
+    lastTap = { el, at: now };
     handler(event);
   });
 }
