@@ -247,8 +247,9 @@ class LedgerClient:
         content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         request = self._build(method, path, content, query, headers or {}, total_s)
         if signed:
+            target = wire.signed_target(request.url.path, request.url.query)
             request.headers.update(
-                wire.sign_request(self.device_id, self._key, method, request.url.path, content)
+                wire.sign_request(self.device_id, self._key, method, target, content)
             )
         sent_ms = device_time_ms()
         status, raw = self._exchange(request, total_s or self.config.request_timeout_s)
