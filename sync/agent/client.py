@@ -178,15 +178,19 @@ class LedgerClient:
         currency: str,
         method: str,
         timeout_s: float | None = None,
+        token: str | None = None,
     ) -> Authorization:
-        """Ask for an online authorisation (a hold keyed by sale_id), within `timeout_s`."""
-        body = {
+        """Ask for an online authorisation (a hold keyed by sale_id), within `timeout_s`. A
+        customer-token sale sends its token: the ledger checks it and spends it."""
+        body: dict[str, Any] = {
             "sale_id": sale_id,
             "customer_id": customer_id,
             "amount_minor": amount_minor,
             "currency": currency,
             "method": method,
         }
+        if token is not None:
+            body["token"] = token
         limit = timeout_s or self.config.online_auth_timeout_s
         _, answer = self._call("POST", self._device_path("/authorizations"), body, total_s=limit)
         return _parse_authorization(answer)

@@ -151,7 +151,9 @@ def _prepare(
         # the review path that sales over the default offline limits take.
         limits = {"unsynced_count_max": 10**6, "unsynced_total_max": 10**12}
         path = f"/v1/devices/{kiosk.device_id}/limits"
-        kiosk.http.put(path, json={**limits, "per_customer_unsynced_max": 10**12}).raise_for_status()
+        kiosk.http.put(
+            path, json={**limits, "per_customer_unsynced_max": 10**12}
+        ).raise_for_status()
     progress = Progress("signing sales", count)
     batches = []
     rng = random.Random(7)
