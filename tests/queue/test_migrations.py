@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from base import wire
 from sync.queue import migrate
-from sync.queue.migrate import HEAD_REVISION
 from sync.queue.db import create_sqlite_engine
+from sync.queue.migrate import HEAD_REVISION
 from sync.queue.sale_queue import SaleQueue
 from tests.queue.conftest import DEVICE_ID, ROOMY, draft
 

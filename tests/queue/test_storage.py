@@ -209,9 +209,7 @@ def test_a_full_disk_refuses_new_sales_and_keeps_accepted_ones(tmp_path: Path) -
         # WHEN sales are taken until the disk is full
         with pytest.raises(QueueUnavailable, match="storage full") as refused:
             for index in range(10_000):
-                acked.append(
-                    queue.enqueue_sale(draft(100 + index, evidence=PADDING))["sale_id"]
-                )
+                acked.append(queue.enqueue_sale(draft(100 + index, evidence=PADDING))["sale_id"])
         # THEN the refusal is clear, the queue still answers, nothing accepted is missing
         assert "queued sales kept" in refused.value.reason
         assert queue.status().backlog_count == len(acked) > 0
