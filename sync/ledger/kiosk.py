@@ -124,6 +124,12 @@ class Operator:
         """Close the HTTP connection pool."""
         self.http.close()
 
+    def __enter__(self) -> Operator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def customer(self, balance_minor: int = 0, currency: str = "EUR") -> str:
         """Create a customer, fund it with `balance_minor`, and return its id."""
         body = {"name": "Test Customer", "currency": currency}
