@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from base.token import MAX_TOKEN_CHARS
 from sync.queue.errors import InvalidSale
 
 METHODS = ("face", "customer_qr", "merchant_qr")
@@ -97,8 +98,14 @@ def _evidence_problems(evidence: Any) -> list[str]:
         f"evidence[{key!r}] must be str, int or bool (scores travel as text; text at most "
         f"{MAX_TEXT} characters, no control characters), got {value!r:.80}"
         for key, value in evidence.items()
-        if not _clean(key, 40) or not (isinstance(value, int | bool) or _clean(value))
+        if not _clean(key, 40) or not (isinstance(value, int | bool) or _clean(value, _cap(key)))
     ]
+
+
+def _cap(key: str) -> int:
+    # A customer token (up to 512 characters) may be handed in as `code`: the queue replaces
+    # it by its nonce hash before recording (see used_nonces.split_token).
+    return MAX_TOKEN_CHARS if key == "code" else MAX_TEXT
 
 
 def _clean(text: Any, cap: int = MAX_TEXT) -> bool:

@@ -97,8 +97,13 @@ def test_a_token_pays_once_online(secured: Secured) -> None:
     assert str(second["reason"]).startswith("token_already_used")
     # AND a customer-token authorisation without the token, or another customer's, is declined
     other = secured.customer(10_000)
-    body = {"sale_id": str(uuid.uuid4()), "customer_id": other, "amount_minor": 100,
-            "currency": "EUR", "method": "customer_qr"}
+    body = {
+        "sale_id": str(uuid.uuid4()),
+        "customer_id": other,
+        "amount_minor": 100,
+        "currency": "EUR",
+        "method": "customer_qr",
+    }
     assert kiosk.post_json("/authorizations", body).json()["reason"].startswith("token_required")
     stolen = kiosk.post_json("/authorizations", {**body, "token": secured.token(customer)})
     assert "another customer" in stolen.json()["reason"]
@@ -166,13 +171,20 @@ def test_an_online_hold_and_its_sale_spend_the_token_once(secured: Secured) -> N
     token = secured.token(customer)
     kiosk = secured.kiosk()
     sale_id = str(uuid.uuid4())
-    body = {"sale_id": sale_id, "customer_id": customer, "amount_minor": 700,
-            "currency": "EUR", "method": "customer_qr", "token": token}
+    body = {
+        "sale_id": sale_id,
+        "customer_id": customer,
+        "amount_minor": 700,
+        "currency": "EUR",
+        "method": "customer_qr",
+        "token": token,
+    }
     auth = kiosk.post_json("/authorizations", body).json()
     assert auth["status"] == "approved"
     record = token_sale(kiosk, customer, token, 700)
-    record = signed_sale_replacing(kiosk, record, sale_id=sale_id, offline=False,
-                                   auth_id=auth["auth_id"])
+    record = signed_sale_replacing(
+        kiosk, record, sale_id=sale_id, offline=False, auth_id=auth["auth_id"]
+    )
     # THEN it posts the hold (not review), and the balance is charged once
     assert statuses(kiosk.post_batch([record])) == [("accepted", None)]
     assert secured.view(customer)["balance_minor"] == 4300

@@ -63,8 +63,11 @@ def test_insecure_dev_warns_in_its_log(tmp_path: Path) -> None:
     ("method", "path", "body"),
     [
         ("POST", "/v1/customers", {"name": "Mallory", "currency": "EUR"}),
-        ("POST", "/v1/customers/c1/topups", {"amount_minor": 999999999999, "currency": "EUR",
-                                             "reference": "free-money"}),
+        (
+            "POST",
+            "/v1/customers/c1/topups",
+            {"amount_minor": 999999999999, "currency": "EUR", "reference": "free-money"},
+        ),
         ("GET", "/v1/customers/c1", None),
         ("POST", "/v1/customers/c1/tokens", {"ttl_s": 60}),
         ("DELETE", "/v1/customers/c1", None),
