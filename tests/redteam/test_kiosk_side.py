@@ -58,7 +58,7 @@ def test_a_poison_sale_is_flagged_and_the_backlog_behind_it_syncs(
     for _ in range(5):
         queue.enqueue_sale(draft(100, customer))
     # WHEN the agent drains the queue
-    config = fast_sync_config()
+    config = fast_sync_config(read_timeout_s=20.0, request_timeout_s=30.0)  # a loaded CI box
     with LedgerClient(secured.url, identity.device_id, identity.key, config) as client:
         agent = SyncAgent(queue, client, identity.key, config)
         outcome = agent.push()
