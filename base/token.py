@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from base import wire
 from base.errors import CodeRejected
 
 PREFIX = "SPT1"
@@ -64,7 +65,7 @@ def canonical_json(claims: CustomerToken) -> bytes:
         "expires_at": claims.expires_at,
         "nonce": claims.nonce,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("ascii")
+    return wire.canonical_bytes(body)  # claims are checked to be ASCII, so this is ASCII too
 
 
 def issue_token(customer_id: str, issuer_key: Ed25519PrivateKey, ttl_s: int, now: float) -> str:

@@ -29,7 +29,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -54,6 +54,38 @@ SALE_FIELDS = (
     "prev_hash",
 )
 SaleStatus = Literal["accepted", "duplicate", "declined", "rejected"]
+
+
+class SaleItem(TypedDict):
+    """One basket line of a sale record."""
+
+    name: str
+    quantity: int
+    amount_minor: int
+
+
+class SaleRecord(TypedDict):
+    """A signed sale record as the device stores and sends it (the fields of SALE_FIELDS)."""
+
+    sale_id: str
+    device_id: str
+    seq: int
+    amount_minor: int
+    currency: str
+    method: str
+    customer_id: str | None
+    evidence: dict[str, Any]
+    items: list[SaleItem]
+    offline: bool
+    auth_id: str | None
+    hlc: str
+    wall_time: str
+    monotonic_ns: int
+    boot_id: str
+    prev_hash: str
+    signature: NotRequired[str]
+
+
 REQUEST_SKEW_S = 300
 
 
@@ -61,10 +93,24 @@ class WireError(ValueError):
     """A record or request that does not follow the contract; the message says what is wrong."""
 
 
+def canonical_text(body: dict[str, Any], *, floats_checked: bool = False) -> str:
+    """The one canonical encoding of a signed JSON body: sorted keys, compact, no floats.
+
+    `floats_checked`: the caller parsed the body so that a float cannot pass json.dumps (the
+    ledger's batch parser marks them), which saves walking every record here."""
+    try:
+        if not floats_checked:
+            _reject_floats(body, "body")
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except TypeError:
+        raise WireError("floats are not allowed in signed records; send a string") from None
+    except RecursionError:
+        raise WireError("a field is nested too deeply") from None
+
+
 def canonical_bytes(body: dict[str, Any]) -> bytes:
-    """The canonical encoding of a JSON body (sorted keys, compact, UTF-8, no floats)."""
-    _reject_floats(body, "body")
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """`canonical_text` as UTF-8: the bytes that are hashed and signed."""
+    return canonical_text(body).encode()
 
 
 def _reject_floats(value: Any, where: str) -> None:

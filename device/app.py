@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from base.threads import LoopThread
 from device.camera_loop import CameraLoop
 from device.checkout import (
     AuthorizeSale,
@@ -101,8 +102,7 @@ class Kiosk:
         self._inbox: queue.Queue[Event] = queue.Queue()
         self._listeners: list[Callable[[ScreenView], None]] = []
         self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="checkout", daemon=True)
+        self._loop = LoopThread("checkout", self._run)
         self._printing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="printer")
         self.recorder = SaleRecorder(
             services.queue,
@@ -126,7 +126,7 @@ class Kiosk:
 
     def start(self) -> None:
         """Start the checkout thread and the device threads."""
-        self._thread.start()
+        self._loop.start()
         if self.camera_loop is not None:
             self.camera_loop.start()
         if self.scanner_loop is not None:
@@ -135,8 +135,7 @@ class Kiosk:
 
     def stop(self) -> None:
         """Stop everything; a sale being recorded is finished first."""
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._loop.stop()
         for loop in (self.camera_loop, self.scanner_loop):
             if loop is not None:
                 loop.stop()
@@ -256,7 +255,7 @@ class Kiosk:
     # --- the checkout thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._loop.stopping.is_set():
             try:
                 event: Event = self._inbox.get(timeout=TICK_S)
             except queue.Empty:
@@ -344,7 +343,8 @@ class Kiosk:
 
     def _print(self, sale_id: str) -> None:
         printer = self.drivers.printer
-        record = self.recorder.records.get(sale_id)
+        # The signed record is read back from the durable queue: nothing is kept in memory.
+        record = self.services.queue.get_record(sale_id)
         if printer is None or record is None:
             return
         try:

@@ -4,13 +4,13 @@ scanner on each frame depending on what the checkout is waiting for, and reports
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from base.threads import LoopThread
 from device.checkout import CameraLost, CameraRestored, Event, FaceDecided, FaceGuidance, Match
 from device.codes_input import code_event
 from drivers.camera.base import CameraUnavailable, Frame
@@ -41,19 +41,17 @@ class CameraLoop:
         self._scanning = False
         self._last_guidance: str | None = None
         self._last_code: bytes | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
+        self._loop = LoopThread("camera", self._run)
         camera.on_change = self._camera_changed
 
     def start(self) -> None:
         """Start the camera and the thread."""
         self.camera.start()
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop the thread and the camera."""
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._loop.stop()
         self.camera.stop()
 
     def start_face_session(self, amount_minor: int) -> None:
@@ -79,7 +77,7 @@ class CameraLoop:
             self.post(CameraRestored(at))
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._loop.stopping.is_set():
             self.heartbeat = time.monotonic()
             try:
                 frame = self.camera.read(timeout_s=1.0)

@@ -34,6 +34,48 @@ def not_built(what: str) -> Handler:
     return handler
 
 
+# Which extra brings each third-party module a handler may import. The ledger's modules are in
+# both `ledger` and `kiosk` (the kiosk queues with SQLAlchemy and runs the demo's ledger).
+KIOSK_ONLY_MODULES = frozenset(
+    {
+        "numpy",
+        "cv2",
+        "PIL",
+        "ai_edge_litert",
+        "tflite_runtime",
+        "flatbuffers",
+        "tflite",
+        "dlib",
+        "face_recognition_models",
+        "faiss",
+        "serial",
+        "escpos",
+        "gpiozero",
+        "pyzbar",
+        "zxingcpp",
+    }
+)
+SHARED_MODULES = frozenset(
+    {"sqlalchemy", "alembic", "starlette", "uvicorn", "httpx", "psycopg", "qrcode"}
+)
+
+
+def missing_extra_hint(exc: ModuleNotFoundError, command: str) -> str | None:
+    """What to install when a command needs a module this install left out, else None (a
+    genuinely missing module is a bug and keeps its traceback)."""
+    module = (exc.name or "").split(".")[0]
+    if module in KIOSK_ONLY_MODULES:
+        extra = "kiosk"
+    elif module in SHARED_MODULES:
+        extra = "ledger" if command == "ledger" else "kiosk"
+    else:
+        return None
+    return (
+        f"`smilepay {command}` needs the {extra} extra, which this install does not have "
+        f"(no module {module!r}): pip install 'smilepay[{extra}]'"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with every capability's commands and benchmarks."""
     parser = argparse.ArgumentParser(prog="smilepay", description="Smile-to-pay kiosk")
@@ -54,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except SmilepayError as exc:
         print(f"smilepay: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        hint = missing_extra_hint(exc, args.command)
+        if hint is None:
+            raise
+        print(f"smilepay: error: {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

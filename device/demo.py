@@ -264,7 +264,9 @@ def buy(setup: DemoSetup, method: str, expect_offline: bool) -> dict[str, Any]:
         raise DemoFailed(f"{method} sale ended {state.phase.value}: {state.notice}")
     if state.offline != expect_offline:
         raise DemoFailed(f"{method} sale offline={state.offline}, expected {expect_offline}")
-    record = kiosk.recorder.records[state.sale_id or ""]
+    record = kiosk.services.queue.get_record(state.sale_id or "")
+    if record is None:
+        raise DemoFailed(f"{method} sale {state.sale_id} is not in the queue")
     step = {
         "step": f"{method} sale" + (" (offline)" if expect_offline else ""),
         "sale_id": record["sale_id"],

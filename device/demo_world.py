@@ -8,13 +8,13 @@ production code, unchanged.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 
+from base.threads import LoopThread
 from device.checkout import Phase
 
 FPS = 15.0
@@ -68,22 +68,20 @@ class DemoWorld:
         self.qr_frame = qr_frame
         self.customer_present = True
         self._idle = empty_counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-world", daemon=True)
+        self._loop = LoopThread("demo-world", self._run)
 
     def start(self) -> None:
         """Start feeding frames."""
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop feeding frames."""
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._loop.stop()
 
     def _run(self) -> None:
         tick = 0
         face_index = 0
-        while not self._stop.is_set():
+        while not self._loop.stopping.is_set():
             phase = self.phase()
             if self.customer_present and phase in (Phase.FACE_CAPTURE, Phase.SMILE_PROMPT):
                 frame = self.face_frames[face_index % len(self.face_frames)]
@@ -93,7 +91,7 @@ class DemoWorld:
                 frame = self._scene(phase, tick)
             self._feed(frame)
             tick += 1
-            self._stop.wait(1.0 / FPS)
+            self._loop.stopping.wait(1.0 / FPS)
 
     def _scene(self, phase: Phase, tick: int) -> np.ndarray:
         if self.customer_present and phase == Phase.QR_WAIT and self.qr_frame is not None:

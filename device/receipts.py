@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from base.wire import SaleRecord
 from device.config import KioskConfig
 from drivers.printer.base import Receipt, ReceiptLine
 
 
-def receipt_for(record: dict[str, Any], config: KioskConfig) -> Receipt:
+def receipt_for(record: SaleRecord, config: KioskConfig) -> Receipt:
     """Build the printed receipt from the signed sale record."""
     return Receipt(
         sale_id=record["sale_id"],

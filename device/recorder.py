@@ -41,7 +41,6 @@ class SaleRecorder:
         self.post = post
         self.clock = clock
         self.auth_timeout_s = auth_timeout_s
-        self.records: dict[str, dict[str, Any]] = {}
         self.last_online: bool | None = None
         self._client: Any = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sales")
@@ -79,7 +78,6 @@ class SaleRecorder:
             return OfflineLimitReached(self.clock(), str(exc))
         except SmilepayError as exc:
             return Fault(self.clock(), str(exc))
-        self.records[record["sale_id"]] = record
         self.last_online = online
         log.info("sale recorded", extra=_summary(record, online))
         return SaleApproved(self.clock(), record["sale_id"], offline=not online)

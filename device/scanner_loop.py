@@ -4,11 +4,11 @@ checkout event; a scanner that vanishes is retried without stopping the kiosk.""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from base.threads import LoopThread
 from device.checkout import Event
 from device.codes_input import code_event
 from drivers.scanner.base import CodeScanner, ScannerUnavailable
@@ -29,17 +29,15 @@ class ScannerLoop:
         self.available = False
         self.last_error: str | None = None
         self._listening = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scanner", daemon=True)
+        self._loop = LoopThread("scanner", self._run)
 
     def start(self) -> None:
         """Start the thread (it opens the scanner, retrying while it is absent)."""
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop the thread and close the scanner."""
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._loop.stop()
         self.scanner.close()
 
     def listen(self, on: bool) -> None:
@@ -47,9 +45,9 @@ class ScannerLoop:
         self._listening = on
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._loop.stopping.is_set():
             if not self.available and not self._open():
-                self._stop.wait(RETRY_S)
+                self._loop.stopping.wait(RETRY_S)
                 continue
             try:
                 raw = self.scanner.read_code(timeout_s=0.5)

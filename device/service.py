@@ -4,10 +4,8 @@ STOPPING on the way out."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,8 +13,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base.errors import SmilepayError
 from base.sdnotify import SdNotifier
+from base.threads import LoopThread
 
 if TYPE_CHECKING:
     from device.config import KioskConfig
@@ -37,17 +35,15 @@ class WatchdogPinger:
         self.interval_s = interval_s
         self.pings = 0
         self.last_problem: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+        self._loop = LoopThread("watchdog", self._run, join_timeout_s=interval_s + 1)
 
     def start(self) -> None:
         """Begin pinging in a background thread."""
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop pinging."""
-        self._stop.set()
-        self._thread.join(timeout=self.interval_s + 1)
+        self._loop.stop()
 
     def beat(self) -> bool:
         """One round: ping if healthy; report a new problem once as STATUS. True if pinged."""
@@ -68,7 +64,7 @@ class WatchdogPinger:
         return self.notifier.watchdog()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._loop.stopping.wait(self.interval_s):
             self.beat()
 
 
@@ -171,19 +167,3 @@ def _stop_on_signals() -> threading.Event:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     return stop
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m device.service --config PATH` (what `smilepay kiosk` runs)."""
-    parser = argparse.ArgumentParser(prog="device.service")
-    parser.add_argument("--config", type=Path, required=True)
-    args = parser.parse_args(argv)
-    try:
-        return run_kiosk(args.config)
-    except SmilepayError as exc:
-        print(f"smilepay: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,10 +4,10 @@ payment. Runs in its own thread; stop() ends it promptly."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
+from base.threads import LoopThread
 from device.codes.qr import DEFAULT_BUDGET_S, DecodedCode, decode_frame
 from drivers.camera.base import Camera, CameraUnavailable
 
@@ -33,28 +33,20 @@ class QRScanLoop:
         self.repeat_after_s = repeat_after_s
         self.on_camera_error = on_camera_error
         self.frames_scanned = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("qr-scan", self.run)
         self._last_seen: dict[bytes, float] = {}
 
     def start(self) -> None:
         """Start scanning in a daemon thread."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="qr-scan", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Ask the loop to end and wait for it (at most one camera read plus one decode)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        self._loop.stop(timeout_s)
 
     def run(self) -> None:
         """The loop body; runs in the caller's thread if called directly."""
-        while not self._stop.is_set():
+        while not self._loop.stopping.is_set():
             self.scan_once(timeout_s=0.25)
 
     def scan_once(self, timeout_s: float = 0.25) -> list[DecodedCode]:

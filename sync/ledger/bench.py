@@ -209,7 +209,7 @@ def _raw_row(record: dict[str, Any]) -> dict[str, Any]:
         "settle_later": False,
         "transfer_id": uuid.uuid4().hex,
         "received_ms": int(time.time() * 1000),
-        "record_json": json.dumps(wire.sale_body(record), sort_keys=True, separators=(",", ":")),
+        "record_json": wire.canonical_text(wire.sale_body(record)),
         "signature": record["signature"],
     }
 

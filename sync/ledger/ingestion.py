@@ -96,13 +96,7 @@ def load_batch_json(body: bytes) -> Any:
 def canonical_body(record: dict[str, Any]) -> str:
     """base.wire.canonical_bytes of a record parsed by `load_batch_json`, as text: the same
     bytes, encoded once. Raises WireError like wire does."""
-    body = wire.sale_body(record)
-    try:
-        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except TypeError:
-        raise wire.WireError("floats are not allowed in signed records; send a string") from None
-    except RecursionError:
-        raise wire.WireError("a field is nested too deeply") from None
+    return wire.canonical_text(wire.sale_body(record), floats_checked=True)
 
 
 def record_hash(record: dict[str, Any]) -> str:

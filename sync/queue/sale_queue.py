@@ -431,7 +431,7 @@ class SaleQueue:
 
     # --- reading and verifying -----------------------------------------------------------------
 
-    def get_record(self, sale_id: str) -> dict[str, Any] | None:
+    def get_record(self, sale_id: str) -> wire.SaleRecord | None:
         """The signed record of a queued sale, or None."""
         with self._transaction(write=False):
             rows = self._runner.run(sql.RECORD_BY_SALE_ID, {"sale_id": sale_id})

@@ -6,6 +6,7 @@ the ledger rejects is answered `rejected` with its chain link kept, so it blocks
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -40,7 +41,7 @@ def read_answer(sock: socket.socket) -> bytes:
 
 
 def test_a_streamed_body_is_cut_off_at_the_limit(secured: Secured) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(40):
             yield b"x" * 100_000  # 4 MB in all, with no Content-Length
 
@@ -65,7 +66,9 @@ def test_items_must_add_up_to_the_amount(secured: Secured) -> None:
     customer = secured.customer(1000)
     gold = [{"name": "gold bar", "quantity": 1, "amount_minor": 9_999_999}]
     [(status, reason)] = statuses(kiosk.post_batch([signed_sale(kiosk, 100, customer, items=gold)]))
-    assert status == "rejected" and "items add up to 9999999, not to amount_minor 100" in reason
+    assert status == "rejected" and "items add up to 9999999, not to amount_minor 100" in str(
+        reason
+    )
     assert secured.view(customer)["balance_minor"] == 1000
 
 
@@ -95,7 +98,7 @@ def test_deep_nesting_bad_headers_and_bad_queries_are_400_or_401_never_500(
     path = f"/v1/devices/{kiosk.device_id}/config"
     headers = wire.sign_request(kiosk.device_id, kiosk.key, "GET", path, b"")
     headers[wire.HEADER_TIMESTAMP] = "\u00b2"
-    raw = {k: v.encode("latin-1") for k, v in headers.items()}
+    raw = {k.encode(): v.encode("latin-1") for k, v in headers.items()}
     assert "ASCII digits" in refused(kiosk.http.get(path, headers=raw), 401)
     # ?cursor=² (signed, so it reaches the parameter check)
     assert "cursor" in refused(kiosk.get("/gallery?cursor=%C2%B2"), 400, "invalid_query")

@@ -103,5 +103,5 @@ def test_smile_qr_and_offline_sales_through_the_real_kiosk_and_its_screen(
     assert backlog >= 1
     page.wait_until(lambda: f"sync: {backlog} (" in page.visible_text("#offline-banner"))
     page.shot("offline-4-banner")
-    records = kiosk_screen.setup.kiosk.recorder.records
-    assert sorted(r["offline"] for r in records.values()) == [False, False, True]
+    records = kiosk_screen.setup.kiosk.services.queue.records()
+    assert sorted(r.offline for r in records) == [False, False, True]
