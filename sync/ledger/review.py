@@ -51,9 +51,10 @@ class ReviewRules:
     def _debt_reason(self, transfer: bk.Transfer, balances: dict[str, bk.Balance]) -> str | None:
         if transfer.kind != "settle_later" or self.settle_later_max_minor is None:
             return None
-        owed = balances[transfer.debit].owed + transfer.amount_minor
+        debt = balances.setdefault(transfer.debit, bk.Balance(transfer.debit))
+        owed = debt.owed + transfer.amount_minor
         if owed <= self.settle_later_max_minor:
-            balances[transfer.debit].debits_posted += transfer.amount_minor
+            debt.debits_posted += transfer.amount_minor  # the next sale of the batch sees it
             return None
         cap = self.settle_later_max_minor
         return f"review: settle-later debt would reach {owed}, over the cap of {cap}"
