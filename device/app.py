@@ -16,12 +16,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from base.errors import SmilepayError
 from base.threads import LoopThread
 from device.camera_loop import CameraLoop
 from device.checkout import (
     AuthorizeSale,
+    Back,
     BasketItem,
     Cancel,
     CheckoutRequested,
@@ -37,12 +39,14 @@ from device.checkout import (
     Phase,
     PrintReceipt,
     PulseRelay,
+    QuantityChanged,
     SetLight,
     ShowMerchantQr,
     StartCodeScan,
     StartFaceSession,
     State,
     StepUpChecked,
+    StillHere,
     StopCodeScan,
     StopFaceSession,
     Tick,
@@ -50,13 +54,18 @@ from device.checkout import (
     step,
 )
 from device.config import KioskConfig
-from device.ports import ScreenView
+from device.consent import CONSENT_FILE, ConsentLog
+from device.link import LinkProbe
+from device.ports import CatalogueEntry, HealthReport, LinkHealth, ScreenView
 from device.receipts import receipt_for
 from device.recorder import SaleRecorder
 from device.scanner_loop import ScannerLoop
 from device.views import build_view
 from drivers.indicator.base import Indicator
 from drivers.printer.base import ReceiptPrinter
+
+if TYPE_CHECKING:
+    from sync.queue.sale_queue import QueueStatus
 
 log = logging.getLogger("smilepay.kiosk")
 TICK_S = 0.2
@@ -84,6 +93,8 @@ class KioskServices:
     new_ledger_client: Callable[[], Any]  # -> sync.agent.client.LedgerClient
     issuer_key: Any = None  # customer-token issuer public key
     request_sync: Callable[[], None] = lambda: None
+    # A ledger client with short timeouts for the idle link probe (None: new_ledger_client).
+    new_probe_client: Callable[[], Any] | None = None
 
 
 class Kiosk:
@@ -97,7 +108,7 @@ class Kiosk:
         self.state = State()
         self.heartbeat = self.clock()
         self.merchant_qr_svg: str | None = None
-        self._queue_status: tuple[float, Any] | None = None
+        self._queue_status: tuple[float, QueueStatus] | None = None
         self._sync_status: tuple[float, dict[str, Any]] | None = None
         self._inbox: queue.Queue[Event] = queue.Queue()
         self._listeners: list[Callable[[ScreenView], None]] = []
@@ -114,6 +125,13 @@ class Kiosk:
         )
         self.camera_loop = self._camera_loop()
         self.scanner_loop = self._scanner_loop()
+        self.consents = ConsentLog(config.device.data_dir / CONSENT_FILE)
+        self.probe = LinkProbe(
+            services.new_probe_client or services.new_ledger_client,
+            self.clock,
+            lambda: self.state.phase != Phase.AUTHORIZING,
+        )
+        self._pushed_status: tuple[object, ...] | None = None
 
     @classmethod
     def assemble(cls, config: KioskConfig, drivers: KioskDrivers | None = None) -> Kiosk:
@@ -127,6 +145,7 @@ class Kiosk:
     def start(self) -> None:
         """Start the checkout thread and the device threads."""
         self._loop.start()
+        self.probe.start()
         if self.camera_loop is not None:
             self.camera_loop.start()
         if self.scanner_loop is not None:
@@ -136,6 +155,7 @@ class Kiosk:
     def stop(self) -> None:
         """Stop everything; a sale being recorded is finished first."""
         self._loop.stop()
+        self.probe.stop()
         for loop in (self.camera_loop, self.scanner_loop):
             if loop is not None:
                 loop.stop()
@@ -179,9 +199,41 @@ class Kiosk:
         """Put an item in the basket."""
         self.post(ItemAdded(self.clock(), BasketItem(name, quantity, unit_minor)))
 
+    def catalogue(self) -> list[CatalogueEntry]:
+        """The products of the kiosk's catalogue, in display order."""
+        return [
+            {"id": item.id, "name": item.name, "unit_minor": item.unit_minor}
+            for item in self.config.catalogue.items
+        ]
+
+    def add_catalogue_item(self, item_id: str) -> None:
+        """One of catalogue item `item_id`, at the catalogue's price."""
+        item = self.config.catalogue.find(item_id)
+        if item is None:
+            raise SmilepayError(f"no catalogue item {item_id!r}")
+        basket_item = BasketItem(item.name, 1, item.unit_minor, item_id=item.id)
+        self.post(ItemAdded(self.clock(), basket_item))
+
     def remove_item(self, index: int) -> None:
         """Remove a basket line."""
         self.post(ItemRemoved(self.clock(), index))
+
+    def change_quantity(self, index: int, delta: int) -> None:
+        """+1 or -1 on a basket line."""
+        self.post(QuantityChanged(self.clock(), index, delta))
+
+    def back(self) -> None:
+        """One step back; after a refusal, "pay another way" under a new sale id."""
+        self.post(Back(self.clock(), str(uuid.uuid4())))
+
+    def still_here(self) -> None:
+        """The customer answered "are you still there?"."""
+        self.post(StillHere(self.clock()))
+
+    def record_consent(self, version: str) -> None:
+        """Record the customer's face-payment consent durably (before face payment starts)."""
+        record = self.consents.record(version, self.services.device_id, self.state.sale_id)
+        log.info("consent recorded", extra={"version": version, "sale_id": record["sale_id"]})
 
     def pay(self) -> None:
         """The customer pressed pay: the sale id is made here, before anything else happens."""
@@ -213,7 +265,7 @@ class Kiosk:
         ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 70])
         return jpeg.tobytes() if ok else None
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthReport:
         """Operator status of every part, and how fresh the loops' heartbeats are."""
         from device.views import health_of
 
@@ -225,7 +277,7 @@ class Kiosk:
 
     # --- status for the screen and the operator --------------------------------------------------
 
-    def queue_status(self) -> Any:
+    def queue_status(self) -> QueueStatus:
         """The queue's backlog status, read at most once a second (the screen asks often)."""
         now = self.clock()
         if self._queue_status is None or now - self._queue_status[0] >= STATUS_TTL_S:
@@ -244,13 +296,24 @@ class Kiosk:
             self._sync_status = (now, asdict(load_status(self.services.queue)))
         return self._sync_status[1]
 
-    def link_online(self) -> bool | None:
-        """Whether the ledger answered the last time anyone asked (a sale or the sync agent);
-        None until someone has asked, so a kiosk just started does not claim to be offline."""
-        if self.recorder.last_online is not None:
-            return self.recorder.last_online
-        online = self.sync_status().get("online")
-        return None if online is None else bool(online)
+    def _link_sample(self) -> tuple[float, bool] | None:
+        """The newest word on the link: the idle probe's or the last sale's."""
+        samples = [self.probe.last] if self.probe.last else []
+        if self.recorder.last_online is not None and self.recorder.last_online_at is not None:
+            samples.append((self.recorder.last_online_at, self.recorder.last_online))
+        return max(samples, key=lambda s: s[0]) if samples else None
+
+    def link_online(self) -> bool:
+        """Whether the ledger answered the newest probe or sale. Until the first probe answers
+        (a second or two after start) the kiosk does not claim to be offline."""
+        sample = self._link_sample()
+        return True if sample is None else sample[1]
+
+    def link_health(self) -> LinkHealth:
+        """The link for the operator: online, and how old that knowledge is."""
+        sample = self._link_sample()
+        age = None if sample is None else round(self.clock() - sample[0], 1)
+        return {"online": self.link_online(), "checked_age_s": age}
 
     # --- the checkout thread -------------------------------------------------------------------
 
@@ -262,6 +325,21 @@ class Kiosk:
                 event = Tick(self.clock())
             self.heartbeat = self.clock()
             self._apply(event)
+            self._push_status_changes()
+
+    def _push_status_changes(self) -> None:
+        """Link and backlog changes reach the screen as they happen, not with the next tap."""
+        try:
+            status = self.queue_status()
+        except Exception:  # a status read must never stop the checkout thread
+            log.exception("queue status unreadable")
+            return
+        now = (self.link_online(), status.backlog_count, status.backlog_amount_minor)
+        if now != self._pushed_status:
+            first = self._pushed_status is None
+            self._pushed_status = now
+            if not first:
+                self._notify()
 
     def _apply(self, event: Event) -> None:
         before = self.state

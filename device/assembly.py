@@ -48,6 +48,16 @@ def open_services(config: KioskConfig) -> KioskServices:
     def new_ledger_client() -> LedgerClient:
         return LedgerClient(identity.ledger_url, identity.device_id, identity.key, config.sync)
 
+    def new_probe_client() -> LedgerClient:
+        # Short timeouts: a probe that hangs for the agent's 15 s would show "offline" late.
+        quick = {"connect_timeout_s": 2.0, "read_timeout_s": 2.0, "request_timeout_s": 2.5}
+        return LedgerClient(
+            identity.ledger_url,
+            identity.device_id,
+            identity.key,
+            config.sync.model_copy(update=quick),
+        )
+
     def request_sync() -> None:
         request_sync_now(data_dir)
 
@@ -59,4 +69,5 @@ def open_services(config: KioskConfig) -> KioskServices:
         new_ledger_client=new_ledger_client,
         issuer_key=load_issuer_key(config.secret_path(config.payments.token_issuer_key_file)),
         request_sync=request_sync,
+        new_probe_client=new_probe_client,
     )

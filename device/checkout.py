@@ -58,6 +58,9 @@ class Timeouts:
 
 
 MAX_STEP_UP_ATTEMPTS = 3
+# The smile counts as consent only once the amount has been on screen this long (seconds).
+AMOUNT_SEEN_S = 1.0
+MAX_QUANTITY = 99
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,17 @@ class BasketItem:
     name: str
     quantity: int
     unit_minor: int
+    item_id: str | None = None  # the catalogue id, when the item came from the catalogue
 
     @property
     def amount_minor(self) -> int:
         """Line total in minor units."""
         return self.quantity * self.unit_minor
+
+    def same_product(self, other: BasketItem) -> bool:
+        """Whether `other` is the same product at the same price (so the lines merge)."""
+        mine = self.item_id or self.name
+        return mine == (other.item_id or other.name) and self.unit_minor == other.unit_minor
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,9 @@ class State:
     match: Match | None = None
     step_up_attempts: int = 0
     step_up_pending: bool = False
-    notice: str | None = None  # why we are here (decline reason, "camera unavailable", ...)
+    notice: str | None = None  # why we are here, for the log and the operator (developer text)
+    reason: str | None = None  # the same as a reason code the screen translates ("no_match")
+    amount_shown_at: float | None = None  # when the face screen (with the amount) started
     offline: bool = False
     settle_later: bool = False
     camera_ok: bool = True
@@ -134,6 +145,31 @@ class ItemRemoved:
 
     at: float
     index: int
+
+
+@dataclass(frozen=True)
+class QuantityChanged:
+    """The customer tapped + or - on the basket line at `index`."""
+
+    at: float
+    index: int
+    delta: int
+
+
+@dataclass(frozen=True)
+class Back:
+    """The customer pressed back (or "pay another way" after a refusal); a new sale id is made
+    by the caller, used when the refused sale's id cannot be tried again."""
+
+    at: float
+    new_sale_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StillHere:
+    """The customer answered "are you still there?": the current step's time starts again."""
+
+    at: float
 
 
 @dataclass(frozen=True)
@@ -203,6 +239,7 @@ class CodeRejected:
 
     at: float
     reason: str
+    code: str = "code_rejected"  # reason code for the screen
 
 
 @dataclass(frozen=True)
@@ -229,6 +266,7 @@ class SaleDeclined:
 
     at: float
     reason: str
+    code: str = "declined"  # reason code for the screen ("insufficient_funds", ...)
 
 
 @dataclass(frozen=True)
@@ -273,6 +311,9 @@ Event = (
     Tick
     | ItemAdded
     | ItemRemoved
+    | QuantityChanged
+    | Back
+    | StillHere
     | CheckoutRequested
     | PaymentChosen
     | FaceGuidance
@@ -391,6 +432,10 @@ CANCELLABLE = {
     Phase.DECLINED,
 }
 FACE_PHASES = {Phase.FACE_CAPTURE, Phase.SMILE_PROMPT}
+METHOD_PHASES = {*FACE_PHASES, Phase.STEP_UP, Phase.QR_WAIT, Phase.MERCHANT_QR}
+REFUSED_PHASES = {Phase.DECLINED, Phase.OFFLINE_LIMIT}  # nothing was recorded: try another way
+# Ledger decline reasons the screen has words for; any other is "declined".
+DECLINE_CODES = {"insufficient funds": "insufficient_funds"}
 
 
 def step(state: State, event: Event) -> Step:
@@ -399,14 +444,23 @@ def step(state: State, event: Event) -> Step:
         return _on_tick(state, event.at)
     if isinstance(event, Cancel):
         return _on_cancel(state)
+    if isinstance(event, Back):
+        return _on_back(state, event)
+    if isinstance(event, StillHere):
+        return _still_here(state, event.at)
     if isinstance(event, Fault):
-        return _to_error(state, event.at, event.reason)
+        return _to_error(state, event.at, event.reason, "fault")
     if isinstance(event, CameraLost | CameraRestored):
         return _on_camera(state, event)
     handler = _HANDLERS.get((state.phase, type(event)))
     if handler is None:
         return state, []  # not meaningful here (a late pipeline result, a stray tap): ignore
     return handler(state, event)
+
+
+def decline_code(reason: str | None) -> str:
+    """The screen's reason code for a ledger's decline reason."""
+    return DECLINE_CODES.get((reason or "").strip().lower(), "declined")
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -424,7 +478,7 @@ def _stop_inputs(state: State) -> list[Command]:
     return []
 
 
-def _back_to_choice(state: State, at: float, notice: str) -> Step:
+def _back_to_choice(state: State, at: float, notice: str | None, reason: str | None) -> Step:
     commands = _stop_inputs(state)
     chosen = replace(
         state,
@@ -436,13 +490,16 @@ def _back_to_choice(state: State, at: float, notice: str) -> Step:
         step_up_attempts=0,
         step_up_pending=False,
         notice=notice,
+        reason=reason,
+        amount_shown_at=None,
     )
     return chosen, [*commands, SetLight(Light.BUSY)]
 
 
-def _to_error(state: State, at: float, reason: str) -> Step:
+def _to_error(state: State, at: float, notice: str, reason: str) -> Step:
     commands = _stop_inputs(state)
-    failed = replace(state, phase=Phase.ERROR, notice=reason, deadline=at + state.timeouts.error)
+    deadline = at + state.timeouts.error
+    failed = replace(state, phase=Phase.ERROR, notice=notice, reason=reason, deadline=deadline)
     return failed, [*commands, SetLight(Light.DECLINED)]
 
 
@@ -452,12 +509,64 @@ def _on_cancel(state: State) -> Step:
     return _idle(state), [*_stop_inputs(state), SetLight(Light.IDLE)]
 
 
+def _on_back(state: State, event: Back) -> Step:
+    """One step back: a payment method to the choice, the choice to the basket, a refused sale
+    to the choice under a new sale id (the refused id is spent)."""
+    if state.phase in METHOD_PHASES:
+        return _back_to_choice(state, event.at, None, None)
+    if state.phase == Phase.CHOOSE_PAYMENT:
+        deadline = event.at + state.timeouts.basket
+        basket = replace(state, phase=Phase.BASKET, sale_id=None, deadline=deadline)
+        return replace(basket, notice=None, reason=None), []
+    if state.phase in REFUSED_PHASES and event.new_sale_id:
+        retry = replace(state, sale_id=event.new_sale_id, offline=False, settle_later=False)
+        return _back_to_choice(retry, event.at, None, None)
+    return state, []
+
+
+def _still_here(state: State, at: float) -> Step:
+    """The customer is still there: the waiting step's clock starts again (in front of the
+    camera, the walk-away clock too)."""
+    timeouts = state.timeouts
+    allowed = {
+        Phase.BASKET: timeouts.basket,
+        Phase.CHOOSE_PAYMENT: timeouts.choose_payment,
+        Phase.FACE_CAPTURE: timeouts.face,
+        Phase.SMILE_PROMPT: timeouts.face,
+        Phase.STEP_UP: timeouts.step_up,
+        Phase.QR_WAIT: timeouts.qr_wait,
+        Phase.MERCHANT_QR: timeouts.merchant_qr,
+    }
+    if state.phase not in allowed:
+        return state, []
+    here = replace(state, deadline=at + allowed[state.phase])
+    return (replace(here, last_face_at=at) if state.phase in FACE_PHASES else here), []
+
+
+def next_timeout(state: State, now: float) -> tuple[float, Phase] | None:
+    """Seconds until the machine moves on by itself, and the phase it then goes to (for the
+    screen's "are you still there?"); None when nothing is counting down."""
+    if state.deadline is None or state.phase == Phase.IDLE:
+        return None
+    left = max(state.deadline - now, 0.0)
+    if state.phase in FACE_PHASES and state.last_face_at is not None:
+        walk_away = max(state.last_face_at + state.timeouts.walk_away - now, 0.0)
+        if walk_away < left:
+            return walk_away, Phase.IDLE
+    if state.phase in METHOD_PHASES:
+        return left, Phase.CHOOSE_PAYMENT
+    if state.phase == Phase.AUTHORIZING:
+        return left, Phase.ERROR
+    return left, Phase.IDLE
+
+
 def _on_camera(state: State, event: CameraLost | CameraRestored) -> Step:
     if isinstance(event, CameraRestored):
         return replace(state, camera_ok=True), []
     lost = replace(state, camera_ok=False)
     if state.phase in FACE_PHASES:
-        return _back_to_choice(lost, event.at, f"camera unavailable: {event.reason}")
+        notice = f"camera unavailable: {event.reason}"
+        return _back_to_choice(lost, event.at, notice, "camera_unavailable")
     return lost, []
 
 
@@ -477,21 +586,31 @@ def _on_tick(state: State, at: float) -> Step:
 def _on_deadline(state: State, at: float) -> Step:
     phase = state.phase
     if phase in FACE_PHASES:
-        return _back_to_choice(state, at, "we could not see a smile in time")
+        return _back_to_choice(state, at, "we could not see a smile in time", "smile_timeout")
     if phase in {Phase.STEP_UP, Phase.QR_WAIT, Phase.MERCHANT_QR}:
-        return _back_to_choice(state, at, "the payment timed out")
+        return _back_to_choice(state, at, "the payment timed out", "timed_out")
     if phase == Phase.AUTHORIZING:
-        return _to_error(state, at, "no answer while recording the sale")
+        return _to_error(state, at, "no answer while recording the sale", "no_answer")
     return _idle(state), [*_stop_inputs(state), SetLight(Light.IDLE)]
 
 
 def _add_item(state: State, event: ItemAdded) -> Step:
+    """Add a line, or (same product, same price) add to the line's quantity."""
+    new = event.item
+    items = list(state.items)
+    same = next((i for i, line in enumerate(items) if line.same_product(new)), None)
+    if same is None:
+        items.append(new)
+    else:
+        quantity = min(items[same].quantity + new.quantity, MAX_QUANTITY)
+        items[same] = replace(items[same], quantity=quantity)
     added = replace(
         state,
         phase=Phase.BASKET,
-        items=(*state.items, event.item),
+        items=tuple(items),
         deadline=event.at + state.timeouts.basket,
         notice=None,
+        reason=None,
     )
     return added, [SetLight(Light.BUSY)] if state.phase == Phase.IDLE else []
 
@@ -503,6 +622,19 @@ def _remove_item(state: State, event: ItemRemoved) -> Step:
     if not items:
         return _idle(state), [SetLight(Light.IDLE)]
     return replace(state, items=items, deadline=event.at + state.timeouts.basket), []
+
+
+def _change_quantity(state: State, event: QuantityChanged) -> Step:
+    """+ or - on a line; a line at zero goes, and an empty basket is idle."""
+    if not 0 <= event.index < len(state.items) or event.delta not in {-1, 1}:
+        return state, []
+    line = state.items[event.index]
+    quantity = min(line.quantity + event.delta, MAX_QUANTITY)
+    if quantity <= 0:
+        return _remove_item(state, ItemRemoved(event.at, event.index))
+    items = list(state.items)
+    items[event.index] = replace(line, quantity=quantity)
+    return replace(state, items=tuple(items), deadline=event.at + state.timeouts.basket), []
 
 
 def _request_checkout(state: State, event: CheckoutRequested) -> Step:
@@ -520,12 +652,14 @@ def _request_checkout(state: State, event: CheckoutRequested) -> Step:
 def _choose_payment(state: State, event: PaymentChosen) -> Step:
     assert state.sale_id is not None
     at, amount = event.at, state.total_minor
-    base = replace(state, method=event.method, notice=None, guidance=None, match=None)
+    base = replace(state, method=event.method, notice=None, reason=None, guidance=None, match=None)
     if event.method == Method.FACE:
         if not state.camera_ok:
-            return replace(state, notice="camera unavailable: please pay with a QR code"), []
+            notice = "camera unavailable: please pay with a QR code"
+            return replace(state, notice=notice, reason="camera_unavailable"), []
         face = replace(base, phase=Phase.FACE_CAPTURE, deadline=at + state.timeouts.face)
-        return replace(face, last_face_at=at), [StartFaceSession(state.sale_id, amount)]
+        face = replace(face, last_face_at=at, amount_shown_at=at)
+        return face, [StartFaceSession(state.sale_id, amount)]
     if event.method == Method.CUSTOMER_QR:
         waiting = replace(base, phase=Phase.QR_WAIT, deadline=at + state.timeouts.qr_wait)
         return waiting, [StartCodeScan()]
@@ -551,17 +685,34 @@ def _authorize(state: State, at: float, method: Method, **evidence: str | int | 
         evidence=tuple(sorted(evidence.items())),
     )
     authorizing = replace(
-        state, phase=Phase.AUTHORIZING, deadline=at + state.timeouts.authorizing, notice=None
+        state,
+        phase=Phase.AUTHORIZING,
+        deadline=at + state.timeouts.authorizing,
+        notice=None,
+        reason=None,
     )
     return authorizing, [command]
 
 
+def amount_seen_long_enough(state: State, at: float) -> bool:
+    """Whether the amount has been on the face screen for AMOUNT_SEEN_S by `at`."""
+    shown = state.amount_shown_at
+    return shown is not None and at - shown >= AMOUNT_SEEN_S
+
+
 def _face_decided(state: State, event: FaceDecided) -> Step:
     if event.kind in {"pay", "step_up"} and event.match is not None:
+        if not amount_seen_long_enough(state, event.at):
+            # A smile before the customer could read the amount is no consent: look again.
+            return state, [
+                StopFaceSession(),
+                StartFaceSession(state.sale_id or "", state.total_minor),
+            ]
         matched = replace(state, match=event.match)
         if event.kind == "step_up":
             deadline = event.at + state.timeouts.step_up
-            return replace(matched, phase=Phase.STEP_UP, deadline=deadline, notice=None), []
+            stepping = replace(matched, phase=Phase.STEP_UP, deadline=deadline)
+            return replace(stepping, notice=None, reason=None), []
         after_face = [StopFaceSession()]
         next_state, commands = _authorize(matched, event.at, Method.FACE, **_face_evidence(matched))
         return next_state, after_face + commands
@@ -570,7 +721,9 @@ def _face_decided(state: State, event: FaceDecided) -> Step:
         "not_live": "we could not confirm a live smile: please try again or pay with a QR code",
         "no_face": "we could not see your face",
     }
-    return _back_to_choice(state, event.at, event.reason or notices.get(event.kind, event.kind))
+    reason = event.kind if event.kind in notices else "face_failed"
+    notice = event.reason or notices.get(event.kind, event.kind)
+    return _back_to_choice(state, event.at, notice, reason)
 
 
 def _face_evidence(state: State, step_up: bool = False) -> dict[str, str | int | bool]:
@@ -598,9 +751,12 @@ def _step_up_checked(state: State, event: StepUpChecked) -> Step:
         return next_state, after_face + commands
     attempts = state.step_up_attempts + 1
     if attempts >= MAX_STEP_UP_ATTEMPTS:
-        declined, commands = _result(checked, event.at, Phase.DECLINED, "step-up failed")
+        declined, commands = _result(
+            checked, event.at, Phase.DECLINED, "step-up failed", "step_up_failed"
+        )
         return declined, [StopFaceSession(), *commands]
-    return replace(checked, step_up_attempts=attempts, notice="that did not match"), []
+    retry = replace(checked, step_up_attempts=attempts, notice="that did not match")
+    return replace(retry, reason="step_up_mismatch"), []
 
 
 def _code_presented(state: State, event: CodePresented) -> Step:
@@ -612,16 +768,19 @@ def _code_presented(state: State, event: CodePresented) -> Step:
 
 
 def _code_rejected(state: State, event: CodeRejected) -> Step:
-    return replace(state, notice=event.reason), []
+    return replace(state, notice=event.reason, reason=event.code), []
 
 
 def _merchant_qr_paid(state: State, event: MerchantQrPaid) -> Step:
     return _authorize(state, event.at, Method.MERCHANT_QR, reference=event.reference)
 
 
-def _result(state: State, at: float, phase: Phase, notice: str | None) -> Step:
+def _result(
+    state: State, at: float, phase: Phase, notice: str | None, reason: str | None = None
+) -> Step:
     light = Light.APPROVED if phase == Phase.APPROVED else Light.DECLINED
-    done = replace(state, phase=phase, notice=notice, deadline=at + state.timeouts.result)
+    deadline = at + state.timeouts.result
+    done = replace(state, phase=phase, notice=notice, reason=reason, deadline=deadline)
     return done, [SetLight(light)]
 
 
@@ -633,17 +792,18 @@ def _approved(state: State, event: SaleApproved) -> Step:
 
 
 def _declined(state: State, event: SaleDeclined) -> Step:
-    return _result(state, event.at, Phase.DECLINED, event.reason)
+    return _result(state, event.at, Phase.DECLINED, event.reason, event.code)
 
 
 def _limit_reached(state: State, event: OfflineLimitReached) -> Step:
-    return _result(state, event.at, Phase.OFFLINE_LIMIT, event.reason)
+    return _result(state, event.at, Phase.OFFLINE_LIMIT, event.reason, "offline_limit")
 
 
 _HANDLERS: dict[tuple[Phase, type], Callable[[State, Any], Step]] = {
     (Phase.IDLE, ItemAdded): _add_item,
     (Phase.BASKET, ItemAdded): _add_item,
     (Phase.BASKET, ItemRemoved): _remove_item,
+    (Phase.BASKET, QuantityChanged): _change_quantity,
     (Phase.BASKET, CheckoutRequested): _request_checkout,
     (Phase.CHOOSE_PAYMENT, PaymentChosen): _choose_payment,
     (Phase.FACE_CAPTURE, FaceGuidance): _face_guidance,

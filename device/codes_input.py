@@ -37,14 +37,18 @@ def code_event(
     try:
         code = classify_payload(raw)
         if code.kind == "emv":
-            return CodeRejected(at, "that is a merchant code: show your own payment code")
+            return CodeRejected(
+                at, "that is a merchant code: show your own payment code", "merchant_code"
+            )
         if code.kind in THIRD_PARTY_WALLETS:
             wallet = THIRD_PARTY_WALLETS[code.kind]
             reason = f"{wallet} codes are not accepted here: show your smilepay code"
-            return CodeRejected(at, reason)
+            return CodeRejected(at, reason, "wallet_not_accepted")
         if issuer_key is None:
-            return CodeRejected(at, "this kiosk cannot check customer tokens (no issuer key)")
+            return CodeRejected(
+                at, "this kiosk cannot check customer tokens (no issuer key)", "no_issuer_key"
+            )
         claims = verify_token(code.text, issuer_key, time.time())
     except SmilepayError as exc:
-        return CodeRejected(at, str(exc))
+        return CodeRejected(at, str(exc), "bad_code")
     return CodePresented(at, "token", code.text, customer_id=claims.customer_id)

@@ -11,7 +11,11 @@ def register(commands: Any, benches: Any) -> None:
     """Add `demo` and `kiosk`."""
     demo = commands.add_parser("demo", help="run the demo kiosk on its embedded defaults")
     demo.add_argument("--scripted", action="store_true", help="run the whole journey and exit")
-    demo.add_argument("--json", action="store_true", help="last line: one JSON summary object")
+    demo.add_argument(
+        "--json",
+        action="store_true",
+        help="scripted: last line one JSON summary; interactive: one JSON line once ready",
+    )
     demo.add_argument("--port", type=int, default=8080, help="customer screen port")
     demo.add_argument("--data-dir", type=Path, help="keep state here (default: a temp dir)")
     demo.set_defaults(handler=_run_demo)
@@ -32,4 +36,4 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     if args.scripted:
         return run_scripted(args.data_dir, args.port, args.json)
-    return run_interactive(args.data_dir, args.port)
+    return run_interactive(args.data_dir, args.port, args.json)

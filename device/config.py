@@ -13,6 +13,7 @@ from pydantic import Field
 
 from base.limits import OfflineLimits
 from base.settings import Section, load_toml, validate_document
+from device.catalogue import CatalogueConfig
 from device.screen.config import ScreenConfig
 from drivers.camera.config import CameraConfig, SyntheticCameraConfig
 from drivers.indicator.config import IndicatorConfig, SimulatedIndicatorConfig
@@ -73,6 +74,7 @@ class KioskConfig(Section):
     queue: QueueConfig = QueueConfig()
     sync: SyncConfig = SyncConfig()
     screen: ScreenConfig = ScreenConfig()
+    catalogue: CatalogueConfig = CatalogueConfig()
 
     def secret_path(self, path: Path) -> Path:
         """Resolve a secret's (or other data file's) path against the data directory."""

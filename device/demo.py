@@ -26,14 +26,17 @@ from device.demo_world import DemoWorld, phone_showing_qr, wait_until
 
 log = logging.getLogger("smilepay.demo")
 CUSTOMER_NAME = "Eileen (astronaut)"
+# The demo customer's step-up digits (the last 4 of their phone number): the simulated customer
+# types them when a sale asks for a step-up, so face sales over the step-up amount succeed.
+STEP_UP_DIGITS = "2468"
 TOP_UP_MINOR = 10_000
 BASKET = (("Flat white", 1, 350), ("Croissant", 2, 275))  # 9.00 in all
 SALE_TIMEOUT_S = 60.0
 DEMO_CATALOGUE = [
-    {"name": "Flat white", "unit_minor": 350},
-    {"name": "Croissant", "unit_minor": 275},
-    {"name": "Orange juice", "unit_minor": 420},
-    {"name": "Green tea", "unit_minor": 250},
+    {"id": "flat-white", "name": "Flat white", "unit_minor": 350},
+    {"id": "croissant", "name": "Croissant", "unit_minor": 275},
+    {"id": "orange-juice", "name": "Orange juice", "unit_minor": 420},
+    {"id": "green-tea", "name": "Green tea", "unit_minor": 250},
 ]
 WAITING_PHASE = {"face": Phase.FACE_CAPTURE, "customer_qr": Phase.QR_WAIT}
 
@@ -115,7 +118,8 @@ def demo_config(data_dir: Path, ledger_url: str, port: int) -> KioskConfig:
         {
             "device": {"data_dir": str(data_dir), "name": "smilepay demo kiosk"},
             "sync": {"ledger_url": ledger_url, "online_auth_timeout_s": 1.0, "interval_s": 1.0},
-            "screen": {"port": port, "catalogue": DEMO_CATALOGUE},
+            "screen": {"port": port},
+            "catalogue": {"items": DEMO_CATALOGUE},
         },
         "demo defaults",
     )
@@ -140,7 +144,7 @@ def _check(response: httpx.Response, what: str) -> None:
 def enroll_demo_customer(config: KioskConfig, engine: Any, device_id: str) -> str:
     """Enroll the astronaut (public domain) with a consent record; returns the customer id."""
     from models.demo_faces import astronaut
-    from models.gallery import Consent, Gallery, now_iso
+    from models.gallery import Consent, Gallery, now_iso, step_up_secret
 
     image = astronaut(config.face.model_dir)
     observation = engine.analyse(image)
@@ -152,7 +156,10 @@ def enroll_demo_customer(config: KioskConfig, engine: Any, device_id: str) -> st
     )
     try:
         consent = Consent(CUSTOMER_NAME, now_iso(), device_id, "consent-v1")
-        return gallery.enroll(CUSTOMER_NAME, [engine.embed(image, observation)], consent)
+        embedding = engine.embed(image, observation)
+        customer_id = gallery.enroll(CUSTOMER_NAME, [embedding], consent)
+        gallery.upsert(customer_id, CUSTOMER_NAME, embedding, *step_up_secret(STEP_UP_DIGITS))
+        return customer_id
     finally:
         gallery.close()
 
@@ -221,6 +228,7 @@ def set_up(stack: ExitStack, data_dir: Path, port: int) -> DemoSetup:
         lambda: kiosk.state.phase,
         demo_sequence(config.face.model_dir, engine),
         phone_showing_qr(token),
+        type_step_up=lambda: kiosk.enter_digits(STEP_UP_DIGITS),
     )
     return DemoSetup(
         data_dir,
@@ -425,9 +433,10 @@ def _human(result: dict[str, Any]) -> str:
 # --- the interactive demo -----------------------------------------------------------------------
 
 
-def run_interactive(data_dir: Path | None, port: int) -> int:
+def run_interactive(data_dir: Path | None, port: int, as_json: bool = False) -> int:
     """`smilepay demo`: the kiosk with its screen on `port`, a live ledger and sync agent, and a
-    simulated customer who smiles or shows a QR when the screen asks. Runs until Ctrl-C."""
+    simulated customer who smiles or shows a QR when the screen asks. Runs until Ctrl-C. With
+    `as_json`, once ready it prints one JSON line saying where everything is (see ready_line)."""
     import secrets
     import signal
     import threading
@@ -436,7 +445,8 @@ def run_interactive(data_dir: Path | None, port: int) -> int:
     from device.screen.server import create_screen_app
     from device.screen.serving import serve_screen_in_thread
 
-    configure_logging("demo")
+    # With --json, stdout carries only the ready line; the JSON logs go to stderr.
+    configure_logging("demo", "INFO", sys.stderr if as_json else None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:
@@ -447,16 +457,45 @@ def run_interactive(data_dir: Path | None, port: int) -> int:
         screen = serve_screen_in_thread(app, setup.config.screen.host, port)
         stack.callback(screen.stop)
         _start_background(stack, setup)
-        say(
-            "demo kiosk ready",
-            screen=screen.url,
-            operator=f"{screen.url}/operator",
-            operator_pin=operator_pin,
-        )
+        ready = ready_line(setup, screen, operator_pin)
+        say("demo kiosk ready", screen=ready["screen_url"], operator=ready["operator_url"])
+        say("operator PIN", operator_pin=operator_pin)
         say("a simulated customer smiles or shows a QR code whenever the screen asks; Ctrl-C ends")
+        if as_json:
+            print(json.dumps(ready), flush=True)
         with suppress(KeyboardInterrupt):
             stop.wait()
     return 0
+
+
+def ready_line(setup: DemoSetup, screen: Any, operator_pin: str) -> dict[str, Any]:
+    """Where the running demo's parts are: the screen's launch URL (with its secret), the
+    operator page and PIN, the ledger's URL and database, and its admin token file."""
+    ledger_dir = setup.data_dir / "ledger"
+    return {
+        "screen_url": screen.launch_url,
+        "operator_url": f"{screen.url}/operator",
+        "operator_pin": operator_pin,
+        "ledger_url": setup.ledger.url,
+        "ledger_db": setup.ledger_db_url,
+        "admin_token_file": str(admin_token_file(ledger_dir)),
+        "data_dir": str(setup.data_dir),
+        "device_id": setup.device_id,
+        "customer_id": setup.customer_id,
+    }
+
+
+def admin_token_file(ledger_dir: Path) -> Path:
+    """The demo ledger's operator token file (0600 beside its database), made if missing."""
+    import os
+    import secrets
+
+    path = ledger_dir / "admin.token"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+    return path
 
 
 def _start_background(stack: ExitStack, setup: DemoSetup) -> None:

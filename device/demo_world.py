@@ -61,9 +61,12 @@ class DemoWorld:
         phase: Callable[[], Phase],
         face_frames: list[np.ndarray],
         qr_frame: np.ndarray | None = None,
+        type_step_up: Callable[[], None] | None = None,
     ) -> None:
         self.camera = camera
         self.phase = phase
+        # The customer types their step-up digits when the keypad asks (once per keypad).
+        self.type_step_up = type_step_up
         self.face_frames = face_frames
         self.qr_frame = qr_frame
         self.customer_present = True
@@ -81,8 +84,12 @@ class DemoWorld:
     def _run(self) -> None:
         tick = 0
         face_index = 0
+        typed = False
         while not self._loop.stopping.is_set():
             phase = self.phase()
+            if phase == Phase.STEP_UP and not typed and self.type_step_up is not None:
+                self.type_step_up()
+            typed = phase == Phase.STEP_UP
             if self.customer_present and phase in (Phase.FACE_CAPTURE, Phase.SMILE_PROMPT):
                 frame = self.face_frames[face_index % len(self.face_frames)]
                 face_index += 1

@@ -16,6 +16,7 @@ from device.checkout import (
     OfflineLimitReached,
     SaleApproved,
     SaleDeclined,
+    decline_code,
 )
 
 log = logging.getLogger("smilepay.kiosk.sales")
@@ -42,6 +43,7 @@ class SaleRecorder:
         self.clock = clock
         self.auth_timeout_s = auth_timeout_s
         self.last_online: bool | None = None
+        self.last_online_at: float | None = None  # when last_online was learned (clock)
         self._client: Any = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sales")
 
@@ -73,12 +75,14 @@ class SaleRecorder:
                 self._ledger(), self.queue, draft, self.auth_timeout_s
             )
         except LedgerDeclined as exc:
-            return SaleDeclined(self.clock(), exc.reason or "declined by the ledger")
+            self.last_online, self.last_online_at = True, self.clock()
+            reason = exc.reason or "declined by the ledger"
+            return SaleDeclined(self.clock(), reason, decline_code(exc.reason))
         except LimitExceeded as exc:
             return OfflineLimitReached(self.clock(), str(exc))
         except SmilepayError as exc:
             return Fault(self.clock(), str(exc))
-        self.last_online = online
+        self.last_online, self.last_online_at = online, self.clock()
         log.info("sale recorded", extra=_summary(record, online))
         return SaleApproved(self.clock(), record["sale_id"], offline=not online)
 

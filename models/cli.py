@@ -47,6 +47,25 @@ def register(commands: Any, benches: Any) -> None:
     _common_face_options(bench_face)
     bench_face.set_defaults(handler=_bench_face)
 
+    identify = benches.add_parser("identify", help="open-set 1:N with the kiosk's match policy")
+    identify.add_argument("--dataset", type=Path, required=True, help="CSV: path,identity,smiling")
+    identify.add_argument(
+        "--extra-gallery",
+        type=Path,
+        action="append",
+        metavar="CSV",
+        help="more people to enrol (path,identity,smiling), to grow the gallery; repeatable",
+    )
+    identify.add_argument("--json", action="store_true")
+    _common_face_options(identify)
+    identify.set_defaults(handler=_bench_identify)
+
+    liveness = benches.add_parser("liveness", help="printed-photo attacks: APCER and BPCER")
+    liveness.add_argument("--dataset", type=Path, required=True, help="CSV: path,subject,attack")
+    liveness.add_argument("--json", action="store_true")
+    _common_face_options(liveness)
+    liveness.set_defaults(handler=_bench_liveness)
+
     bench_match = benches.add_parser("match", help="1:N gallery search at 10k, 100k, 1M")
     bench_match.add_argument("--json", action="store_true")
     bench_match.add_argument(
@@ -99,6 +118,18 @@ def _bench_face(args: Any) -> int:
     from models.bench import bench_face_command
 
     return bench_face_command(args, _face_settings(args)[0])
+
+
+def _bench_identify(args: Any) -> int:
+    from models.bench_identify import bench_identify_command
+
+    return bench_identify_command(args, _face_settings(args)[0])
+
+
+def _bench_liveness(args: Any) -> int:
+    from models.bench_liveness import bench_liveness_command
+
+    return bench_liveness_command(args, _face_settings(args)[0])
 
 
 def _bench_match(args: Any) -> int:

@@ -40,6 +40,10 @@ class Embedder(Protocol):
         """Descriptor of the face in `box` (x, y, w, h) of an RGB image: align, then embed."""
         ...
 
+    def face_chip(self, image_rgb: np.ndarray, box: Box) -> np.ndarray:
+        """The aligned 150 x 150 x 3 chip of the face in `box`, as `embed_face` would embed it."""
+        ...
+
 
 def check_chip(chip: Any) -> np.ndarray:
     """`chip` as a contiguous 150 x 150 x 3 uint8 array, or BadImage saying what is wrong."""
@@ -80,9 +84,13 @@ class LiteRTEmbedder:
 
     def embed_face(self, image_rgb: np.ndarray, box: Box) -> np.ndarray:
         """Descriptor of the face in `box` of an RGB image."""
+        return self.embed_chip(self.face_chip(image_rgb, box))
+
+    def face_chip(self, image_rgb: np.ndarray, box: Box) -> np.ndarray:
+        """The aligned 150 x 150 x 3 uint8 RGB chip (dlib's 5 points, padding 0.25)."""
         if self._aligner is None:
             self._aligner = FaceAligner(self._predictor_path)
-        return self.embed_chip(self._aligner.chip(image_rgb, box))
+        return self._aligner.chip(image_rgb, box)
 
 
 class DlibEmbedder:
@@ -103,9 +111,13 @@ class DlibEmbedder:
 
     def embed_face(self, image_rgb: np.ndarray, box: Box) -> np.ndarray:
         """Descriptor of the face in `box` of an RGB image."""
+        return self.embed_chip(self.face_chip(image_rgb, box))
+
+    def face_chip(self, image_rgb: np.ndarray, box: Box) -> np.ndarray:
+        """The aligned 150 x 150 x 3 uint8 RGB chip (dlib's 5 points, padding 0.25)."""
         if self._aligner is None:
             self._aligner = FaceAligner(self._predictor_path)
-        return self.embed_chip(self._aligner.chip(image_rgb, box))
+        return self._aligner.chip(image_rgb, box)
 
 
 def open_embedder(face_config: FaceConfig, weights: str | None = None) -> Embedder:

@@ -69,7 +69,8 @@ class LandmarkModel:
             to_crop,
             (INPUT_SIZE, INPUT_SIZE),
             flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
+            # faces at the frame's edge: repeated edge pixels let FaceMesh still see a face
+            borderMode=cv2.BORDER_REPLICATE,
         )
         self.interpreter.set_tensor(self.input_index, crop.astype(np.float32)[None] / 255.0)
         self.interpreter.invoke()

@@ -16,12 +16,15 @@ import numpy as np
 
 from base.errors import SmilepayError
 from models.config import FaceConfig
+from models.decision import decide_match
 from models.engine import FaceEngine, FaceObservation
 from models.gallery import Gallery, Match
 from models.liveness import FaceTrace, LivenessResult, assess_liveness, trace
+from models.presentation import face_crop
 from models.smile import SmileCalibration
 
 DecisionKind = Literal["pay", "step_up", "no_match", "not_live", "no_face"]
+PAD_FRAMES = 8  # frames, evenly spread over the session, that the printed-photo check scores
 NEUTRAL_FRAMES = 2  # consecutive neutral frames that establish the neutral reference
 SMILE_FRAMES = 2  # consecutive smiling frames that confirm the smile
 MAX_TRACES = 90
@@ -104,6 +107,8 @@ class SmileToPaySession:
         self.saw_face = False
         self.decision: FaceDecision | None = None
         self.liveness: LivenessResult | None = None
+        self.attack_probability: float | None = None  # mean over PAD_FRAMES, once decided
+        self.pad_crops: list[np.ndarray] = []  # every usable frame's face, for that check
 
     def observe(self, image_bgr: Any, t: float) -> FaceProgress:
         """Take one frame captured at time `t` (seconds, same clock as `started_at`)."""
@@ -131,6 +136,8 @@ class SmileToPaySession:
         grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
         current = trace(grey, observation.mesh.points)
         self.traces = [*self.traces[-MAX_TRACES + 1 :], current]
+        crop = face_crop(image_bgr, observation.mesh.points)
+        self.pad_crops = [*self.pad_crops[-MAX_TRACES + 1 :], crop]
         ratio = observation.smile_ratio
         state = self.state
         state.widest = max(state.widest, ratio)
@@ -179,6 +186,8 @@ class SmileToPaySession:
         self.liveness = assess_liveness(self.traces, state.neutral_trace, state.smile_trace)
         reasons = list(self.liveness.reasons)
         picks = [pick for pick in (state.best_neutral, state.best_smile) if pick is not None]
+        if self._looks_printed():
+            reasons.append("presentation_attack")
         vectors = [self.engine.embed(pick.image, pick.observation) for pick in picks]
         if (
             len(vectors) == 2
@@ -192,20 +201,28 @@ class SmileToPaySession:
         match = self.gallery.search(np.mean(vectors, axis=0))
         return self._by_match(match)
 
+    def _looks_printed(self) -> bool:
+        """Whether the session's faces look like a printed photo: mean P(attack) over up to
+        PAD_FRAMES usable frames (one frame's texture varies; a print's stays)."""
+        if not self.pad_crops:
+            return False
+        pad = self.engine.presentation
+        spread = np.linspace(0, len(self.pad_crops) - 1, min(PAD_FRAMES, len(self.pad_crops)))
+        crops = [self.pad_crops[round(i)] for i in spread]
+        self.attack_probability = pad.crops_probability(crops)
+        return self.attack_probability >= pad.threshold
+
     def _by_match(self, match: Match | None) -> FaceDecision:
-        """Threshold, margin and amount rules on a live face's best match."""
-        if match is None or match.best_distance >= self.config.match_threshold:
-            score = None if match is None else match.best_distance
+        """The kiosk's match policy (models.decision) on a live face's best match."""
+        kind = decide_match(match, self.amount_minor, self.config, len(self.gallery))
+        if match is None or kind == "no_match":
             return FaceDecision(
                 "no_match",
-                score=score,
+                score=None if match is None else match.best_distance,
                 margin=None if match is None else match.margin,
                 live=True,
                 smile_transition=True,
             )
-        ambiguous = match.margin is not None and match.margin < self.config.match_margin
-        costly = self.amount_minor >= self.config.step_up_amount_minor
-        kind: DecisionKind = "step_up" if ambiguous or costly else "pay"
         return FaceDecision(
             kind,
             match.best_id,

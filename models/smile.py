@@ -9,8 +9,11 @@ person's session the smile is judged against their own neutral (same subject: ×
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from models.linear import WEIGHTS_DIR, LinearModel
 
 MOUTH_CORNERS = (61, 291)
 OUTER_EYE_CORNERS = (33, 263)
@@ -52,3 +55,81 @@ class SmileCalibration:
     def relaxed(self, ratio: float, widest: float) -> bool:
         """Whether `ratio` counts as neutral: below the absolute cut, or well below their widest."""
         return ratio < ABSOLUTE_SMILE_RATIO or ratio * self.relax <= widest
+
+
+# --- the trained smile detector ------------------------------------------------------------
+
+SMILE_MODEL_FILE = "smile.json"
+CANONICAL_SIZE = 64
+# Where the eye centres land in the canonical 64x64 face (the mouth then sits at rows 40-56).
+CANONICAL_EYES = ((20.0, 24.0), (44.0, 24.0))
+EYE_RINGS = ((33, 133), (362, 263))
+# Lips, their corners' surroundings (cheeks lift) and the lower eyelids (eyes narrow).
+SMILE_POINTS = (
+    *(61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185),
+    *(78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191),
+    *(205, 425, 50, 280, 36, 266, 216, 436, 57, 287, 43, 273, 202, 422),
+    *(145, 153, 159, 374, 380, 386, 1, 2, 152, 199),
+)
+_HOG = None
+
+
+def canonical_transform(points: np.ndarray) -> np.ndarray:
+    """2x3 similarity taking image pixels to the canonical 64x64 face (eyes level, fixed size)."""
+    eyes = np.array([points[list(ring), :2].mean(axis=0) for ring in EYE_RINGS], np.float64)
+    target = np.array(CANONICAL_EYES)
+    source_vec, target_vec = eyes[1] - eyes[0], target[1] - target[0]
+    scale = np.linalg.norm(target_vec) / max(float(np.linalg.norm(source_vec)), 1e-6)
+    angle = np.arctan2(target_vec[1], target_vec[0]) - np.arctan2(source_vec[1], source_vec[0])
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    shift = target.mean(axis=0) - rotation @ eyes.mean(axis=0)
+    return np.hstack([rotation, shift[:, None]])
+
+
+def _mouth_hog(patch: np.ndarray) -> np.ndarray:
+    import cv2
+
+    global _HOG
+    if _HOG is None:  # (48x24 window, 16x16 blocks, 8 px cells, 9 bins): 5 x 2 blocks, 360 values
+        _HOG = cv2.HOGDescriptor((48, 24), (16, 16), (8, 8), (8, 8), 9)
+    return np.asarray(_HOG.compute(patch), np.float32).reshape(-1)
+
+
+def smile_features(grey: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Landmark geometry of the mouth, cheeks and eyelids plus HOG of the mouth, eye-normalised."""
+    import cv2
+
+    transform = canonical_transform(points)
+    shape = points[list(SMILE_POINTS), :2] @ transform[:, :2].T + transform[:, 2]
+    face = cv2.warpAffine(
+        grey,
+        transform,
+        (CANONICAL_SIZE, CANONICAL_SIZE),
+        flags=cv2.INTER_AREA,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    face = cv2.equalizeHist(face)
+    mouth = np.ascontiguousarray(face[36:60, 8:56])
+    geometry = (shape / CANONICAL_SIZE).reshape(-1)
+    return np.concatenate([geometry, _mouth_hog(mouth)]).astype(np.float32)
+
+
+class SmileModel:
+    """The shipped smile classifier (tools/train_smile.py): P(smiling) from `smile_features`."""
+
+    def __init__(self, model: LinearModel) -> None:
+        self.model = model
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> SmileModel:
+        """The model shipped in models/weights (or the file at `path`)."""
+        return cls(LinearModel.load(path or WEIGHTS_DIR / SMILE_MODEL_FILE))
+
+    @property
+    def threshold(self) -> float:
+        """Probability at or above which a face counts as smiling."""
+        return self.model.threshold
+
+    def score(self, grey: np.ndarray, points: np.ndarray) -> float:
+        """P(smiling) of the face with these FaceMesh points in a grey image."""
+        return float(self.model.probability(smile_features(grey, points)))

@@ -125,6 +125,8 @@ model_dir = "$PREFIX/models"
 [screen]
 host = "127.0.0.1"
 port = 8080
+# The screen's browser service opens the URL written here (it carries the per-boot secret).
+launch_url_file = "/run/smilepay-kiosk/screen-url"
 TOML
     chmod 0640 "$config"
     say "wrote $config"
@@ -157,7 +159,7 @@ write_config
 
 if [ "$STAGING" = no ]; then
     add_user smilepay "$DATA_DIR" video dialout gpio
-    [ "$SCREEN" = yes ] && add_user smilepay-screen /var/lib/smilepay-screen video render input
+    [ "$SCREEN" = yes ] && add_user smilepay-screen /var/lib/smilepay-screen video render input smilepay
     [ "$LEDGER" = yes ] && add_user smilepay-ledger /var/lib/smilepay-ledger
     chgrp smilepay "$ROOT/etc/smilepay/kiosk.toml"
     install -d -m 0700 -o smilepay -g smilepay "$DATA_DIR" "$DATA_DIR/cache"

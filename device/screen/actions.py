@@ -1,4 +1,7 @@
-"""The screen's POST actions: validated request bodies turned into KioskPort calls."""
+"""The screen's POST actions: validated request bodies turned into KioskPort calls.
+
+The browser names catalogue items by id: it never sets a name or a price.
+"""
 
 from __future__ import annotations
 
@@ -24,11 +27,9 @@ class NoBody(_Body):
 
 
 class AddItem(_Body):
-    """Put an item in the basket."""
+    """Put one of a catalogue item in the basket."""
 
-    name: str = Field(min_length=1, max_length=80)
-    quantity: int = Field(ge=1, le=999)
-    unit_minor: int = Field(ge=0, le=100_000_000)
+    item_id: str = Field(min_length=1, max_length=40)
 
 
 class RemoveItem(_Body):
@@ -37,10 +38,18 @@ class RemoveItem(_Body):
     index: int = Field(ge=0, le=10_000)
 
 
+class ChangeQuantity(_Body):
+    """+1 or -1 on the basket line at `index`."""
+
+    index: int = Field(ge=0, le=10_000)
+    delta: Literal[-1, 1]
+
+
 class ChoosePayment(_Body):
-    """How the customer pays."""
+    """How the customer pays; face payment names the consent text the customer agreed to."""
 
     method: Literal["face", "customer_qr", "merchant_qr"]
+    consent: str | None = Field(default=None, max_length=40)
 
 
 class Digits(_Body):
@@ -49,38 +58,25 @@ class Digits(_Body):
     digits: str = Field(pattern=r"^[0-9]{4,8}$")
 
 
-def _add_item(kiosk: KioskPort, body: AddItem) -> None:
-    kiosk.add_item(body.name, body.quantity, body.unit_minor)
-
-
-def _remove_item(kiosk: KioskPort, body: RemoveItem) -> None:
-    kiosk.remove_item(body.index)
-
-
-def _pay(kiosk: KioskPort, body: NoBody) -> None:
-    kiosk.pay()
-
-
 def _choose_payment(kiosk: KioskPort, body: ChoosePayment) -> None:
+    if body.method == "face":
+        if body.consent is None:
+            raise BadAction("consent: face payment needs the customer's consent first")
+        kiosk.record_consent(body.consent)
     kiosk.choose_payment(body.method)
-
-
-def _enter_digits(kiosk: KioskPort, body: Digits) -> None:
-    kiosk.enter_digits(body.digits)
-
-
-def _cancel(kiosk: KioskPort, body: NoBody) -> None:
-    kiosk.cancel()
 
 
 # action name (the URL's last part) -> (body model, what it asks of the kiosk)
 ACTIONS: dict[str, tuple[type[_Body], Callable[[KioskPort, Any], None]]] = {
-    "items": (AddItem, _add_item),
-    "remove_item": (RemoveItem, _remove_item),
-    "pay": (NoBody, _pay),
+    "items": (AddItem, lambda k, b: k.add_catalogue_item(b.item_id)),
+    "remove_item": (RemoveItem, lambda k, b: k.remove_item(b.index)),
+    "quantity": (ChangeQuantity, lambda k, b: k.change_quantity(b.index, b.delta)),
+    "pay": (NoBody, lambda k, b: k.pay()),
     "payment": (ChoosePayment, _choose_payment),
-    "digits": (Digits, _enter_digits),
-    "cancel": (NoBody, _cancel),
+    "digits": (Digits, lambda k, b: k.enter_digits(b.digits)),
+    "back": (NoBody, lambda k, b: k.back()),
+    "still_here": (NoBody, lambda k, b: k.still_here()),
+    "cancel": (NoBody, lambda k, b: k.cancel()),
 }
 
 
@@ -109,3 +105,19 @@ def _describe(error: object) -> str:
     if error["type"] == "extra_forbidden":
         return f"{field}: unknown field"
     return f"{field}: {error['msg']}"
+
+
+class RepeatFilter:
+    """Repeated taps on the same control within `window_s` count once (a double tap on a
+    product adds one, a double tap on Remove removes one line)."""
+
+    def __init__(self, clock: Callable[[], float], window_s: float = 0.3) -> None:
+        self.clock = clock
+        self.window_s = window_s
+        self._last: tuple[str, bytes, float] | None = None
+
+    def repeated(self, name: str, raw: bytes) -> bool:
+        """Whether this action is a repeat of the previous one within the window."""
+        now = self.clock()
+        last, self._last = self._last, (name, raw, now)
+        return last is not None and last[:2] == (name, raw) and now - last[2] < self.window_s

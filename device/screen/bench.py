@@ -65,10 +65,15 @@ def prepare_kiosk_home(stack: ExitStack, root: Path) -> Path:
     init_device(device_dir, ledger.url, name="bench kiosk")
     install_issuer_public_key(demo_config(device_dir, ledger.url, 0), issuer)
     config = root / "kiosk.toml"
+    shelf = "".join(
+        f'[[catalogue.items]]\nid = "bench-{n}"\nname = "item {n}"\nunit_minor = 100\n\n'
+        for n in range(TAPS)
+    )
     config.write_text(
         f'[device]\ndata_dir = "{device_dir}"\n\n'
         f'[sync]\nledger_url = "{ledger.url}"\n\n'
-        f'[screen]\nhost = "127.0.0.1"\nport = {_free_port()}\n',
+        f'[screen]\nhost = "127.0.0.1"\nport = {_free_port()}\n'
+        f'launch_url_file = "{root / "run" / "screen-url"}"\n\n{shelf}',
         encoding="utf-8",
     )
     return config
@@ -144,6 +149,7 @@ def launch_once(
     """Start the kiosk process, time it to ready, read its memory, stop it with SIGTERM.
     `wrapper` is a command to launch it through (as `taskset ...`, or a sandbox)."""
     url = f"http://127.0.0.1:{_screen_port(config)}"
+    launch_file = _launch_url_file(config)
     started = time.monotonic()
     notify = NotifyListener(root / f"notify-{time.monotonic_ns()}", started)
     process = subprocess.Popen(
@@ -156,7 +162,7 @@ def launch_once(
         ready_s = _wait_healthy(process, url, started)
         ready_cpu_s = _cpu_seconds(process.pid)
         time.sleep(SETTLE_S)
-        taps = tap_to_view_ms(url, TAPS)
+        taps = tap_to_view_ms(url, TAPS, launch_file.read_text(encoding="utf-8").strip())
         rss, peak = _memory_mb(process.pid)
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=30)
@@ -171,18 +177,20 @@ def launch_once(
     return KioskRun(ready, ready_s, ready_cpu_s, taps, rss, peak, exit_code, stopping, pings)
 
 
-def tap_to_view_ms(url: str, taps: int) -> list[float]:
+def tap_to_view_ms(url: str, taps: int, launch_url: str) -> list[float]:
     """Milliseconds from each POST /api/items until the view with that item arrives over SSE
-    (the real path: HTTP, the kiosk's checkout thread, step(), the listener, the stream)."""
+    (the real path: HTTP, the kiosk's checkout thread, step(), the listener, the stream), as
+    the kiosk's own browser (launched on `launch_url`, which carries the screen secret)."""
     views: queue.Queue[dict[str, Any]] = queue.Queue()
-    reader = threading.Thread(target=_read_views, args=(url, views), daemon=True)
-    reader.start()
-    views.get(timeout=10)  # the current view, sent on connect
-    timings = []
     with httpx.Client(base_url=url, timeout=10) as http:
+        http.get(launch_url)
+        reader = threading.Thread(target=_read_views, args=(http, views), daemon=True)
+        reader.start()
+        views.get(timeout=10)  # the current view, sent on connect
+        timings = []
         for tap in range(taps):
             started = time.perf_counter()
-            http.post("/api/items", json={"name": f"item {tap}", "quantity": 1, "unit_minor": 100})
+            http.post("/api/items", json={"item_id": f"bench-{tap}"})
             while len(views.get(timeout=10)["items"]) != tap + 1:
                 pass
             timings.append((time.perf_counter() - started) * 1000)
@@ -190,10 +198,10 @@ def tap_to_view_ms(url: str, taps: int) -> list[float]:
     return timings
 
 
-def _read_views(url: str, views: queue.Queue[dict[str, Any]]) -> None:
+def _read_views(http: httpx.Client, views: queue.Queue[dict[str, Any]]) -> None:
     with (
         contextlib.suppress(httpx.HTTPError),
-        httpx.stream("GET", url + "/events", timeout=None) as response,
+        http.stream("GET", "/events", timeout=None) as response,
     ):
         for line in response.iter_lines():
             if line.startswith("data: "):
@@ -278,6 +286,12 @@ def _memory_mb(pid: int) -> tuple[float, float]:
 
 def _kb_to_mb(value: str) -> float:
     return round(int(value.split()[0]) / 1024, 1)
+
+
+def _launch_url_file(config: Path) -> Path:
+    import tomllib
+
+    return Path(tomllib.loads(config.read_text(encoding="utf-8"))["screen"]["launch_url_file"])
 
 
 def _screen_port(config: Path) -> int:

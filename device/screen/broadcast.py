@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator, Callable
 
 from device.ports import KioskPort, ScreenView
 
-HEARTBEAT_S = 15.0
+# A ping this often lets the page notice a dead stream within a few seconds.
+HEARTBEAT_S = 1.5
 _CLOSED = object()
+PING = "event: ping\ndata: {}\n\n"
 
 
 class ViewBroadcaster:
@@ -75,7 +77,7 @@ class ViewBroadcaster:
                 try:
                     item = await asyncio.wait_for(queue.get(), self.heartbeat_s)
                 except TimeoutError:
-                    yield ": heartbeat\n\n"
+                    yield PING
                     continue
                 if item is _CLOSED:
                     return

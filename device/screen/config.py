@@ -1,18 +1,11 @@
 """Customer screen settings."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated
 
 from pydantic import Field
 
 from base.settings import Section
-
-
-class CatalogueItem(Section):
-    """A product the customer can tap to put in the basket (cafe-style kiosks, and the demo)."""
-
-    name: str = Field(min_length=1, max_length=80)
-    unit_minor: int = Field(ge=1)
 
 
 class ScreenConfig(Section):
@@ -20,8 +13,16 @@ class ScreenConfig(Section):
 
     host: str = "127.0.0.1"
     port: int = 8080
-    languages: tuple[Literal["en", "zh"], ...] = ("en", "zh")
+    # Languages on offer, the first is the default (each needs a table in static/strings.json).
+    languages: tuple[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")], ...] = (
+        "en",
+        "zh",
+    )
     operator_pin_file: Path | None = None
-    # Products shown as buttons on the idle and basket screens; empty for kiosks whose items
-    # come from a barcode scanner or the shop's POS.
-    catalogue: tuple[CatalogueItem, ...] = ()
+    # Host names the kiosk's own browser may use to reach the screen (besides `host`, the
+    # loopback names and this port): anything else is refused (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
+    # Where the kiosk writes the URL its own browser must open (it carries the per-boot screen
+    # secret); put it on a tmpfs (/run/...) so each boot gets a new secret. None: not written
+    # (the demo and tests hand the URL over themselves).
+    launch_url_file: Path | None = None

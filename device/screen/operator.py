@@ -39,8 +39,7 @@ class PinVerdict:
 
 class PinGate:
     """Checks PINs in constant time; after FREE_ATTEMPTS failures in a row it locks out, each
-    lockout twice as long as the last. The count is global, not per client: on a kiosk every
-    client is the same local browser, and a per-address count would invite address rotation."""
+    lockout twice as long as the last. One gate counts one client (see PinGates)."""
 
     def __init__(self, pin: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._digest = hashlib.sha256(pin.encode()).digest()
@@ -61,6 +60,10 @@ class PinGate:
             return PinVerdict(True)
         return self._fail(now)
 
+    def retry_after_s(self) -> float:
+        """Seconds of lock-out left (0: attempts are open)."""
+        return max(self._locked_until - self._clock(), 0.0)
+
     def _fail(self, now: float) -> PinVerdict:
         self._failures += 1
         if self._failures < FREE_ATTEMPTS:
@@ -69,6 +72,33 @@ class PinGate:
         self._locked_until = now + self._next_lockout_s
         self._next_lockout_s = min(self._next_lockout_s * 2, MAX_LOCKOUT_S)
         return PinVerdict(False, self._locked_until - now)
+
+
+MAX_CLIENTS = 1024
+
+
+class PinGates:
+    """One PinGate per client, so nobody can keep the store manager locked out by typing wrong
+    PINs from another device; an unknown client starts with FREE_ATTEMPTS like everyone."""
+
+    def __init__(self, pin: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._pin = pin
+        self._clock = clock
+        self._gates: dict[str, PinGate] = {}
+
+    def attempt(self, client: str, pin: str) -> PinVerdict:
+        """Check one attempt from `client`."""
+        gate = self._gates.get(client)
+        if gate is None:
+            if len(self._gates) >= MAX_CLIENTS:  # bounded memory: forget the oldest client
+                self._gates.pop(next(iter(self._gates)))
+            gate = self._gates[client] = PinGate(self._pin, self._clock)
+        return gate.attempt(pin)
+
+    def retry_after_s(self, client: str) -> float:
+        """How long `client` is still locked out (0: not locked)."""
+        gate = self._gates.get(client)
+        return 0.0 if gate is None else gate.retry_after_s()
 
 
 class OperatorSessions:
@@ -83,6 +113,11 @@ class OperatorSessions:
         token = secrets.token_urlsafe(32)
         self._expiry[token] = self._clock() + SESSION_S
         return token
+
+    def close(self, token: str | None) -> None:
+        """End the session (logout)."""
+        if token is not None:
+            self._expiry.pop(token, None)
 
     def valid(self, token: str | None) -> bool:
         """Whether `token` is a live session."""

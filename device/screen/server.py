@@ -1,13 +1,17 @@
 """The customer's screen as a Starlette app: one page, a live view stream, and the actions.
 
-Routes: `/` (and `/consent`) the page, `/events` server-sent events carrying the ScreenView,
-`/api/<action>` POST actions, `/camera.jpg` the latest frame, `/operator` the PIN-protected
-operator page with `/operator/login`, `/api/operator/health` and `/api/operator/sync`,
-`/healthz`, `/screen.json` (the languages on offer, the first is the default).
+Routes: `/` (and `/consent`) the page (`/?key=<screen secret>` hands the kiosk's own browser its
+cookie), `/events` server-sent events carrying the ScreenView, `/api/<action>` POST actions,
+`/camera.jpg` the latest frame, `/operator` the PIN-protected operator page with
+`/operator/login`, `/operator/logout`, `/api/operator/health` and `/api/operator/sync`,
+`/healthz`, `/screen.json` (languages, the first is the default; the catalogue; the consent
+version). Events, actions and the camera need the screen secret (see device.screen.guard).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,17 +21,25 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from base.errors import SmilepayError
+from base.errors import ConfigError, SmilepayError
+from device.consent import CONSENT_VERSION
 from device.ports import KioskPort
-from device.screen.actions import ACTIONS, BadAction, json_object, parse_body
+from device.screen.actions import ACTIONS, BadAction, RepeatFilter, json_object, parse_body
 from device.screen.broadcast import ViewBroadcaster
 from device.screen.config import ScreenConfig
-from device.screen.operator import OperatorSessions, PinGate
+from device.screen.guard import SCREEN_COOKIE, ScreenGuard, new_screen_secret
+from device.screen.operator import OperatorSessions, PinGates
 from device.screen.serving import ScreenServer, serve_screen_in_thread
 
 __all__ = ["ScreenServer", "create_screen_app", "serve_screen_in_thread"]
@@ -35,7 +47,7 @@ __all__ = ["ScreenServer", "create_screen_app", "serve_screen_in_thread"]
 STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "smilepay_operator"
 NO_STORE = {"Cache-Control": "no-store"}
-OPERATOR_VIEW_KEYS = ("phase", "online", "backlog", "limits_left", "camera_ok")
+OPERATOR_VIEW_KEYS = ("phase", "online", "backlog", "camera_ok", "currency", "minor_digits")
 # Everything is served by the kiosk itself: nothing external can load, even by mistake.
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -44,10 +56,16 @@ CSP = (
 
 
 def create_screen_app(
-    kiosk: KioskPort, config: ScreenConfig, operator_pin: str | None
+    kiosk: KioskPort,
+    config: ScreenConfig,
+    operator_pin: str | None,
+    screen_secret: str | None = None,
 ) -> Starlette:
-    """The screen app for `kiosk`; without `operator_pin` the operator page stays closed."""
-    screen = _Screen(kiosk, config, operator_pin)
+    """The screen app for `kiosk`; without `operator_pin` the operator page stays closed.
+    `screen_secret` (made here when not given) is what the kiosk's own browser must present:
+    launch it on `ScreenServer.launch_url`."""
+    check_languages(config.languages)
+    screen = _Screen(kiosk, config, operator_pin, screen_secret or new_screen_secret())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -57,23 +75,37 @@ def create_screen_app(
         finally:
             screen.broadcaster.stop()
 
-    app = Starlette(
-        routes=screen.routes(), lifespan=lifespan, middleware=[Middleware(SecurityHeaders)]
-    )
+    middleware = [Middleware(SecurityHeaders), Middleware(HostCheck, guard=screen.guard)]
+    app = Starlette(routes=screen.routes(), lifespan=lifespan, middleware=middleware)
     app.state.broadcaster = screen.broadcaster
     app.state.screen_config = config
+    app.state.screen_secret = screen.guard.secret
     return app
 
 
-class _Screen:
-    """The request handlers, sharing the kiosk, the view broadcaster and the operator gate."""
+def check_languages(languages: tuple[str, ...]) -> None:
+    """Every configured language has a catalogue in strings.json (ConfigError if not)."""
+    known = json.loads((STATIC / "strings.json").read_text(encoding="utf-8"))
+    missing = [lang for lang in languages if lang not in known]
+    if missing or not languages:
+        raise ConfigError(
+            f"screen.languages: {missing or 'none given'}; the screen has {sorted(known)}"
+        )
 
-    def __init__(self, kiosk: KioskPort, config: ScreenConfig, operator_pin: str | None) -> None:
+
+class _Screen:
+    """The request handlers, sharing the kiosk, the view broadcaster and the gates."""
+
+    def __init__(
+        self, kiosk: KioskPort, config: ScreenConfig, operator_pin: str | None, secret: str
+    ) -> None:
         self.kiosk = kiosk
         self.config = config
         self.broadcaster = ViewBroadcaster(kiosk)
-        self.gate = PinGate(operator_pin) if operator_pin else None
+        self.guard = ScreenGuard(secret, config.host, config.allowed_hosts)
+        self.gates = PinGates(operator_pin) if operator_pin else None
         self.sessions = OperatorSessions()
+        self.repeats = RepeatFilter(time.monotonic)
 
     def routes(self) -> list[Route | Mount]:
         return [
@@ -85,6 +117,7 @@ class _Screen:
             Route("/screen.json", self.screen_settings),
             Route("/operator", self.operator_page),
             Route("/operator/login", self.operator_login, methods=["POST"]),
+            Route("/operator/logout", self.operator_logout, methods=["POST"]),
             Route("/api/operator/health", self.operator_health),
             Route("/api/operator/sync", self.operator_sync, methods=["POST"]),
             Route("/api/{name}", self.action, methods=["POST"]),
@@ -92,12 +125,20 @@ class _Screen:
         ]
 
     async def page(self, request: Request) -> Response:
+        key = request.query_params.get("key")
+        if key is not None and self.guard.key_ok(key):
+            # Trade the launch secret for a cookie, and drop it from the address bar.
+            response = RedirectResponse(request.url.path, status_code=303, headers=NO_STORE)
+            response.set_cookie(SCREEN_COOKIE, key, httponly=True, samesite="strict")
+            return response
         return FileResponse(STATIC / "index.html", headers=NO_STORE)
 
     async def operator_page(self, request: Request) -> Response:
         return FileResponse(STATIC / "operator.html", headers=NO_STORE)
 
     async def events(self, request: Request) -> Response:
+        if not self.guard.trusted(request):
+            return _error(401, "the event stream is for the kiosk's own screen")
         headers = {**NO_STORE, "X-Accel-Buffering": "no"}
         stream = self.broadcaster.stream()
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
@@ -106,11 +147,16 @@ class _Screen:
         name = request.path_params["name"]
         if name not in ACTIONS:
             return _error(404, f"no such action: {name}")
+        if not self.guard.trusted(request):
+            return _error(403, "actions are for the kiosk's own screen")
         if not _is_json(request):
             return _error(415, "send the body as application/json")
         model, call = ACTIONS[name]
+        raw = await request.body()
         try:
-            body = parse_body(model, await request.body())
+            body = parse_body(model, raw)
+            if self.repeats.repeated(name, raw):
+                return JSONResponse({"ok": True, "repeated": True})
             await run_in_threadpool(call, self.kiosk, body)
         except BadAction as exc:
             return _error(400, str(exc))
@@ -119,6 +165,8 @@ class _Screen:
         return JSONResponse({"ok": True})
 
     async def camera(self, request: Request) -> Response:
+        if not self.guard.trusted(request):
+            return _error(401, "the camera is for the kiosk's own screen")
         frame = await run_in_threadpool(self.kiosk.latest_frame_jpeg)
         if frame is None:
             return _error(404, "no camera frame")
@@ -127,43 +175,62 @@ class _Screen:
     async def healthz(self, request: Request) -> Response:
         view = await run_in_threadpool(self.kiosk.view)
         streams = self.broadcaster.stream_count
-        return JSONResponse({"ok": True, "phase": view.get("phase"), "streams": streams})
+        return JSONResponse({"ok": True, "phase": view["phase"], "streams": streams})
 
     async def screen_settings(self, request: Request) -> Response:
-        catalogue = [item.model_dump() for item in self.config.catalogue]
-        settings = {"languages": list(self.config.languages), "catalogue": catalogue}
+        catalogue = await run_in_threadpool(self.kiosk.catalogue)
+        settings = {
+            "languages": list(self.config.languages),
+            "catalogue": catalogue,
+            "consent_version": CONSENT_VERSION,
+        }
         return JSONResponse(settings, headers=NO_STORE)
 
     async def operator_login(self, request: Request) -> Response:
-        if self.gate is None:
+        if self.gates is None:
             return _error(403, "no operator PIN is configured (screen.operator_pin_file)")
+        if not self.guard.origin_ok(request):
+            return _error(403, "wrong origin")
         if not _is_json(request):
             return _error(415, "send the body as application/json")
         pin = await _pin_of(request)
         if pin is None:
             return _error(400, 'body must be {"pin": "<digits>"}')
-        verdict = self.gate.attempt(pin)
+        verdict = self.gates.attempt(_client(request), pin)
         if verdict.retry_after_s > 0:
-            wait = str(int(verdict.retry_after_s) + 1)
-            return _error(429, f"too many wrong PINs: wait {wait} s", {"Retry-After": wait})
+            wait = int(verdict.retry_after_s) + 1
+            body = {"error": "locked", "reason": f"too many wrong PINs: wait {wait} s"}
+            return JSONResponse({**body, "retry_after_s": wait}, 429, {"Retry-After": str(wait)})
         if not verdict.ok:
-            return _error(401, "wrong PIN")
+            return JSONResponse({"error": "wrong_pin", "reason": "wrong PIN"}, status_code=401)
         response = JSONResponse({"ok": True})
         token = self.sessions.open()
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict")
         return response
 
+    async def operator_logout(self, request: Request) -> Response:
+        if not self.guard.origin_ok(request):
+            return _error(403, "wrong origin")
+        self.sessions.close(request.cookies.get(SESSION_COOKIE))
+        response = JSONResponse({"ok": True})
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
     async def operator_health(self, request: Request) -> Response:
         if not self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
-            return _error(401, "operator login required")
+            retry = self.gates.retry_after_s(_client(request)) if self.gates else 0.0
+            body = {"error": "operator login required", "retry_after_s": int(retry + 0.999)}
+            return JSONResponse(body, status_code=401, headers=NO_STORE)
         health = await run_in_threadpool(self.kiosk.health)
         view = await run_in_threadpool(self.kiosk.view)
-        summary = {key: view.get(key) for key in OPERATOR_VIEW_KEYS}
+        summary = {key: view[key] for key in OPERATOR_VIEW_KEYS}  # type: ignore[literal-required]
         return JSONResponse({"health": health, "view": summary}, headers=NO_STORE)
 
     async def operator_sync(self, request: Request) -> Response:
         if not self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
             return _error(401, "operator login required")
+        if not self.guard.origin_ok(request):
+            return _error(403, "wrong origin")
         if not _is_json(request):
             return _error(415, "send the body as application/json")
         await run_in_threadpool(self.kiosk.sync_now)
@@ -186,6 +253,25 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HostCheck:
+    """Refuses every request that does not name one of the screen's own hosts (DNS rebinding)."""
+
+    def __init__(self, app: ASGIApp, guard: ScreenGuard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.guard.host_ok(Request(scope)):
+            response = _error(421, "this screen answers only to the kiosk's own host names")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:

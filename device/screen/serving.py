@@ -24,6 +24,12 @@ class ScreenServer:
     thread: threading.Thread
     app: Starlette
 
+    @property
+    def launch_url(self) -> str:
+        """The address the kiosk's own browser is started on: it carries the screen secret."""
+        secret = getattr(self.app.state, "screen_secret", None)
+        return f"{self.url}/?key={secret}" if secret else self.url
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """End open event streams, then shut the server down and wait for its thread."""
         broadcaster = getattr(self.app.state, "broadcaster", None)

@@ -55,3 +55,31 @@ def test_time_embedder_reports_milliseconds_for_real_chips(litert_embedder: Lite
     timing = time_embedder(litert_embedder, chips, warmup=1)
     assert timing["embed_count"] == 3
     assert 0 < timing["embed_ms_p50"] <= timing["embed_ms_p90"]
+
+
+def test_without_genuine_pairs_there_is_no_eer() -> None:
+    # GIVEN one photo per identity (as in a smile-only set) WHEN the metrics are computed
+    embeddings = {"a": [unit([0, 0])], "b": [unit([1, 1])], "c": [unit([2, 0])]}
+    metrics = verification_metrics(embeddings)
+    # THEN there is no error rate, and the result says why
+    assert metrics["pairs_genuine"] == 0 and metrics["pairs_impostor"] == 3
+    assert metrics["eer"] is None and metrics["fnmr_at_fmr_1e-3"] is None
+    assert "no genuine pairs" in metrics["eer_note"]
+
+
+def test_streamed_rates_agree_with_the_exact_pairwise_ones() -> None:
+    # GIVEN 40 people with 5 noisy photos each around their own centre
+    rng = np.random.default_rng(3)
+    centres = rng.normal(0, 0.5 / np.sqrt(8), (40, 8))
+    embeddings = {
+        f"p{i}": [c + rng.normal(0, 0.08, 8) for _ in range(5)] for i, c in enumerate(centres)
+    }
+    # WHEN computed streamed (histograms) and from every pair in memory
+    streamed = verification_metrics(embeddings)
+    genuine, impostor = pair_distances(embeddings)
+    exact_eer, _ = equal_error_rate(genuine, impostor)
+    # THEN the counts are equal and the error rates agree to the histogram's resolution
+    assert (streamed["pairs_genuine"], streamed["pairs_impostor"]) == (genuine.size, impostor.size)
+    assert streamed["eer"] == pytest.approx(exact_eer, abs=2 / genuine.size)
+    exact_fnmr = fnmr_at_fmr(genuine, impostor, 1e-3)
+    assert streamed["fnmr_at_fmr_1e-3"] == pytest.approx(exact_fnmr, abs=2 / genuine.size)

@@ -22,8 +22,9 @@ class Page:
         self.wait = WebDriverWait(driver, wait_s)
 
     def open(self, path: str = "/") -> None:
-        self.driver.get(self.screen.url + path)
-        self.driver.execute_script("localStorage.clear()")
+        """Launch as the kiosk does (the secret becomes a cookie), then open `path` afresh."""
+        self.driver.get(self.screen.launch_url)
+        self.driver.execute_script("localStorage.clear(); sessionStorage.clear()")
         self.driver.get(self.screen.url + path)
 
     def wait_phase(self, phase: str) -> None:
@@ -38,6 +39,18 @@ class Page:
 
     def element(self, css: str) -> Any:
         return self.driver.find_element(self.by.CSS_SELECTOR, css)
+
+    def visible(self, css: str) -> Any:
+        """The one displayed element matching `css` (several screens share test ids)."""
+        shown = [
+            e for e in self.driver.find_elements(self.by.CSS_SELECTOR, css) if e.is_displayed()
+        ]
+        assert len(shown) == 1, f"{len(shown)} displayed elements match {css}"
+        return shown[0]
+
+    def tap(self, testid: str) -> None:
+        """Tap the displayed control with this data-testid."""
+        self.visible(f"[data-testid='{testid}']").click()
 
     def visible_text(self, css: str) -> str:
         element = self.element(css)

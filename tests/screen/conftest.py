@@ -71,6 +71,11 @@ class RunningScreen:
     def url(self) -> str:
         return self.server.url
 
+    @property
+    def launch_url(self) -> str:
+        """The address the kiosk's own browser starts on (it carries the screen secret)."""
+        return self.server.launch_url
+
 
 def start_screen(kiosk: StepKiosk, pin: str | None = OPERATOR_PIN) -> RunningScreen:
     """Serve `kiosk`'s screen on an ephemeral port."""

@@ -26,6 +26,7 @@ class KioskScreen:
 
     setup: Any  # device.demo.DemoSetup
     url: str
+    launch_url: str
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def kiosk_screen(tmp_path: Path) -> Iterator[KioskScreen]:
         app = create_screen_app(setup.kiosk, setup.config.screen, OPERATOR_PIN)
         server = serve_screen_in_thread(app, "127.0.0.1", 0)
         stack.callback(server.stop)
-        yield KioskScreen(setup, server.url)
+        yield KioskScreen(setup, server.url, server.launch_url)
 
 
 def _sell(page: Page, kiosk_screen: KioskScreen, method_button: str, name: str) -> None:
@@ -53,11 +54,14 @@ def _sell(page: Page, kiosk_screen: KioskScreen, method_button: str, name: str) 
     kiosk.add_item("Flat white", 1, 350)  # what the barcode scanner does
     kiosk.add_item("Croissant", 2, 275)
     page.wait_phase("basket")
-    assert page.visible_text("section[data-for=basket] [data-bind=total]") == "EUR 9.00"
+    assert page.visible_text("[data-testid=amount]") == "EUR 9.00"
     page.click("#pay")
     page.wait_phase("choose_payment")
     page.shot(f"{name}-1-choose")
     page.click(method_button)
+    if method_button == "#method-face":
+        page.wait_until(lambda: page.element("#consent-agree").is_displayed())
+        page.click("#consent-agree")
     # The real pipeline may move on within a frame or two: shoot whichever screen is up.
     after = {"smile_prompt", "qr_wait", "authorizing", "approved"}
     page.wait_until(lambda: page.element("body").get_attribute("data-phase") in after)
@@ -101,7 +105,31 @@ def test_smile_qr_and_offline_sales_through_the_real_kiosk_and_its_screen(
     assert page.element("#approved-offline").is_displayed()
     backlog = kiosk_screen.setup.kiosk.services.queue.status().backlog_count
     assert backlog >= 1
-    page.wait_until(lambda: f"sync: {backlog} (" in page.visible_text("#offline-banner"))
+    banner = "Offline: your payment will be confirmed later"
+    page.wait_until(lambda: page.visible_text("#offline-banner") == banner)
     page.shot("offline-4-banner")
     records = kiosk_screen.setup.kiosk.services.queue.records()
     assert sorted(r.offline for r in records) == [False, False, True]
+    # AND each face sale began with a consent record on the kiosk
+    consents = kiosk_screen.setup.kiosk.consents.records()
+    assert len(consents) == 2 and {c["version"] for c in consents} == {"face-pay-v1"}
+
+
+def test_a_demo_face_sale_over_the_step_up_amount_succeeds(kiosk_screen: KioskScreen) -> None:
+    from device.checkout import Phase
+
+    # GIVEN the demo kiosk and its customer, who knows their step-up digits
+    kiosk = kiosk_screen.setup.kiosk
+    phases: list[str] = []
+    kiosk.subscribe(lambda view: phases.append(view["phase"]))
+    step_up_minor = kiosk.config.face.step_up_amount_minor
+    # WHEN they pay a basket at the step-up amount with their face
+    kiosk.add_item("Hamper", 1, step_up_minor)
+    kiosk.wait_for(Phase.BASKET, 5)
+    kiosk.pay()
+    kiosk.wait_for(Phase.CHOOSE_PAYMENT, 5)
+    kiosk.choose_payment("face")
+    # THEN the keypad asked for the digits, the customer typed them, and the sale is approved
+    state = kiosk.wait_for(Phase.APPROVED, SALE_WAIT_S)
+    assert "step_up" in phases
+    assert state.match is not None and state.match.customer_id == kiosk_screen.setup.customer_id

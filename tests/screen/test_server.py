@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import cast
@@ -16,9 +17,12 @@ import httpx
 import pytest
 
 from base.errors import ConfigError, SmilepayError
+from device.checkout import DECLINE_CODES, Phase
+from device.ports import HealthReport
 from device.screen.broadcast import ViewBroadcaster
 from device.screen.config import ScreenConfig
-from device.screen.operator import FREE_ATTEMPTS, PinGate, read_operator_pin
+from device.screen.guard import SCREEN_COOKIE
+from device.screen.operator import FREE_ATTEMPTS, PinGate, PinGates, read_operator_pin
 from device.screen.server import STATIC, create_screen_app, serve_screen_in_thread
 from tests.screen.conftest import OPERATOR_PIN, RunningScreen, start_screen
 from tests.screen.step_kiosk import StepKiosk
@@ -44,12 +48,23 @@ def plain_screen() -> Iterator[RunningScreen]:
 
 @pytest.fixture
 def http(plain_screen: RunningScreen) -> Iterator[httpx.Client]:
+    """The kiosk's own browser: launched on the secret URL, so it holds the screen cookie."""
+    with httpx.Client(base_url=plain_screen.url, timeout=10) as client:
+        assert client.get(plain_screen.launch_url.removeprefix(plain_screen.url)).status_code == 303
+        assert client.cookies.get(SCREEN_COOKIE)
+        yield client
+
+
+@pytest.fixture
+def stranger(plain_screen: RunningScreen) -> Iterator[httpx.Client]:
+    """Any other client on the device: no screen secret."""
     with httpx.Client(base_url=plain_screen.url, timeout=10) as client:
         yield client
 
 
 def test_actions_reach_the_kiosk(plain_screen: RunningScreen, http: httpx.Client) -> None:
-    assert http.post("/api/items", json={"name": "Tea", "quantity": 2, "unit_minor": 250}).json()
+    assert http.post("/api/items", json={"item_id": "tea"}).json()
+    assert http.post("/api/quantity", json={"index": 0, "delta": 1}).status_code == 200
     assert http.post("/api/pay", json={}).status_code == 200
     assert http.post("/api/payment", json={"method": "merchant_qr"}).status_code == 200
     view = plain_screen.kiosk.view()
@@ -57,15 +72,86 @@ def test_actions_reach_the_kiosk(plain_screen: RunningScreen, http: httpx.Client
     assert view["total_minor"] == 500
 
 
+def test_without_the_screen_secret_nothing_is_served_but_the_page(
+    plain_screen: RunningScreen, stranger: httpx.Client
+) -> None:
+    # GIVEN a client that never got the launch URL (another program, another browser)
+    # THEN it may load the page, but not act, watch the stream or see the camera
+    assert stranger.get("/").status_code == 200
+    assert stranger.post("/api/items", json={"item_id": "tea"}).status_code == 403
+    assert stranger.get("/events").status_code == 401
+    assert stranger.get("/camera.jpg").status_code == 401
+    # AND a wrong secret in the launch URL earns no cookie
+    assert stranger.get("/?key=guess").status_code == 200
+    assert stranger.post("/api/pay", json={}).status_code == 403
+    assert plain_screen.kiosk.view()["items"] == []
+
+
+def test_a_foreign_host_or_origin_is_refused(
+    plain_screen: RunningScreen, http: httpx.Client
+) -> None:
+    # GIVEN the kiosk's own browser cookie WHEN a DNS-rebinding page (Host: evil.example) asks
+    rebound = http.post("/api/items", json={"item_id": "tea"}, headers={"host": "evil.example"})
+    # THEN no host but the screen's own is answered
+    assert rebound.status_code == 421
+    assert http.get("/", headers={"host": "evil.example:8080"}).status_code == 421
+    # AND a request from another origin is refused even with the cookie
+    foreign = {"origin": "http://evil.example"}
+    assert http.post("/api/items", json={"item_id": "tea"}, headers=foreign).status_code == 403
+    own = {"origin": plain_screen.url}
+    assert http.post("/api/items", json={"item_id": "tea"}, headers=own).status_code == 200
+    assert http.get("/", headers={"host": "localhost"}).status_code == 200
+
+
+def test_a_repeated_tap_within_300_ms_counts_once(
+    plain_screen: RunningScreen, http: httpx.Client
+) -> None:
+    # WHEN the same product is posted twice at once THEN one is added
+    first = http.post("/api/items", json={"item_id": "tea"}).json()
+    second = http.post("/api/items", json={"item_id": "tea"}).json()
+    assert (first, second) == ({"ok": True}, {"ok": True, "repeated": True})
+    assert [i["quantity"] for i in plain_screen.kiosk.view()["items"]] == [1]
+    # AND a different control right after counts
+    assert http.post("/api/items", json={"item_id": "bun"}).json() == {"ok": True}
+    time.sleep(0.31)
+    assert http.post("/api/items", json={"item_id": "bun"}).json() == {"ok": True}
+    assert [i["quantity"] for i in plain_screen.kiosk.view()["items"]] == [1, 2]
+
+
+def test_face_payment_from_the_screen_needs_the_consent_and_records_it(
+    plain_screen: RunningScreen, http: httpx.Client
+) -> None:
+    http.post("/api/items", json={"item_id": "tea"})
+    http.post("/api/pay", json={})
+    refused = http.post("/api/payment", json={"method": "face"})
+    assert refused.status_code == 400 and "consent" in refused.json()["error"]
+    old = http.post("/api/payment", json={"method": "face", "consent": "face-pay-v0"})
+    assert old.status_code == 409 and plain_screen.kiosk.consents == []
+    ok = http.post("/api/payment", json={"method": "face", "consent": "face-pay-v1"})
+    assert ok.status_code == 200
+    assert plain_screen.kiosk.consents == ["face-pay-v1"]
+    assert plain_screen.kiosk.view()["phase"] == "face_capture"
+
+
+def test_names_on_the_stream_are_masked(plain_screen: RunningScreen) -> None:
+    kiosk = plain_screen.kiosk
+    kiosk.add_item("Tea", 1, 250)
+    kiosk.pay()
+    kiosk.choose_payment("face")
+    time.sleep(1.0)
+    kiosk.decide_face("step_up", name="Eileen Astronaut")
+    assert kiosk.view()["match_name"] == "E. A***"
+
+
 @pytest.mark.parametrize(
     ("action", "body", "reason"),
     [
         ("items", b"{not json", "body is not valid JSON"),
         ("items", b"[1, 2]", "body must be a JSON object"),
-        ("items", b'{"name": "Tea", "quantity": 0, "unit_minor": 250}', "quantity: Input should"),
-        ("items", b'{"name": "Tea", "quantity": "2", "unit_minor": 250}', "quantity: Input should"),
-        ("items", b'{"name": "", "quantity": 1, "unit_minor": 250}', "name: String should"),
-        ("items", b'{"name": "Tea", "quantity": 1}', "unit_minor: Field required"),
+        ("items", b'{"name": "Tea", "unit_minor": 1}', "name: unknown field"),
+        ("items", b'{"item_id": ""}', "item_id: String should"),
+        ("items", b"{}", "item_id: Field required"),
+        ("quantity", b'{"index": 0, "delta": 5}', "delta: Input should be -1 or 1"),
         ("payment", b'{"method": "cash"}', "method: Input should be 'face'"),
         ("digits", b'{"digits": "12ab"}', "digits: String should match pattern"),
         ("pay", b'{"now": true}', "now: unknown field"),
@@ -76,7 +162,7 @@ def test_a_bad_body_is_refused_with_the_reason_and_loses_nothing_accepted(
     plain_screen: RunningScreen, http: httpx.Client, action: str, body: bytes, reason: str
 ) -> None:
     # GIVEN an item already in the basket
-    http.post("/api/items", json={"name": "Bun", "quantity": 1, "unit_minor": 300})
+    http.post("/api/items", json={"item_id": "bun"})
     # WHEN a bad request arrives
     response = http.post(
         f"/api/{action}", content=body, headers={"content-type": "application/json"}
@@ -84,7 +170,7 @@ def test_a_bad_body_is_refused_with_the_reason_and_loses_nothing_accepted(
     # THEN 400 names what was wrong, and the basket is as it was
     assert response.status_code == 400
     assert reason in response.json()["error"]
-    assert [i["name"] for i in plain_screen.kiosk.view()["items"]] == ["Bun"]
+    assert [i["name"] for i in plain_screen.kiosk.view()["items"]] == ["Sesame bun"]
 
 
 def test_an_unknown_action_is_404_and_a_form_post_is_415(http: httpx.Client) -> None:
@@ -94,13 +180,13 @@ def test_an_unknown_action_is_404_and_a_form_post_is_415(http: httpx.Client) -> 
 
 
 def test_the_event_stream_sends_the_view_at_once_then_every_change(
-    plain_screen: RunningScreen,
+    plain_screen: RunningScreen, http: httpx.Client
 ) -> None:
     phases: list[str] = []
     seen = threading.Condition()
 
     def listen() -> None:
-        with httpx.stream("GET", plain_screen.url + "/events", timeout=10) as response:
+        with http.stream("GET", "/events") as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             for line in response.iter_lines():
                 if line.startswith("data: "):
@@ -144,7 +230,7 @@ def test_a_slow_stream_skips_to_the_newest_view() -> None:
     assert asyncio.run(views_after_burst()) == ["choose_payment"]
 
 
-def test_a_quiet_stream_carries_heartbeat_comments() -> None:
+def test_a_quiet_stream_carries_pings_the_page_can_see() -> None:
     async def first_chunks() -> list[str]:
         broadcaster = ViewBroadcaster(StepKiosk(), heartbeat_s=0.05)
         broadcaster.start()
@@ -157,14 +243,16 @@ def test_a_quiet_stream_carries_heartbeat_comments() -> None:
     chunks = asyncio.run(first_chunks())
     assert chunks[0] == "retry: 1000\n\n"
     assert chunks[1].startswith("data: {")
-    assert chunks[2] == ": heartbeat\n\n"
+    assert chunks[2] == "event: ping\ndata: {}\n\n"
 
 
-def test_stopping_the_server_ends_open_streams(plain_screen: RunningScreen) -> None:
+def test_stopping_the_server_ends_open_streams(
+    plain_screen: RunningScreen, http: httpx.Client
+) -> None:
     ended = threading.Event()
 
     def listen() -> None:
-        with httpx.stream("GET", plain_screen.url + "/events", timeout=10) as response:
+        with http.stream("GET", "/events") as response:
             for _ in response.iter_lines():
                 pass
         ended.set()
@@ -200,8 +288,10 @@ def test_the_operator_api_needs_the_pin_and_then_requests_a_sync(
     assert http.post("/operator/login", json={"pin": "0000"}).status_code == 401
     assert http.post("/operator/login", json={"pin": OPERATOR_PIN}).status_code == 200
     status = http.get("/api/operator/health").json()
-    assert status["health"]["camera"] == "ok"
+    assert status["health"]["camera"]["state"] == "ok"
+    assert status["health"]["limits_left"] == {"amount_minor": 20_000, "count": 20}
     assert status["view"]["online"] is True
+    assert set(status["health"]) == set(HealthReport.__annotations__)
     assert http.post("/api/operator/sync", json={}).status_code == 202
     assert plain_screen.kiosk.sync_requests == 1
 
@@ -215,6 +305,24 @@ def test_repeated_wrong_pins_lock_the_operator_page_even_for_the_right_pin(
     assert locked.status_code == 429
     assert int(locked.headers["retry-after"]) >= 30
     assert http.post("/operator/login", json={"pin": OPERATOR_PIN}).status_code == 429
+    # AND the page can show the countdown
+    assert http.get("/api/operator/health").json()["retry_after_s"] >= 29
+
+
+def test_a_lock_out_holds_only_the_client_that_typed_the_wrong_pins() -> None:
+    gates = PinGates("2468", clock=lambda: 0.0)
+    for _ in range(FREE_ATTEMPTS):
+        gates.attempt("10.0.0.9", "0000")
+    assert gates.attempt("10.0.0.9", "2468").retry_after_s > 0
+    assert gates.attempt("127.0.0.1", "2468").ok
+    assert gates.retry_after_s("127.0.0.1") == 0
+
+
+def test_logout_ends_the_operator_session(http: httpx.Client) -> None:
+    assert http.post("/operator/login", json={"pin": OPERATOR_PIN}).status_code == 200
+    assert http.get("/api/operator/health").status_code == 200
+    assert http.post("/operator/logout", json={}).status_code == 200
+    assert http.get("/api/operator/health").status_code == 401
 
 
 def test_without_a_configured_pin_the_operator_page_stays_closed() -> None:
@@ -264,13 +372,61 @@ def test_the_page_references_nothing_outside_the_kiosk() -> None:
         assert urls == [], f"{path.name} refers to {urls}"
 
 
-def test_english_and_chinese_cover_every_string_on_the_page() -> None:
+def _used_keys() -> set[str]:
+    """Every string key the pages and scripts use, and one per reason code and phase."""
+    used: set[str] = set()
+    for name in ("index.html", "operator.html"):
+        used |= set(re.findall(r'data-i18n="([^"]+)"', (STATIC / name).read_text(encoding="utf-8")))
+    for name in ("screen.js", "operator.js"):
+        used |= set(re.findall(r'\bt\("([a-z_0-9]+)"', (STATIC / name).read_text(encoding="utf-8")))
+    used |= {f"guidance_{key}" for key in GUIDANCE_KEYS}
+    used |= {f"reason_{code}" for code in reason_codes()}
+    used |= {f"phase_{phase.value}" for phase in Phase} | {"language_name"}
+    return used
+
+
+def reason_codes() -> set[str]:
+    """Every reason code the kiosk can put on screen (read from the code that sets them)."""
+    import device
+
+    codes = {"unknown", "code_rejected", "declined", "offline_limit", "fault"}
+    for path in Path(device.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        codes |= set(re.findall(r'reason="([a-z_]+)"', text))
+        if path.name == "codes_input.py":  # CodeRejected(at, text, code)
+            codes |= set(re.findall(r',\s*"([a-z][a-z_]+)"\s*\)', text))
+        codes |= set(re.findall(r'_back_to_choice\([^)]*?"([a-z_]+)"\)', text, re.S))
+        codes |= set(re.findall(r'_to_error\([^)]*?"([a-z_]+)"\)', text, re.S))
+        codes |= set(re.findall(r'_result\([^)]*?"([a-z_]+)"\s*\)', text, re.S))
+    codes |= set(DECLINE_CODES.values()) | {"no_match", "not_live", "no_face", "face_failed"}
+    return codes
+
+
+LANGUAGES = sorted(json.loads((STATIC / "strings.json").read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_key_the_screen_uses_is_translated(language: str) -> None:
+    # GIVEN every key used by the pages, the scripts, the reason codes and the phases
     strings = json.loads((STATIC / "strings.json").read_text(encoding="utf-8"))
-    assert set(strings["en"]) == set(strings["zh"])
-    page = (STATIC / "index.html").read_text(encoding="utf-8")
-    used = set(re.findall(r'data-i18n="([^"]+)"', page))
-    assert used <= set(strings["en"])
-    assert {f"guidance_{key}" for key in GUIDANCE_KEYS} <= set(strings["en"])
+    # THEN each language has a non-empty text for each (a missing key fails here)
+    missing = sorted(k for k in _used_keys() if not strings[language].get(k, "").strip())
+    assert missing == []
+
+
+def test_every_language_has_the_same_keys_and_placeholders() -> None:
+    strings = json.loads((STATIC / "strings.json").read_text(encoding="utf-8"))
+    english = strings["en"]
+    for language, table in strings.items():
+        assert set(table) == set(english), f"{language}: {set(table) ^ set(english)}"
+        for key, text in table.items():
+            wanted = set(re.findall(r"{[a-z_]+}", english[key]))
+            assert set(re.findall(r"{[a-z_]+}", text)) == wanted, f"{language}.{key}"
+
+
+def test_a_language_without_strings_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"screen\.languages"):
+        create_screen_app(StepKiosk(), ScreenConfig(languages=("en", "fr")), None)
 
 
 def test_a_busy_port_is_a_clear_error() -> None:
@@ -287,10 +443,9 @@ def test_the_page_learns_the_languages_on_offer_first_one_default() -> None:
     app = create_screen_app(StepKiosk(), ScreenConfig(languages=("zh", "en")), None)
     server = serve_screen_in_thread(app, "127.0.0.1", 0)
     try:
-        assert httpx.get(server.url + "/screen.json").json() == {
-            "languages": ["zh", "en"],
-            "catalogue": [],
-        }
+        settings = httpx.get(server.url + "/screen.json").json()
+        assert settings["languages"] == ["zh", "en"]
+        assert settings["consent_version"] == "face-pay-v1"
     finally:
         server.stop()
 

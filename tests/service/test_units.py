@@ -128,13 +128,17 @@ def test_the_browser_shows_the_kiosk_page_full_screen_and_reaches_nothing_else()
     command = screen["ExecStart"][0]
     for flag in (
         "--kiosk",
-        "--app=http://127.0.0.1:8080",
+        '--app="$$(cat /run/smilepay-kiosk/screen-url)"',  # the URL carries the screen secret
         "--noerrdialogs",
         "--disable-session-crashed-bubble",
     ):
         assert flag in command
     assert screen["IPAddressAllow"] == ["localhost"] and screen["IPAddressDeny"] == ["any"]
     assert "smilepay-kiosk.service" in screen["After"][0]
+    # AND the kiosk keeps that URL where only its group (the browser's user) can read it
+    kiosk = directives("smilepay-kiosk.service")
+    assert kiosk["RuntimeDirectory"] == ["smilepay-kiosk"]
+    assert kiosk["RuntimeDirectoryMode"] == ["0750"]
 
 
 @needs_analyze

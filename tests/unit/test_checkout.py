@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from device.checkout import (
     MAX_STEP_UP_ATTEMPTS,
     AuthorizeSale,
+    Back,
     BasketItem,
     CameraLost,
     CameraRestored,
@@ -32,6 +33,7 @@ from device.checkout import (
     Phase,
     PrintReceipt,
     PulseRelay,
+    QuantityChanged,
     SaleApproved,
     SaleDeclined,
     SetLight,
@@ -40,6 +42,7 @@ from device.checkout import (
     StartFaceSession,
     State,
     StepUpChecked,
+    StillHere,
     StopCodeScan,
     StopFaceSession,
     Tick,
@@ -55,7 +58,12 @@ IDLE = State()
 BASKET = State(phase=Phase.BASKET, items=(COFFEE,), deadline=120.0)
 CHOOSE = replace(BASKET, phase=Phase.CHOOSE_PAYMENT, sale_id="sale-1", deadline=60.0)
 FACE = replace(
-    CHOOSE, phase=Phase.FACE_CAPTURE, method=Method.FACE, deadline=25.0, last_face_at=0.0
+    CHOOSE,
+    phase=Phase.FACE_CAPTURE,
+    method=Method.FACE,
+    deadline=25.0,
+    last_face_at=0.0,
+    amount_shown_at=0.0,
 )
 SMILE = replace(FACE, phase=Phase.SMILE_PROMPT, guidance="now_smile")
 STEP_UP = replace(FACE, phase=Phase.STEP_UP, match=ALICE, deadline=30.0)
@@ -281,6 +289,77 @@ TRANSITIONS = [
         [],
     ),
     (
+        "a smile before the amount was on screen 1 s does not pay: the face is looked at again",
+        SMILE,
+        FaceDecided(0.99, "pay", ALICE),
+        Phase.SMILE_PROMPT,
+        [StopFaceSession, StartFaceSession],
+    ),
+    (
+        "a smile exactly 1 s after the amount appeared pays",
+        SMILE,
+        FaceDecided(1.0, "pay", ALICE),
+        Phase.AUTHORIZING,
+        [StopFaceSession, AuthorizeSale],
+    ),
+    (
+        "an early step-up match is looked at again too",
+        FACE,
+        FaceDecided(0.5, "step_up", ALICE),
+        Phase.FACE_CAPTURE,
+        [StopFaceSession, StartFaceSession],
+    ),
+    (
+        "a smile with no record of the amount on screen never pays",
+        replace(SMILE, amount_shown_at=None),
+        FaceDecided(50, "pay", ALICE),
+        Phase.SMILE_PROMPT,
+        [StopFaceSession, StartFaceSession],
+    ),
+    ("plus on a line keeps the basket", BASKET, QuantityChanged(1, 0, 1), Phase.BASKET, []),
+    (
+        "minus on the only line of one empties to idle",
+        BASKET,
+        QuantityChanged(1, 0, -1),
+        Phase.IDLE,
+        [SetLight],
+    ),
+    ("plus on a missing line is ignored", BASKET, QuantityChanged(1, 3, 1), Phase.BASKET, []),
+    ("a jump of two is not a tap", BASKET, QuantityChanged(1, 0, 2), Phase.BASKET, []),
+    ("back from the choice keeps the basket", CHOOSE, Back(2), Phase.BASKET, []),
+    ("back from face capture", FACE, Back(2), Phase.CHOOSE_PAYMENT, [StopFaceSession, SetLight]),
+    (
+        "back from the smile prompt",
+        SMILE,
+        Back(2),
+        Phase.CHOOSE_PAYMENT,
+        [StopFaceSession, SetLight],
+    ),
+    ("back from step-up", STEP_UP, Back(2), Phase.CHOOSE_PAYMENT, [StopFaceSession, SetLight]),
+    ("back from QR wait", QR, Back(2), Phase.CHOOSE_PAYMENT, [StopCodeScan, SetLight]),
+    ("back from our QR", MQR, Back(2), Phase.CHOOSE_PAYMENT, [SetLight]),
+    ("pay another way after a decline", DECLINED, Back(2, "s2"), Phase.CHOOSE_PAYMENT, [SetLight]),
+    (
+        "pay another way after an offline refusal",
+        LIMIT,
+        Back(2, "s2"),
+        Phase.CHOOSE_PAYMENT,
+        [SetLight],
+    ),
+    ("no other way without a new sale id", DECLINED, Back(2), Phase.DECLINED, []),
+    ("back while recording is refused", AUTH, Back(2, "s2"), Phase.AUTHORIZING, []),
+    ("back after approval is refused", APPROVED, Back(2, "s2"), Phase.APPROVED, []),
+    (
+        "back after an error is refused (the sale may yet land)",
+        ERROR,
+        Back(2, "s2"),
+        Phase.ERROR,
+        [],
+    ),
+    ("still here in the basket", BASKET, StillHere(100), Phase.BASKET, []),
+    ("still here while recording changes nothing", AUTH, StillHere(10), Phase.AUTHORIZING, []),
+    ("still here in front of the camera", FACE, StillHere(5), Phase.FACE_CAPTURE, []),
+    (
         "late sale result in idle is ignored",
         IDLE,
         SaleApproved(2, "x", offline=True),
@@ -356,6 +435,143 @@ def test_camera_back_allows_smile_payment_again() -> None:
     assert after.phase == Phase.FACE_CAPTURE and [type(c) for c in commands] == [StartFaceSession]
 
 
+def test_the_same_product_at_the_same_price_merges_into_one_line() -> None:
+    # GIVEN a basket with a coffee WHEN another coffee (same price) is added
+    after, _ = step(BASKET, ItemAdded(2, COFFEE))
+    # THEN one line of two coffees
+    assert after.items == (BasketItem("coffee", 2, 1250),)
+    # AND a coffee at another price is a line of its own
+    after, _ = step(after, ItemAdded(3, BasketItem("coffee", 1, 999)))
+    assert [i.quantity for i in after.items] == [2, 1]
+
+
+def test_catalogue_items_merge_by_id() -> None:
+    tea = BasketItem("Green tea", 1, 250, item_id="tea")
+    after, _ = step(IDLE, ItemAdded(1, tea))
+    after, _ = step(after, ItemAdded(2, BasketItem("Grüner Tee", 1, 250, item_id="tea")))
+    assert len(after.items) == 1 and after.items[0].quantity == 2
+
+
+def test_plus_and_minus_change_the_line_and_the_total() -> None:
+    after, _ = step(BASKET, QuantityChanged(1, 0, 1))
+    assert after.items[0].quantity == 2 and after.total_minor == 2500
+    after, _ = step(after, QuantityChanged(2, 0, -1))
+    assert after.items[0].quantity == 1 and after.total_minor == 1250
+
+
+def test_still_here_restarts_the_step_clock() -> None:
+    after, _ = step(BASKET, StillHere(100))
+    assert after.deadline == 100 + after.timeouts.basket
+
+
+def test_still_here_in_front_of_the_camera_restarts_the_walk_away_clock() -> None:
+    after, _ = step(FACE, StillHere(6))
+    assert after.last_face_at == 6 and after.deadline == 6 + after.timeouts.face
+    assert step(after, Tick(13))[0].phase == Phase.FACE_CAPTURE  # 8 s walk-away not yet due
+
+
+NEXT_TIMEOUTS = [
+    ("basket", BASKET, 100.0, (20.0, Phase.IDLE)),
+    ("choice", CHOOSE, 50.0, (10.0, Phase.IDLE)),
+    ("face: walking away comes first", FACE, 5.0, (3.0, Phase.IDLE)),
+    (
+        "face: the capture time comes first",
+        replace(FACE, last_face_at=20.0),
+        22.0,
+        (3.0, Phase.CHOOSE_PAYMENT),
+    ),
+    ("QR wait", QR, 55.0, (5.0, Phase.CHOOSE_PAYMENT)),
+    ("recording", AUTH, 15.0, (5.0, Phase.ERROR)),
+    ("past due", BASKET, 130.0, (0.0, Phase.IDLE)),
+    ("idle", IDLE, 1.0, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "now", "expected"), [r[1:] for r in NEXT_TIMEOUTS], ids=[r[0] for r in NEXT_TIMEOUTS]
+)
+def test_next_timeout_says_when_and_where_the_machine_moves_on(
+    given: State, now: float, expected: tuple[float, Phase] | None
+) -> None:
+    from device.checkout import next_timeout
+
+    assert next_timeout(given, now) == expected
+
+
+def test_pay_another_way_uses_the_new_sale_id_and_clears_the_refusal() -> None:
+    after, _ = step(DECLINED, Back(5, "sale-2"))
+    assert (after.sale_id, after.notice, after.reason, after.items) == (
+        "sale-2",
+        None,
+        None,
+        (COFFEE,),
+    )
+
+
+def test_back_from_the_choice_forgets_the_sale_id() -> None:
+    after, _ = step(CHOOSE, Back(5))
+    assert after.sale_id is None and after.items == (COFFEE,)
+
+
+def test_face_capture_records_when_the_amount_went_on_screen() -> None:
+    after, _ = step(CHOOSE, PaymentChosen(7.5, Method.FACE))
+    assert after.amount_shown_at == 7.5
+
+
+REASONS = [
+    ("no match", SMILE, FaceDecided(2, "no_match"), "no_match"),
+    ("not live", SMILE, FaceDecided(2, "not_live", reason="blink missing"), "not_live"),
+    ("no face", FACE, FaceDecided(2, "no_face"), "no_face"),
+    ("smile too slow", replace(FACE, last_face_at=25.0), Tick(26), "smile_timeout"),
+    ("QR wait too slow", QR, Tick(61), "timed_out"),
+    ("no answer", AUTH, Tick(21), "no_answer"),
+    ("camera lost", FACE, CameraLost(2, "/dev/video0 gone"), "camera_unavailable"),
+    ("wrong digits", STEP_UP, StepUpChecked(4, False), "step_up_mismatch"),
+    (
+        "digits wrong too often",
+        replace(STEP_UP, step_up_attempts=MAX_STEP_UP_ATTEMPTS - 1),
+        StepUpChecked(4, False),
+        "step_up_failed",
+    ),
+    (
+        "rejected code",
+        QR,
+        CodeRejected(2, "WeChat Pay codes ...", "wallet_not_accepted"),
+        "wallet_not_accepted",
+    ),
+    (
+        "decline",
+        AUTH,
+        SaleDeclined(3, "insufficient funds", "insufficient_funds"),
+        "insufficient_funds",
+    ),
+    (
+        "offline limit",
+        AUTH,
+        OfflineLimitReached(3, "offline sale of 5040 is over ..."),
+        "offline_limit",
+    ),
+    ("fault", AUTH, Fault(3, "disk full"), "fault"),
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "event", "reason"), [r[1:] for r in REASONS], ids=[r[0] for r in REASONS]
+)
+def test_every_notice_carries_a_reason_code(given: State, event: object, reason: str) -> None:
+    # WHEN something goes wrong THEN the state names it by a code the screen translates
+    after, _ = step(given, event)  # type: ignore[arg-type]
+    assert after.reason == reason
+
+
+def test_decline_reasons_from_the_ledger_become_codes() -> None:
+    from device.checkout import decline_code
+
+    assert decline_code("insufficient funds") == "insufficient_funds"
+    assert decline_code("something new") == "declined"
+    assert decline_code(None) == "declined"
+
+
 EVENTS = st.one_of(
     st.builds(Tick, st.floats(0, 1000)),
     st.builds(ItemAdded, st.floats(0, 1000), st.just(COFFEE)),
@@ -380,6 +596,9 @@ EVENTS = st.one_of(
     st.builds(SaleApproved, st.floats(0, 1000), st.just("sale-x"), st.booleans()),
     st.builds(SaleDeclined, st.floats(0, 1000), st.just("no funds")),
     st.builds(Cancel, st.floats(0, 1000)),
+    st.builds(Back, st.floats(0, 1000), st.sampled_from([None, "sale-y"])),
+    st.builds(StillHere, st.floats(0, 1000)),
+    st.builds(QuantityChanged, st.floats(0, 1000), st.integers(-1, 3), st.sampled_from([-1, 1])),
     st.builds(CameraLost, st.floats(0, 1000), st.just("gone")),
     st.builds(Fault, st.floats(0, 1000), st.just("boom")),
 )
@@ -396,6 +615,10 @@ def test_any_event_sequence_keeps_the_machine_consistent(events: list[object]) -
         for command in commands:
             if isinstance(command, AuthorizeSale):
                 assert command.amount_minor > 0 and command.sale_id
+                # AND a face sale only once the amount had been on screen for 1 s
+                if command.method == Method.FACE:
+                    assert state.amount_shown_at is not None
+                    assert event.at - state.amount_shown_at >= 1.0  # type: ignore[attr-defined]
         # AND idle always means an empty basket, and a waiting phase always has a deadline
         assert state.phase != Phase.IDLE or state.items == ()
         assert state.phase == Phase.IDLE or state.deadline is not None
