@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import secrets
@@ -21,6 +22,11 @@ from base.errors import CodeRejected
 
 PREFIX = "SPT1"
 MAX_TOKEN_CHARS = 512
+# A token is a payment code, refreshed by the customer's app like a wallet's: a screenshot of it
+# is worth little for long, and it pays once (its nonce is spent; see nonce_hash).
+DEFAULT_TTL_S = 60
+MAX_TTL_S = 600
+CLOCK_SKEW_S = 30  # how far the issuer's clock may run ahead of the verifier's
 _PART = re.compile(r"[A-Za-z0-9_-]+")
 _CUSTOMER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -64,8 +70,8 @@ def canonical_json(claims: CustomerToken) -> bytes:
 
 def issue_token(customer_id: str, issuer_key: Ed25519PrivateKey, ttl_s: int, now: float) -> str:
     """A token for `customer_id` valid for `ttl_s` seconds from `now` (unix seconds)."""
-    if ttl_s <= 0:
-        raise TokenRejected(f"ttl_s must be positive, got {ttl_s}")
+    if not 0 < ttl_s <= MAX_TTL_S:
+        raise TokenRejected(f"ttl_s must be from 1 to {MAX_TTL_S} seconds, got {ttl_s}")
     claims = CustomerToken(customer_id, int(now) + int(ttl_s), secrets.token_urlsafe(16))
     _check_claims(claims)
     signed = f"{PREFIX}.{_b64encode(canonical_json(claims))}"
@@ -119,4 +125,12 @@ def verify_token(text: str, issuer_public_key: Ed25519PublicKey, now: float) -> 
         raise TokenRejected("bad signature: not issued by this ledger's token key") from exc
     if now >= claims.expires_at:
         raise TokenRejected(f"expired at {claims.expires_at} (now {int(now)})")
+    if claims.expires_at - now > MAX_TTL_S + CLOCK_SKEW_S:
+        raise TokenRejected(f"lifetime over {MAX_TTL_S} s: not a payment code this ledger issues")
     return claims
+
+
+def nonce_hash(nonce: str) -> str:
+    """sha256 of a token's nonce, hex: what sale evidence, the kiosk's used-nonce store and the
+    ledger keep (never the token, which is worth money until it expires)."""
+    return hashlib.sha256(nonce.encode("ascii")).hexdigest()

@@ -98,12 +98,14 @@ def canonical_text(body: dict[str, Any], *, floats_checked: bool = False) -> str
 
     `floats_checked`: the caller parsed the body so that a float cannot pass json.dumps (the
     ledger's batch parser marks them), which saves walking every record here."""
-    if not floats_checked:
-        _reject_floats(body, "body")
     try:
+        if not floats_checked:
+            _reject_floats(body, "body")
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except TypeError:
         raise WireError("floats are not allowed in signed records; send a string") from None
+    except RecursionError:
+        raise WireError("a field is nested too deeply") from None
 
 
 def canonical_bytes(body: dict[str, Any]) -> bytes:
@@ -200,14 +202,27 @@ class SaleResult:
 
 # --- request authentication -------------------------------------------------------------------
 
+
+def _ascii_digits(text: str, max_len: int) -> bool:
+    # str.isdigit alone accepts "²" and other Unicode digits that int() then refuses.
+    return 0 < len(text) <= max_len and text.isascii() and text.isdigit()
+
+
 HEADER_DEVICE = "X-Smilepay-Device"
 HEADER_TIMESTAMP = "X-Smilepay-Timestamp"
 HEADER_NONCE = "X-Smilepay-Nonce"
 HEADER_SIGNATURE = "X-Smilepay-Signature"
 
 
+def signed_target(path: str, query: str | bytes = "") -> str:
+    """What a request signature names: the path, plus `?query` (raw, as sent) when there is one,
+    so nobody between device and ledger can change a query parameter."""
+    text = query.decode("ascii", "replace") if isinstance(query, bytes) else query
+    return f"{path}?{text}" if text else path
+
+
 def request_message(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
-    """What a device's request signature covers."""
+    """What a device's request signature covers (`path` is `signed_target`: path and query)."""
     digest = hashlib.sha256(body).hexdigest()
     return f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{digest}".encode()
 
@@ -245,7 +260,9 @@ def verify_request(
         return f"missing header {exc.args[0]}"
     except ValueError:
         return "signature header is not base64"
-    if not timestamp.isdigit() or abs((now or time.time()) - int(timestamp)) > REQUEST_SKEW_S:
+    if not _ascii_digits(timestamp, 12) or not 1 <= len(nonce) <= 128 or not nonce.isascii():
+        return "timestamp must be 1-12 ASCII digits and the nonce 1-128 ASCII characters"
+    if abs((now or time.time()) - int(timestamp)) > REQUEST_SKEW_S:
         return "timestamp missing or outside the allowed clock skew"
     try:
         public_key.verify(signature, request_message(method, path, timestamp, nonce, body))

@@ -60,6 +60,7 @@ class DemoSetup:
     camera: Any
     world: DemoWorld
     steps: list[dict[str, Any]] = field(default_factory=list)
+    admin_token: str | None = None
 
 
 def say(step: str, **details: Any) -> None:
@@ -71,13 +72,42 @@ def say(step: str, **details: Any) -> None:
 # --- set-up -------------------------------------------------------------------------------------
 
 
-def start_ledger(db_url: str, issuer: Ed25519PrivateKey, port: int = 0) -> Any:
+def start_ledger(
+    db_url: str, issuer: Ed25519PrivateKey, port: int = 0, admin_token: str | None = None
+) -> Any:
     """The real ledger service (uvicorn on a real socket) on `db_url`, issuing customer tokens
-    signed with `issuer`."""
+    signed with `issuer`; operator calls and registrations need `admin_token` (and a code)."""
     from sync.ledger.app import create_app
     from sync.ledger.server import serve_in_thread
 
-    return serve_in_thread(create_app(db_url, issuer_key=issuer), "127.0.0.1", port)
+    app = create_app(db_url, admin_token=admin_token, issuer_key=issuer)
+    return serve_in_thread(app, "127.0.0.1", port)
+
+
+def admin_token(ledger_dir: Path) -> str:
+    """The demo ledger's operator token: a 0600 file beside its database, made once."""
+    import os
+    import secrets
+
+    path = ledger_dir / "admin.token"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def _operator(ledger_url: str, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=ledger_url, timeout=10, headers=headers)
+
+
+def registration_code(ledger_url: str, token: str | None) -> str:
+    """A single-use registration code for the demo's kiosk (what an operator hands a kiosk)."""
+    with _operator(ledger_url, token) as http:
+        response = http.post("/v1/registration-codes", json={"expires_in_s": 600})
+        _check(response, "mint a registration code")
+        return str(response.json()["code"])
 
 
 DEMO_POS_KEY = Path("terminal/demo-pos.key")
@@ -106,9 +136,11 @@ def demo_config(
     )
 
 
-def create_customer(ledger_url: str, customer_id: str, currency: str) -> None:
+def create_customer(
+    ledger_url: str, customer_id: str, currency: str, token: str | None = None
+) -> None:
     """Operator calls: create the customer's wallet and top it up."""
-    with httpx.Client(base_url=ledger_url, timeout=10) as http:
+    with _operator(ledger_url, token) as http:
         body = {"customer_id": customer_id, "name": CUSTOMER_NAME, "currency": currency}
         _check(http.post("/v1/customers", json=body), "create customer")
         topup = {"amount_minor": TOP_UP_MINOR, "currency": currency, "reference": "demo-top-up"}
@@ -159,10 +191,11 @@ def install_issuer_public_key(config: KioskConfig, issuer: Ed25519PrivateKey) ->
     public.write_text(public_key_b64(issuer) + "\n", encoding="ascii")
 
 
-def customer_token(ledger_url: str, customer_id: str) -> str:
-    """What the customer's phone shows: a token the ledger issued and signed."""
-    with httpx.Client(base_url=ledger_url, timeout=10) as http:
-        response = http.post(f"/v1/customers/{customer_id}/tokens", json={"ttl_s": 3600})
+def customer_token(ledger_url: str, customer_id: str, token: str | None = None) -> str:
+    """What the customer's phone shows: a token the ledger issued and signed. It pays once and
+    lives 10 minutes at most, so the phone (here: the demo) refreshes it for each payment."""
+    with _operator(ledger_url, token) as http:
+        response = http.post(f"/v1/customers/{customer_id}/tokens", json={"ttl_s": 600})
         _check(response, "issue a customer token")
         return str(response.json()["token"])
 
@@ -182,10 +215,14 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
     ledger_dir.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{ledger_dir / 'ledger.db'}"
     issuer = token_issuer(ledger_dir)
-    ledger = start_ledger(db_url, issuer)
+    admin = admin_token(ledger_dir)
+    ledger = start_ledger(db_url, issuer, admin_token=admin)
     stack.callback(lambda: ledger.stop())
     say("ledger started", url=ledger.url, db=db_url)
-    identity = init_device(device_dir, ledger.url, name="smilepay demo kiosk")
+    code = registration_code(ledger.url, admin)
+    identity = init_device(
+        device_dir, ledger.url, name="smilepay demo kiosk", registration_token=code
+    )
     say("device registered", device_id=identity.device_id)
     config = demo_config(device_dir, ledger.url, port, terminal_mode)
     if not config.secret_path(DEMO_POS_KEY).exists():
@@ -194,10 +231,10 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
         create_pos_key_file(config.secret_path(DEMO_POS_KEY), "demo-pos")
     engine = FaceEngine.load(config.face)
     customer_id = enroll_demo_customer(config, engine, identity.device_id)
-    create_customer(ledger.url, customer_id, config.device.currency)
+    create_customer(ledger.url, customer_id, config.device.currency, admin)
     say("customer enrolled and funded", customer_id=customer_id, balance_minor=TOP_UP_MINOR)
     install_issuer_public_key(config, issuer)
-    token = customer_token(ledger.url, customer_id)
+    token = customer_token(ledger.url, customer_id, admin)
     camera = SyntheticCamera()
     drivers = KioskDrivers(camera, SimulatedScanner(), SimulatedPrinter(), SimulatedIndicator())
     kiosk = Kiosk(config, drivers, open_services(config))
@@ -219,7 +256,16 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
         kiosk,
         camera,
         world,
+        admin_token=admin,
     )
+
+
+def show_fresh_token(setup: DemoSetup) -> None:
+    """The customer's phone refreshes its payment code (a token pays once)."""
+    from device.demo_world import phone_showing_qr
+
+    setup.token = customer_token(setup.ledger.url, setup.customer_id, setup.admin_token)
+    setup.world.qr_frame = phone_showing_qr(setup.token)
 
 
 # --- the scripted journey -----------------------------------------------------------------------
@@ -317,6 +363,7 @@ def run_journey(setup: DemoSetup) -> dict[str, Any]:
     steps = setup.steps
     steps.append(buy(setup, "face", expect_offline=False))
     steps.append(buy(setup, "customer_qr", expect_offline=False))
+    show_fresh_token(setup)  # the phone refreshes its code while it still can
     port = int(setup.ledger.url.rsplit(":", 1)[1])
     setup.ledger.stop()
     say("ledger stopped: the kiosk is offline")
@@ -328,7 +375,8 @@ def run_journey(setup: DemoSetup) -> dict[str, Any]:
     if len(queued_offline) != 2:
         raise DemoFailed(f"expected 2 queued offline sales, the queue holds {queued_offline}")
     say("offline sales queued", count=len(queued_offline))
-    setup.ledger = start_ledger(setup.ledger_db_url, token_issuer(setup.data_dir / "ledger"), port)
+    issuer = token_issuer(setup.data_dir / "ledger")
+    setup.ledger = start_ledger(setup.ledger_db_url, issuer, port, setup.admin_token)
     say("ledger back", url=setup.ledger.url)
     synced = drain(setup)
     left = kiosk.services.queue.status().backlog_count

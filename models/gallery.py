@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from base.errors import SmilepayError
+from base.private_files import private_db_file
 
 DIMENSIONS = 128
 CODE_RANGE = 0.6  # components beyond ±0.6 are clamped: the error bound grows and covers it
@@ -163,7 +164,7 @@ class Gallery:
         100k on a loaded 2-core machine).
         """
         key = load_or_create_key(key_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_db_file(path)  # templates: 0600 in a 0700 directory
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")

@@ -35,6 +35,8 @@ class RigWorld:
     customer_id: str
     token: str
     face_frames: list[Any]
+    # A fresh customer token (each pays once), minted by the ledger behind the link's back.
+    mint_token: Callable[[], str] | None = None
 
 
 @contextlib.contextmanager
@@ -49,20 +51,28 @@ def rig_world(root: Path) -> Iterator[RigWorld]:
     ledger_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         issuer = demo.token_issuer(ledger_dir)
-        ledger = demo.start_ledger(f"sqlite:///{ledger_dir / 'ledger.db'}", issuer)
+        admin = demo.admin_token(ledger_dir)
+        ledger = demo.start_ledger(f"sqlite:///{ledger_dir / 'ledger.db'}", issuer, 0, admin)
         stack.callback(ledger.stop)
         host, port = ledger.url.removeprefix("http://").rsplit(":", 1)
         link = NetworkLink(host, int(port))
         stack.callback(link.close)
-        identity = init_device(device_dir, link.url, name="smilepay scenario kiosk")
+        code = demo.registration_code(ledger.url, admin)
+        identity = init_device(
+            device_dir, link.url, name="smilepay scenario kiosk", registration_token=code
+        )
         config = demo.demo_config(device_dir, link.url, 0)
         engine = FaceEngine.load(config.face)
         customer_id = demo.enroll_demo_customer(config, engine, identity.device_id)
-        demo.create_customer(ledger.url, customer_id, config.device.currency)
+        demo.create_customer(ledger.url, customer_id, config.device.currency, admin)
         demo.install_issuer_public_key(config, issuer)
-        token = demo.customer_token(ledger.url, customer_id)
+        token = demo.customer_token(ledger.url, customer_id, admin)
         frames = demo_sequence(config.face.model_dir, engine)
-        yield RigWorld(config, ledger, link, customer_id, token, frames)
+
+        def mint_token() -> str:
+            return demo.customer_token(ledger.url, customer_id, admin)
+
+        yield RigWorld(config, ledger, link, customer_id, token, frames, mint_token)
 
 
 def rig_drivers(env: KioskEnv) -> KioskDrivers:
@@ -141,6 +151,8 @@ class KioskRig:
     def scan(self, code: bytes) -> None:
         """A code is presented to the scanner; `{customer_token}` stands for the enrolled
         customer's signed token, which the ledger issued for this run."""
+        if b"{customer_token}" in code and self.world.mint_token is not None:
+            self.world.token = self.world.mint_token()  # each token pays once
         code = code.replace(b"{customer_token}", self.world.token.encode())
         if self.env.real("scanner") is not None:
             self.ask(f"scan the test card that reads {code.decode()!r}")

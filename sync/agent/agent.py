@@ -67,7 +67,7 @@ class PushOutcome:
     rejected: int = 0
     batches: int = 0
     drained: bool = False  # the queue had nothing (more) to send
-    stalled: bool = False  # a batch synced nothing (e.g. every record rejected)
+    stalled: bool = False  # a batch changed nothing (no sale synced or flagged rejected)
 
 
 @dataclass
@@ -136,7 +136,10 @@ class SyncAgent:
                 "sale rejected by ledger",
                 extra={"sale_id": result.sale_id, "seq": result.seq, "reason": result.reason},
             )
-        outcome = PushOutcome(len(records), synced, len(rejected), 1, stalled=synced == 0)
+        # A rejected sale is applied (flagged for the operator) and the push moves past it:
+        # only a batch that changed nothing at all is a stall.
+        progress = synced + len(rejected)
+        outcome = PushOutcome(len(records), synced, len(rejected), 1, stalled=progress == 0)
         if self._on_batch is not None:
             self._on_batch(outcome)
         return outcome

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from base.errors import SmilepayError
 from sync.agent.client import LedgerClient, LedgerError, LedgerUnavailable
+from sync.queue.errors import TokenAlreadyUsed
+from sync.queue.used_nonces import NONCE_KEY, split_token
 
 log = logging.getLogger("smilepay.sync.authorization")
 
@@ -31,6 +33,7 @@ class QueueForSales(Protocol):
     """The part of `sync.queue.SaleQueue` the helper uses."""
 
     def enqueue_sale(self, draft: Any) -> dict[str, Any]: ...
+    def token_used_by(self, nonce_sha256: str) -> str | None: ...
 
 
 def authorize_or_fallback(
@@ -47,6 +50,7 @@ def authorize_or_fallback(
     (best effort; the ledger also expires holds) and the error raised.
     """
     draft = _with(draft, sale_id=getattr(draft, "sale_id", None) or str(uuid.uuid4()))
+    draft, token = _take_token(queue, draft)
     if draft.customer_id is None:
         # No wallet to hold money on (e.g. a merchant-presented QR): only the offline path.
         return queue.enqueue_sale(_with(draft, offline=True, auth_id=None)), False
@@ -58,6 +62,7 @@ def authorize_or_fallback(
             draft.currency,
             draft.method,
             timeout_s=timeout_s,
+            token=token,
         )
     except LedgerUnavailable as exc:
         log.warning(
@@ -72,6 +77,18 @@ def authorize_or_fallback(
     except Exception:
         _void_quietly(client, answer.auth_id)
         raise
+
+
+def _take_token(queue: QueueForSales, draft: Any) -> tuple[Any, str | None]:
+    """The draft with its customer token replaced by the nonce hash (the token goes to the
+    ledger online, never into the record); a token that already paid here is declined at once."""
+    evidence, token = split_token(dict(draft.evidence))
+    if token is None:
+        return draft, None
+    earlier = queue.token_used_by(evidence[NONCE_KEY])
+    if earlier is not None:
+        raise SaleDeclined(draft.sale_id, TokenAlreadyUsed(earlier).reason)
+    return _with(draft, evidence=evidence), token
 
 
 def _void_quietly(client: LedgerClient, auth_id: str) -> None:

@@ -169,6 +169,7 @@ class LedgerServer:
                     self.db_url,
                     "--port",
                     str(port),
+                    "--insecure-dev",  # loopback; the bench registers its own kiosk
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -178,15 +178,19 @@ class LedgerClient:
         currency: str,
         method: str,
         timeout_s: float | None = None,
+        token: str | None = None,
     ) -> Authorization:
-        """Ask for an online authorisation (a hold keyed by sale_id), within `timeout_s`."""
-        body = {
+        """Ask for an online authorisation (a hold keyed by sale_id), within `timeout_s`. A
+        customer-token sale sends its token: the ledger checks it and spends it."""
+        body: dict[str, Any] = {
             "sale_id": sale_id,
             "customer_id": customer_id,
             "amount_minor": amount_minor,
             "currency": currency,
             "method": method,
         }
+        if token is not None:
+            body["token"] = token
         limit = timeout_s or self.config.online_auth_timeout_s
         _, answer = self._call("POST", self._device_path("/authorizations"), body, total_s=limit)
         return _parse_authorization(answer)
@@ -261,8 +265,9 @@ class LedgerClient:
         content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         request = self._build(method, path, content, query, headers or {}, total_s)
         if signed:
+            target = wire.signed_target(request.url.path, request.url.query)
             request.headers.update(
-                wire.sign_request(self.device_id, self._key, method, request.url.path, content)
+                wire.sign_request(self.device_id, self._key, method, target, content)
             )
         sent_ms = device_time_ms()
         status, raw = self._exchange(request, total_s or self.config.request_timeout_s)

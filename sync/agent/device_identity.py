@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from base import keys
 from base.errors import SmilepayError
+from base.private_files import private_dir
 from sync.agent.client import LedgerClient
 from sync.agent.config import SyncConfig
 
@@ -77,7 +78,7 @@ def write_record(data_dir: Path, record: DeviceRecord) -> None:
     """Write `device.json` atomically (temp file, fsync, rename) so a crash never leaves half."""
     path = data_dir / IDENTITY_FILE
     temp = path.with_suffix(".json.tmp")
-    with temp.open("w", encoding="utf-8") as out:
+    with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
         json.dump(asdict(record), out, indent=2)
         out.flush()
         os.fsync(out.fileno())
@@ -99,7 +100,7 @@ def init_device(
     Running it again with the same key re-registers harmlessly; an existing key is never
     overwritten, and an existing device id is kept.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = _existing_or_new_key(data_dir / KEY_PATH)
     device_id = _existing_device_id(data_dir) or str(uuid.uuid4())
     record = DeviceRecord(device_id, ledger_url, merchant_id, store_id)

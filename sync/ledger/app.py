@@ -27,8 +27,9 @@ from base import keys, wire
 from base.keys import load_key_file
 from base.limits import OfflineLimits
 from base.logs import configure_logging
-from sync.ledger import customers, devices, holds, refunds_http
+from sync.ledger import customers, devices, holds, refunds_http, registration, review, tokens
 from sync.ledger import requests as bodies
+from sync.ledger.body_limit import read_body
 from sync.ledger.errors import BadRequest, Conflict, LedgerError, Unauthorized
 from sync.ledger.ingestion import (
     BatchError,
@@ -38,6 +39,8 @@ from sync.ledger.ingestion import (
     parse_batch,
 )
 from sync.ledger.openapi import openapi_document
+from sync.ledger.policy import LedgerPolicy
+from sync.ledger.registration import register_device as register_with_code
 from sync.ledger.storage import in_transaction, migrate, open_engine
 
 log = logging.getLogger(__name__)
@@ -55,11 +58,13 @@ class Ledger:
         clock: Callable[[], float] = time.time,
         default_currency: str = "EUR",
         issuer_key: Ed25519PrivateKey | None = None,
+        policy: LedgerPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.issuer_key = issuer_key
         self.admin_token = admin_token
         self.registration_token = registration_token
+        self.policy = policy or LedgerPolicy()
         self.clock = clock
         self.default_currency = default_currency
         self._requests = 0
@@ -81,16 +86,21 @@ class Ledger:
         """Operator requests need the admin bearer token when one is configured."""
         _check_token(self.admin_token, request.headers.get("authorization", ""), "Bearer ")
 
-    def check_registration(self, request: Request) -> None:
-        """Registrations need the registration token when one is configured."""
-        given = request.headers.get("x-smilepay-registration-token", "")
-        _check_token(self.registration_token, given, "")
+    @property
+    def open_registration(self) -> bool:
+        """Without an operator token (development only) any kiosk may register."""
+        return self.admin_token is None
+
+    def shared_token_matches(self, given: str) -> bool:
+        """The legacy fleet-wide registration token (`--registration-token-file`), if any."""
+        expected = self.registration_token
+        return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
 
     def authenticate(self, request: Request, device_id: str, body: bytes) -> DeviceRequest:
         """Check a device request's signature (reading only); its nonce is spent later, in the
         transaction that does the work, so each request costs one commit."""
         headers = {k: request.headers[k] for k in devices.AUTH_HEADERS if k in request.headers}
-        now_s, path = self.clock(), request.url.path
+        now_s, path = self.clock(), wire.signed_target(request.url.path, request.url.query)
         with self.engine.connect() as conn:
             row = devices.check_request(conn, device_id, headers, request.method, path, body, now_s)
         self._requests += 1
@@ -134,7 +144,7 @@ def endpoint(ledger: Ledger, handler: Handler) -> Callable[[Request], Awaitable[
     """Wrap a synchronous handler: read the body, run it in a worker thread, answer JSON."""
 
     async def run(request: Request) -> Response:
-        body = await request.body()
+        body = await read_body(request, ledger.policy.max_body_bytes)
         status, payload = await run_in_threadpool(handler, ledger, request, body)
         return JSONResponse(payload, status_code=status)
 
@@ -149,11 +159,11 @@ def time_now(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
 
 
 def register_device(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
-    ledger.check_registration(request)
     registration = bodies.parse_body(bodies.DeviceRegistration, body)
+    credential = request.headers.get("x-smilepay-registration-token", "")
     now = ledger.now_ms()
     created = ledger.transaction(
-        lambda conn: devices.register(conn, registration.model_dump(), now)
+        lambda conn: register_with_code(conn, registration.model_dump(), credential, ledger, now)
     )
     if created:
         log.info("device registered", extra={"device_id": registration.device_id})
@@ -189,7 +199,7 @@ def post_batch(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]
 
     def work(conn: Connection) -> list[dict[str, Any]]:
         device = devices.device_row(conn, device_id, lock=True)
-        return ingest(conn, device, checked, ledger.now_ms())
+        return ingest(conn, device, checked, ledger.now_ms(), ledger.policy)
 
     with ledger.batch_lock:
         results = ledger.device_transaction(auth, work)
@@ -209,10 +219,28 @@ def post_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[i
     device_id = request.path_params["device_id"]
     auth = ledger.authenticate(request, device_id, body)
     wanted = bodies.parse_body(bodies.AuthorizationRequest, body).model_dump()
+    token = wanted.pop("token")
     now = ledger.now_ms()
-    return 200, ledger.device_transaction(
-        auth, lambda conn: holds.authorize(conn, auth.device, wanted, now)
-    )
+
+    def work(conn: Connection) -> dict[str, Any]:
+        if wanted["method"] == "customer_qr":
+            reason = _token_reason(ledger, conn, token, auth.device.device_id, wanted)
+            if reason:
+                log.warning("token refused", extra={"device_id": device_id, "why": reason})
+                return {"auth_id": None, "status": "declined", "reason": reason}
+        return holds.authorize(conn, auth.device, wanted, now)
+
+    return 200, ledger.device_transaction(auth, work)
+
+
+def _token_reason(
+    ledger: Ledger, conn: Connection, token: str | None, device_id: str, wanted: dict[str, Any]
+) -> str | None:
+    """A customer-token sale online: the token must verify and is spent for this sale."""
+    if token is None:
+        return "token_required: a customer-token sale must present its token"
+    use = tokens.TokenUse("", wanted["customer_id"], wanted["sale_id"], device_id)
+    return tokens.check_online(conn, token, ledger.issuer_key, use, ledger.clock())
 
 
 def void_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
@@ -301,17 +329,36 @@ def delete_customer(ledger: Ledger, request: Request, body: bytes) -> tuple[int,
 
 def post_token(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     """A signed customer token (base/token.py) for the customer's phone or card."""
-    from base.token import issue_token
-
     ledger.check_admin(request)
-    if ledger.issuer_key is None:
+    key = ledger.issuer_key
+    if key is None:
         raise Conflict("tokens_disabled", "this ledger was started without --issuer-key-file")
     customer_id = request.path_params["customer_id"]
     wanted = bodies.parse_body(bodies.TokenRequest, body)
-    ledger.transaction(lambda conn: customers.live_customer(conn, customer_id))
     now = ledger.clock()
-    token = issue_token(customer_id, ledger.issuer_key, wanted.ttl_s, now)
-    return 201, {"customer_id": customer_id, "token": token, "expires_at": int(now) + wanted.ttl_s}
+
+    def work(conn: Connection) -> dict[str, Any]:
+        customers.live_customer(conn, customer_id)
+        return tokens.issue(conn, customer_id, key, wanted.ttl_s, now)
+
+    return 201, ledger.transaction(work)
+
+
+def post_registration_code(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    """A single-use registration code for one kiosk (operator)."""
+    ledger.check_admin(request)
+    wanted = bodies.parse_body(bodies.RegistrationCodeRequest, body).model_dump()
+    now = ledger.now_ms()
+    minted = ledger.transaction(lambda conn: registration.mint_code(conn, wanted, now))
+    log.info("registration code minted", extra={k: minted[k] for k in ("merchant_id", "store_id")})
+    return 201, minted
+
+
+def get_review(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    """Sales booked to the review account, newest first (operator)."""
+    ledger.check_admin(request)
+    limit = _int_param(request, "limit", 100, 1, 1000)
+    return 200, {"review": ledger.transaction(lambda conn: review.review_items(conn, limit))}
 
 
 def _json(body: bytes) -> Any:
@@ -325,7 +372,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     text = request.query_params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not low <= int(text) <= high:
         raise BadRequest("invalid_query", f"{name} must be an integer from {low} to {high}")
     return int(text)
 
@@ -351,6 +398,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/v1/customers/{customer_id}/tokens", post_token),
     ("POST", "/v1/devices/{device_id}/refunds:batch", refunds_http.post_refunds),
     ("GET", "/v1/devices/{device_id}/sales/{sale_id}/refundable", refunds_http.get_refundable),
+    ("POST", "/v1/registration-codes", post_registration_code),
+    ("GET", "/v1/review", get_review),
 ]
 
 
@@ -376,12 +425,17 @@ def create_app(
     registration_token: str | None = None,
     clock: Callable[[], float] = time.time,
     issuer_key: Ed25519PrivateKey | None = None,
+    policy: LedgerPolicy | None = None,
 ) -> Starlette:
     """The ledger application on `db_url` (migrated to the newest schema first). With an
-    `issuer_key` it also issues signed customer tokens."""
+    `issuer_key` it also issues signed customer tokens. Without an `admin_token` it is open
+    (operator calls and device registration): for development and tests on loopback only;
+    `ledger serve` refuses to start that way unless told `--insecure-dev`."""
     engine = open_engine(db_url)
     migrate(engine)
-    ledger = Ledger(engine, admin_token, registration_token, clock, issuer_key=issuer_key)
+    ledger = Ledger(
+        engine, admin_token, registration_token, clock, issuer_key=issuer_key, policy=policy
+    )
     routes = [Route(path, endpoint(ledger, h), methods=[m]) for m, path, h in ROUTES]
     document = openapi_document()
 
@@ -407,6 +461,7 @@ ENV_DB, ENV_ADMIN, ENV_REGISTRATION, ENV_ISSUER_KEY_FILE = (
     "SMILEPAY_LEDGER_REGISTRATION_TOKEN",
     "SMILEPAY_LEDGER_ISSUER_KEY_FILE",
 )
+ENV_MAX_BODY, ENV_SETTLE_LATER_MAX = "SMILEPAY_LEDGER_MAX_BODY", "SMILEPAY_LEDGER_SETTLE_LATER_MAX"
 
 
 def app_from_environment() -> Starlette:
@@ -414,9 +469,15 @@ def app_from_environment() -> Starlette:
     parent through the environment; the parent has already migrated the database)."""
     configure_logging("ledger")
     key_file = os.environ.get(ENV_ISSUER_KEY_FILE)
+    defaults = LedgerPolicy()
+    policy = LedgerPolicy(
+        int(os.environ.get(ENV_MAX_BODY) or defaults.max_body_bytes),
+        int(os.environ.get(ENV_SETTLE_LATER_MAX) or defaults.settle_later_max_minor),
+    )
     return create_app(
         os.environ[ENV_DB],
         admin_token=os.environ.get(ENV_ADMIN) or None,
         registration_token=os.environ.get(ENV_REGISTRATION) or None,
         issuer_key=load_key_file(Path(key_file)) if key_file else None,
+        policy=policy,
     )

@@ -86,6 +86,7 @@ class LedgerProcess:
             str(port),
             "--workers",
             str(self.workers),
+            "--insecure-dev",  # loopback only; the bench is its own operator
         ]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
@@ -146,6 +147,13 @@ def _prepare(
     kiosks = [Kiosk(url, merchant_id=f"bench-merchant-{i % 2}") for i in range(device_count)]
     for kiosk in kiosks:
         kiosk.register().raise_for_status()
+        # A high-volume kiosk's limits, set by its operator: the bench measures booking, not
+        # the review path that sales over the default offline limits take.
+        limits = {"unsynced_count_max": 10**6, "unsynced_total_max": 10**12}
+        path = f"/v1/devices/{kiosk.device_id}/limits"
+        kiosk.http.put(
+            path, json={**limits, "per_customer_unsynced_max": 10**12}
+        ).raise_for_status()
     progress = Progress("signing sales", count)
     batches = []
     rng = random.Random(7)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from base import wire
 from sync.ledger import bookkeeping as bk
+from sync.ledger.review import ReviewRules, review_account
 from sync.ledger.tables import authorizations, customers, transfers
 
 
@@ -42,24 +43,34 @@ class Hold:
 
 
 def book_sales(
-    conn: Connection, merchant_id: str, records: list[dict[str, Any]], now_ms: int
+    conn: Connection,
+    merchant_id: str,
+    records: list[dict[str, Any]],
+    now_ms: int,
+    rules: ReviewRules | None = None,
 ) -> dict[int, Booked]:
-    """Book each record (already checked) as one transfer; answers keyed by seq."""
+    """Book each record (already checked) as one transfer; answers keyed by seq. With `rules`,
+    sales they name, and settle-later debt over their cap, go to the review account."""
     if not records:
         return {}
+    rules = rules or ReviewRules()
     owners = _customers(conn, {r["customer_id"] for r in records if r["customer_id"]})
     holds = open_holds_for_sales(conn, [r["sale_id"] for r in records])
     currencies = {r["currency"] for r in records}
     bk.ensure_accounts(conn, _house_accounts(merchant_id, currencies))
-    wallets = bk.lock_balances(conn, {bk.wallet(c) for c in owners})
+    wallets = bk.lock_balances(
+        conn, {bk.wallet(c) for c in owners} | {bk.settle_later(c) for c in owners}
+    )
     planned: list[tuple[int, bk.Transfer, str | None, bool]] = []
     for record in records:
         transfer, reason, later = _transfer_for(record, merchant_id, owners, holds, wallets)
+        transfer, reason, later = rules.apply(record, transfer, reason, later, wallets)
         planned.append((record["seq"], transfer, reason, later))
     applied = bk.apply_transfers(conn, [p[1] for p in planned], now_ms)
     answers = {}
     for (seq, _, reason, later), transfer in zip(planned, applied, strict=True):
-        status: wire.SaleStatus = "declined" if transfer.kind == "declined" else "accepted"
+        declined = transfer.kind in ("declined", "review")
+        status: wire.SaleStatus = "declined" if declined else "accepted"
         answers[seq] = Booked(status, reason, later, transfer.transfer_id)
     return answers
 
@@ -69,6 +80,7 @@ def _house_accounts(merchant_id: str, currencies: set[str]) -> dict[str, tuple[s
     for currency in currencies:
         specs[bk.merchant(merchant_id, currency)] = ("merchant", merchant_id, currency)
         specs[bk.suspense(currency)] = ("suspense", "house", currency)
+        specs[review_account(currency)] = ("review", "house", currency)
     return specs
 
 

@@ -17,10 +17,39 @@ def register(commands: Any, benches: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--workers", type=int, default=1, help="HTTP worker processes")
-    serve.add_argument("--admin-token-file", help="operator requests need this bearer token")
-    serve.add_argument("--registration-token-file", help="device registration needs this token")
+    serve.add_argument(
+        "--admin-token-file", help="operator requests need this bearer token (required)"
+    )
+    serve.add_argument(
+        "--registration-token-file",
+        help="legacy: a fleet-wide registration token accepted besides single-use codes",
+    )
     serve.add_argument("--issuer-key-file", help="Ed25519 key file for signing customer tokens")
+    serve.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="development only: no operator token, open registration, loopback bind only",
+    )
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=2 * 1024 * 1024, help="larger bodies get 413"
+    )
+    serve.add_argument(
+        "--settle-later-max",
+        type=int,
+        default=10_000,
+        help="cap on one customer's settle-later debt across all kiosks (minor units)",
+    )
     serve.set_defaults(handler=_serve)
+    code = ledger_sub.add_parser(
+        "registration-code", help="mint a single-use registration code for one kiosk"
+    )
+    code.add_argument("--ledger-url", required=True)
+    code.add_argument("--admin-token-file", required=True)
+    code.add_argument("--merchant-id", help="the kiosk must register for this merchant")
+    code.add_argument("--store-id", help="the kiosk must register for this store")
+    code.add_argument("--expires-in", default="1h", help="e.g. 900s, 30m, 1h, 2d (default 1h)")
+    code.add_argument("--json", action="store_true")
+    code.set_defaults(handler=_registration_code)
     export = ledger_sub.add_parser("export", help="one JSON object per ledger transaction")
     export.add_argument("--db", required=True)
     export.add_argument("--json", action="store_true")
@@ -46,6 +75,12 @@ def _serve(args: argparse.Namespace) -> int:
     from sync.ledger.commands import serve_command
 
     return serve_command(args)
+
+
+def _registration_code(args: argparse.Namespace) -> int:
+    from sync.ledger.operator_cli import registration_code_command
+
+    return registration_code_command(args)
 
 
 def _export(args: argparse.Namespace) -> int:

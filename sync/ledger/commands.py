@@ -22,25 +22,66 @@ def read_token(path: str | None, what: str) -> str | None:
     if path is None:
         return None
     try:
+        mode = Path(path).stat().st_mode
         token = Path(path).read_text().strip()
     except OSError as exc:
         raise SmilepayError(f"{what} file {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise SmilepayError(f"{what} file {path}: readable by others; chmod 600 it")
     if len(token) < 16:
         raise SmilepayError(f"{what} file {path}: the token must be at least 16 characters")
     return token
 
 
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def check_serve_security(args: argparse.Namespace, admin: str | None, shared: str | None) -> None:
+    """Nothing runs open by default: an operator token, or `--insecure-dev` on loopback."""
+    if args.insecure_dev and (admin or shared):
+        raise SmilepayError("--insecure-dev runs without tokens: drop the token files, or it")
+    if not args.insecure_dev and admin is None:
+        raise SmilepayError(
+            "refusing to start an open ledger: give --admin-token-file (a 0600 file), "
+            "or --insecure-dev for development on loopback"
+        )
+    if args.insecure_dev and args.host not in LOOPBACK:
+        raise SmilepayError(f"--insecure-dev binds loopback only, not {args.host}")
+    if args.insecure_dev:
+        log.warning(
+            "INSECURE DEV LEDGER: no operator token, anyone on this machine may register "
+            "kiosks, create and fund customers; never use this with real money"
+        )
+    if shared:
+        log.warning(
+            "a fleet-wide registration token is set: whoever holds it can register kiosks; "
+            "prefer single-use codes (`smilepay ledger registration-code`)"
+        )
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """`smilepay ledger serve`: migrate, then serve HTTP until interrupted."""
     from base.keys import load_key_file
-    from sync.ledger.app import ENV_ADMIN, ENV_DB, ENV_ISSUER_KEY_FILE, ENV_REGISTRATION, create_app
+    from sync.ledger.app import (
+        ENV_ADMIN,
+        ENV_DB,
+        ENV_ISSUER_KEY_FILE,
+        ENV_MAX_BODY,
+        ENV_REGISTRATION,
+        ENV_SETTLE_LATER_MAX,
+        create_app,
+    )
+    from sync.ledger.policy import LedgerPolicy
     from sync.ledger.server import serve, serve_workers
 
     configure_logging("ledger")
     admin = read_token(args.admin_token_file, "--admin-token-file")
     registration = read_token(args.registration_token_file, "--registration-token-file")
+    check_serve_security(args, admin, registration)
     if args.workers < 1:
         raise SmilepayError("--workers must be at least 1")
+    if args.max_body_bytes < 1024 or args.settle_later_max < 0:
+        raise SmilepayError("--max-body-bytes must be >= 1024 and --settle-later-max >= 0")
     log.info(
         "ledger starting",
         extra={
@@ -48,12 +89,19 @@ def serve_command(args: argparse.Namespace) -> int:
             "port": args.port,
             "workers": args.workers,
             "operator_auth": admin is not None,
+            "max_body_bytes": args.max_body_bytes,
+            "settle_later_max": args.settle_later_max,
         },
     )
     issuer_key = load_key_file(Path(args.issuer_key_file)) if args.issuer_key_file else None
+    policy = LedgerPolicy(args.max_body_bytes, args.settle_later_max)
     if args.workers == 1:
         app = create_app(
-            args.db, admin_token=admin, registration_token=registration, issuer_key=issuer_key
+            args.db,
+            admin_token=admin,
+            registration_token=registration,
+            issuer_key=issuer_key,
+            policy=policy,
         )
         serve(app, args.host, args.port)
         return 0
@@ -64,6 +112,8 @@ def serve_command(args: argparse.Namespace) -> int:
             ENV_ADMIN: admin or "",
             ENV_REGISTRATION: registration or "",
             ENV_ISSUER_KEY_FILE: args.issuer_key_file or "",
+            ENV_MAX_BODY: str(args.max_body_bytes),
+            ENV_SETTLE_LATER_MAX: str(args.settle_later_max),
         }
     )
     serve_workers("sync.ledger.app:app_from_environment", args.host, args.port, args.workers)

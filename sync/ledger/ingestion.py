@@ -26,8 +26,13 @@ from sqlalchemy import Connection, Row, select
 
 from base import wire
 from sync.ledger.booking import Booked, book_sales
+from sync.ledger.limits_check import review_reasons
+from sync.ledger.policy import LedgerPolicy
+from sync.ledger.rejections import RejectedLink, keep_rejected_links, rejected_links
+from sync.ledger.review import ReviewRules
 from sync.ledger.storage import bulk_insert
 from sync.ledger.tables import anomalies, batches, devices, sales
+from sync.ledger.validation import record_problem
 
 MAX_BATCH = 1000
 METHODS = {"face", "customer_qr", "merchant_qr"}
@@ -65,6 +70,8 @@ class Plan:
     results: dict[int, wire.SaleResult] = field(default_factory=dict)
     candidates: list[IncomingSale] = field(default_factory=list)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
+    # Authentic sales answered `rejected` whose chain link is kept (see rejected_links).
+    kept_rejections: list[tuple[IncomingSale, str]] = field(default_factory=list)
 
 
 class JsonFloat:
@@ -82,6 +89,8 @@ def load_batch_json(body: bytes) -> Any:
         return json.loads(body, parse_float=JsonFloat, parse_constant=JsonFloat)
     except ValueError as exc:
         raise BatchError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BatchError("body is nested too deeply") from None
 
 
 def canonical_body(record: dict[str, Any]) -> str:
@@ -171,19 +180,29 @@ def sale_problem(record: dict[str, Any]) -> str | None:
             return f"malformed: {name} must be null or a string of at most 64 characters"
     if not isinstance(record["offline"], bool):
         return "malformed: offline must be true or false"
-    return None
+    return record_problem(record)
 
 
 def ingest(
-    conn: Connection, device: Row[Any], checked: Checked, now_ms: int
+    conn: Connection,
+    device: Row[Any],
+    checked: Checked,
+    now_ms: int,
+    policy: LedgerPolicy | None = None,
 ) -> list[dict[str, Any]]:
     """Classify and book one checked batch inside the caller's transaction; per-sale answers."""
     parsed = checked.sales
     stored = _stored_slots(conn, device.device_id, parsed[0].seq - 1, parsed[-1].seq)
     plan = _classify(device, checked, stored, now_ms)
     _reject_taken_sale_ids(conn, plan)
-    booked = book_sales(conn, device.merchant_id, [c.record for c in plan.candidates], now_ms)
+    records = [c.record for c in plan.candidates]
+    rules = ReviewRules(
+        review_reasons(conn, device, records, now_ms),
+        (policy or LedgerPolicy()).settle_later_max_minor,
+    )
+    booked = book_sales(conn, device.merchant_id, records, now_ms, rules)
     _store_sales(conn, device, plan.candidates, booked, now_ms)
+    keep_rejected_links(conn, device, plan.kept_rejections, now_ms)
     for sale in plan.candidates:
         outcome = booked[sale.seq]
         plan.results[sale.seq] = wire.SaleResult(
@@ -195,10 +214,13 @@ def ingest(
 
 
 def _stored_slots(conn: Connection, device_id: str, first: int, last: int) -> dict[int, str]:
+    """Hashes stored at these seqs: booked sales, and the kept links of rejected ones."""
     query = select(sales.c.seq, sales.c.hash).where(
         sales.c.device_id == device_id, sales.c.seq.between(first, last)
     )
-    return {row.seq: row.hash for row in conn.execute(query)}
+    return {row.seq: row.hash for row in conn.execute(query)} | rejected_links(
+        conn, device_id, first, last
+    )
 
 
 def _classify(device: Row[Any], checked: Checked, stored: dict[int, str], now_ms: int) -> Plan:
@@ -233,7 +255,11 @@ def _classify_one(
     if sale.seq in stored:
         same = stored[sale.seq] == sale.hash
         reason = None if same else "conflict: a different sale is already booked at this seq"
-        plan.results[sale.seq] = _result(sale, "duplicate" if same else "rejected", reason)
+        status: wire.SaleStatus = "duplicate" if same else "rejected"
+        link = stored[sale.seq]
+        if same and isinstance(link, RejectedLink):
+            status, reason = "rejected", link.reason
+        plan.results[sale.seq] = _result(sale, status, reason)
         return stored[sale.seq]
     if sale.seq in checked.bad_signatures:
         plan.results[sale.seq] = _result(sale, "rejected", "bad signature")
@@ -244,11 +270,13 @@ def _classify_one(
         reason = "chain break: prev_hash is not the hash of the sale before it"
         plan.results[sale.seq] = _result(sale, "rejected", reason)
         plan.anomalies.append(_anomaly(device, "chain_break", sale.seq, sale.seq, reason, now_ms))
+        plan.kept_rejections.append((sale, reason))
         return sale.hash
     problem = sale_problem(sale.record)
     if problem:
         plan.results[sale.seq] = _result(sale, "rejected", problem)
         plan.anomalies.append(_anomaly(device, "rejected", sale.seq, sale.seq, problem, now_ms))
+        plan.kept_rejections.append((sale, problem))
         return sale.hash
     plan.candidates.append(sale)
     return sale.hash
@@ -264,6 +292,7 @@ def _reject_taken_sale_ids(conn: Connection, plan: Plan) -> None:
         if sale.sale_id in taken:
             reason = f"conflict: sale_id already booked as {taken[sale.sale_id]}"
             plan.results[sale.seq] = _result(sale, "rejected", reason)
+            plan.kept_rejections.append((sale, reason))
         else:
             taken[sale.sale_id] = f"{sale.record['device_id']} seq {sale.seq}"
             keep.append(sale)

@@ -38,7 +38,7 @@ class Kiosk:
         self.http.close()
 
     def register(self, store_id: str = "store-1", token: str | None = None) -> httpx.Response:
-        """POST /v1/devices with this kiosk's public key."""
+        """POST /v1/devices with this kiosk's public key (`token`: a registration code)."""
         headers = {"X-Smilepay-Registration-Token": token} if token else {}
         body = {
             "device_id": self.device_id,
@@ -105,9 +105,11 @@ class Kiosk:
         return self.send("POST", f"/v1/devices/{self.device_id}{path}", body)
 
     def get(self, path: str) -> httpx.Response:
-        """GET a device path (relative to /v1/devices/{id}); the query is not signed."""
+        """GET a device path (relative to /v1/devices/{id}); the signature covers the query."""
         full = f"/v1/devices/{self.device_id}{path}"
-        headers = wire.sign_request(self.device_id, self.key, "GET", full.split("?")[0], b"")
+        url = self.http.build_request("GET", full).url
+        target = wire.signed_target(url.path, url.query)
+        headers = wire.sign_request(self.device_id, self.key, "GET", target, b"")
         return self.http.get(full, headers=headers)
 
 
@@ -121,6 +123,12 @@ class Operator:
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self.http.close()
+
+    def __enter__(self) -> Operator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def customer(self, balance_minor: int = 0, currency: str = "EUR") -> str:
         """Create a customer, fund it with `balance_minor`, and return its id."""

@@ -7,7 +7,8 @@ from typing import Any
 ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._:@-]+$"}
 CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
 AMOUNT = {"type": "integer", "minimum": 1, "maximum": 999999999999}
-TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
+NO_CONTROL = "^[^\\x00-\\x1f\\x7f]*$"
+TEXT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_CONTROL}
 ERROR = {
     "type": "object",
     "required": ["error", "reason"],
@@ -50,6 +51,8 @@ def _op(
     }
     if ok == 201:  # an idempotent repeat answers 200 with the same body
         responses["200"] = responses["201"]
+    if body is not None:  # bodies over the ledger's limit (default 2 MB), before reading
+        errors = (*errors, 413)
     for status in errors:
         responses[str(status)] = {
             "description": "refused, with the reason",
@@ -195,6 +198,12 @@ def _paths() -> dict[str, Any]:
                     amount_minor=AMOUNT,
                     currency=CURRENCY,
                     method={"enum": ["face", "customer_qr", "merchant_qr"]},
+                    token={
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 512,
+                        "pattern": "^[A-Za-z0-9._-]+$",
+                    },
                 ),
             )
         },
@@ -301,7 +310,41 @@ def _paths() -> dict[str, Any]:
                     expires_at={"type": "integer"},
                 ),
                 params=customer,
-                body=_obj([], ttl_s={"type": "integer", "minimum": 1, "maximum": 2592000}),
+                body=_obj([], ttl_s={"type": "integer", "minimum": 1, "maximum": 600}),
+            )
+        },
+        "/v1/registration-codes": {
+            "post": _admin_op(
+                "mint a single-use registration code for one kiosk",
+                201,
+                _obj(
+                    ["code", "merchant_id", "store_id", "expires_at_ms"],
+                    code={"type": "string"},
+                    merchant_id={"type": "string", "nullable": True},
+                    store_id={"type": "string", "nullable": True},
+                    expires_at_ms={"type": "integer"},
+                ),
+                body=_obj(
+                    [],
+                    merchant_id=ID,
+                    store_id=ID,
+                    expires_in_s={"type": "integer", "minimum": 1, "maximum": 2592000},
+                ),
+            )
+        },
+        "/v1/review": {
+            "get": _admin_op(
+                "sales booked to the review account, newest first",
+                200,
+                _obj(["review"], review={"type": "array", "items": {"type": "object"}}),
+                params=[
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    }
+                ],
             )
         },
         "/v1/customers/{customer_id}": {

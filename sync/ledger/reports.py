@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, union_all
 
 from sync.ledger.refunds import refund_report
+from sync.ledger.rejections import rejected_report
+from sync.ledger.review import review_items
 from sync.ledger.tables import accounts, anomalies, batches, devices, sales, transfers
+from sync.ledger.tables_security import rejected_sales
 
 
 def journal(conn: Connection) -> Iterator[dict[str, Any]]:
@@ -39,6 +42,8 @@ def device_report(conn: Connection, device_id: str) -> dict[str, Any]:
         "gaps": missing_ranges(conn, device_id),
         "chain_breaks": _anomaly_seqs(conn, device_id, "chain_break"),
         "declines": _declines(conn, device_id),
+        "review": review_items(conn, limit=1000, device_id=device_id),
+        "rejected_sales": rejected_report(conn, device_id),
         "totals": _money(conn, device_id),
         "refunds": refund_report(conn, device_id),
     }
@@ -68,8 +73,12 @@ def _arrivals(conn: Connection, device_id: str) -> dict[str, Any]:
 
 def missing_ranges(conn: Connection, device_id: str) -> list[list[int]]:
     """Seq ranges [from, to] never booked below the highest booked seq."""
-    previous = func.lag(sales.c.seq).over(order_by=sales.c.seq).label("previous")
-    steps = select(sales.c.seq, previous).where(sales.c.device_id == device_id).subquery()
+    kept = union_all(
+        select(sales.c.seq).where(sales.c.device_id == device_id),
+        select(rejected_sales.c.seq).where(rejected_sales.c.device_id == device_id),
+    ).subquery()
+    previous = func.lag(kept.c.seq).over(order_by=kept.c.seq).label("previous")
+    steps = select(kept.c.seq, previous).subquery()
     query = (
         select(steps.c.previous, steps.c.seq)
         .where(steps.c.seq - func.coalesce(steps.c.previous, 0) > 1)
@@ -133,6 +142,7 @@ def _kind_name(kind: str) -> str:
         "post": "online",
         "settle_later": "settle_later",
         "declined": "suspense",
+        "review": "review",
     }.get(kind, kind)
 
 

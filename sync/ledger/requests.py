@@ -8,12 +8,16 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from base.token import DEFAULT_TTL_S as DEFAULT_TOKEN_TTL_S
+from base.token import MAX_TTL_S as MAX_TOKEN_TTL_S
 from sync.ledger.errors import BadRequest
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Amount = Annotated[int, Field(gt=0, lt=10**12)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # no NUL, newline or other control characters
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
+TokenText = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9._-]+$")]
 TEMPLATE_BYTES = 128 * 4  # 128 little-endian float32
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,10 +30,10 @@ class Body(BaseModel):
 
 class DeviceRegistration(Body):
     device_id: Id
-    public_key: Annotated[str, Field(min_length=1, max_length=64)]
+    public_key: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_CONTROL)]
     merchant_id: Id
     store_id: Id
-    name: Annotated[str, Field(max_length=200)] = ""
+    name: Annotated[str, Field(max_length=200, pattern=NO_CONTROL)] = ""
 
 
 class CustomerCreate(Body):
@@ -50,11 +54,15 @@ class AuthorizationRequest(Body):
     amount_minor: Amount
     currency: Currency
     method: Literal["face", "customer_qr", "merchant_qr"]
+    # The customer's token (customer_qr): checked and spent here, never stored.
+    token: (
+        Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9._-]+$")] | None
+    ) = None
 
 
 class Consent(Body):
     text_version: Text
-    accepted_at: Annotated[str, Field(min_length=1, max_length=40)]
+    accepted_at: Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL)]
     kiosk_id: Id
 
 
@@ -62,8 +70,8 @@ class Enrollment(Body):
     customer_id: Id
     name: Text
     template_b64: str
-    step_up_salt: Annotated[str, Field(max_length=200)] | None = None
-    step_up_hash: Annotated[str, Field(max_length=200)] | None = None
+    step_up_salt: Annotated[str, Field(max_length=200, pattern=NO_CONTROL)] | None = None
+    step_up_hash: Annotated[str, Field(max_length=200, pattern=NO_CONTROL)] | None = None
     consent: Consent
     currency: Currency | None = None  # for a customer the ledger does not know yet
 
@@ -80,7 +88,13 @@ class Enrollment(Body):
 
 
 class TokenRequest(Body):
-    ttl_s: Annotated[int, Field(gt=0, le=30 * 24 * 3600)] = 300
+    ttl_s: Annotated[int, Field(gt=0, le=MAX_TOKEN_TTL_S)] = DEFAULT_TOKEN_TTL_S
+
+
+class RegistrationCodeRequest(Body):
+    merchant_id: Id | None = None
+    store_id: Id | None = None
+    expires_in_s: Annotated[int, Field(gt=0, le=30 * 24 * 3600)] = 3600
 
 
 class GalleryAck(Body):

@@ -124,8 +124,10 @@ def create_sqlite_engine(path: Path) -> Engine:
 
 def open_migrated(path: Path) -> SqlAlchemyRunner:
     """A runner on `path` with verified pragmas, after running the migrations up to head."""
+    from base.private_files import private_db_file
     from sync.queue.migrate import upgrade
 
+    private_db_file(path)  # sales and the used-nonce store: 0600 in a 0700 directory
     engine = create_sqlite_engine(path)
     try:
         with engine.connect() as connection:

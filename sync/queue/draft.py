@@ -7,10 +7,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from base.token import MAX_TOKEN_CHARS
 from sync.queue.errors import InvalidSale
 
 METHODS = ("face", "customer_qr", "merchant_qr")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The ledger's bounds (sync/ledger/validation.py): a draft past them would be rejected there.
+MAX_EVIDENCE_KEYS = 16
+MAX_TEXT = 200
+MAX_ITEMS = 100
+MAX_ITEM_NAME = 100
 EvidenceValue = str | int | bool
 
 
@@ -75,6 +82,7 @@ def _problems(draft: SaleDraft) -> list[str]:
         )
     problems += _evidence_problems(draft.evidence)
     problems += _item_problems(draft.items)
+    problems += _total_problems(draft)
     problems += _authorisation_problems(draft)
     if draft.sale_id is not None and not _is_uuid(draft.sale_id):
         problems.append(f"sale_id must be a UUID, got {draft.sale_id!r}")
@@ -84,22 +92,38 @@ def _problems(draft: SaleDraft) -> list[str]:
 def _evidence_problems(evidence: Any) -> list[str]:
     if not isinstance(evidence, dict):
         return [f"evidence must be a dict, got {type(evidence).__name__}"]
+    if len(evidence) > MAX_EVIDENCE_KEYS:
+        return [f"evidence has {len(evidence)} keys, at most {MAX_EVIDENCE_KEYS} are booked"]
     return [
-        f"evidence[{key!r}] must be str, int or bool (scores travel as text), got {value!r}"
+        f"evidence[{key!r}] must be str, int or bool (scores travel as text; text at most "
+        f"{MAX_TEXT} characters, no control characters), got {value!r:.80}"
         for key, value in evidence.items()
-        if not isinstance(key, str) or not isinstance(value, str | int | bool)
+        if not _clean(key, 40) or not (isinstance(value, int | bool) or _clean(value, _cap(key)))
     ]
+
+
+def _cap(key: str) -> int:
+    # A customer token (up to 512 characters) may be handed in as `code`: the queue replaces
+    # it by its nonce hash before recording (see used_nonces.split_token).
+    return MAX_TOKEN_CHARS if key == "code" else MAX_TEXT
+
+
+def _clean(text: Any, cap: int = MAX_TEXT) -> bool:
+    """Text the ledger books: bounded, without NUL or other control characters."""
+    return isinstance(text, str) and len(text) <= cap and not _CONTROL.search(text)
 
 
 def _item_problems(items: Any) -> list[str]:
     if not isinstance(items, list):
         return [f"items must be a list, got {type(items).__name__}"]
+    if len(items) > MAX_ITEMS:
+        return [f"items: {len(items)} lines, at most {MAX_ITEMS}"]
     problems = []
     for index, item in enumerate(items):
         ok = (
             isinstance(item, dict)
             and set(item) == {"name", "quantity", "amount_minor"}
-            and isinstance(item["name"], str)
+            and _clean(item["name"], MAX_ITEM_NAME)
             and _is_int(item["quantity"])
             and item["quantity"] > 0
             and _is_int(item["amount_minor"])
@@ -111,6 +135,19 @@ def _item_problems(items: Any) -> list[str]:
                 f" got {item!r}"
             )
     return problems
+
+
+def _total_problems(draft: SaleDraft) -> list[str]:
+    """Lines must add up to the amount (the ledger rejects a sale whose lines do not)."""
+    if not isinstance(draft.items, list) or not draft.items or not _is_int(draft.amount_minor):
+        return []
+    try:
+        total = sum(item["amount_minor"] for item in draft.items)
+    except (TypeError, KeyError):
+        return []  # reported by _item_problems
+    if total != draft.amount_minor:
+        return [f"items add up to {total}, not to amount_minor {draft.amount_minor}"]
+    return []
 
 
 def _authorisation_problems(draft: SaleDraft) -> list[str]:

@@ -40,3 +40,13 @@ class IdentityMismatch(QueueError):
 
 class InvalidResult(QueueError):
     """A ledger answer that does not match a queued sale; nothing of the batch was applied."""
+
+
+class TokenAlreadyUsed(QueueError):
+    """A customer token whose nonce already paid a sale on this kiosk (`code` for the screen)."""
+
+    code = "token_already_used"
+
+    def __init__(self, sale_id: str) -> None:
+        super().__init__(f"{self.code}: this payment code already paid sale {sale_id}; refresh it")
+        self.reason = str(self)

@@ -4,6 +4,7 @@ before `enqueue_sale` returns; an outbox row per sale for the sync agent; offlin
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -31,8 +32,10 @@ from sync.queue.errors import (
     LimitExceeded,
     QueueUnavailable,
     SaleConflict,
+    TokenAlreadyUsed,
 )
 from sync.queue.limits import ExposureTotals, limit_reason
+from sync.queue.used_nonces import nonce_of, split_token
 
 DB_NAME = "device.db"
 STATE_DEVICE_ID = "queue.device_id"
@@ -195,6 +198,7 @@ class SaleQueue:
         storage failure raises QueueUnavailable; neither leaves anything half-written or burns a
         seq. The same sale id with the same content returns the queued record (a safe retry)."""
         sale_id = draft.sale_id or new_sale_id()
+        draft = without_token(draft)
         with self._lock:
             try:
                 with self._transaction(write=True):
@@ -205,6 +209,7 @@ class SaleQueue:
                         reason = self._limit_reason(draft)
                         if reason:
                             raise LimitExceeded(reason)
+                    self._spend_token(draft, sale_id)
                     record, created_at = self._append(sale_id, draft)
             except QueueUnavailable:
                 self._exposure = None  # the transaction may or may not have reached the disk
@@ -212,6 +217,24 @@ class SaleQueue:
             if draft.offline and self._exposure is not None:
                 self._exposure.add(draft.customer_id, draft.amount_minor, created_at)
             return record
+
+    def token_used_by(self, nonce_sha256: str) -> str | None:
+        """The sale a customer token (by its nonce hash) already paid on this kiosk, or None."""
+        with self._transaction(write=False):
+            rows = self._runner.run(sql.USED_NONCE, {"nonce": nonce_sha256})
+        return str(rows[0][0]) if rows else None
+
+    def _spend_token(self, draft: SaleDraft, sale_id: str) -> None:
+        """Record the nonce of the token paying this sale; a token that paid before is refused."""
+        used = nonce_of(draft.evidence)
+        if used is None:
+            return
+        rows = self._runner.run(sql.USED_NONCE, {"nonce": used[0]})
+        if rows:
+            raise TokenAlreadyUsed(str(rows[0][0]))
+        now = self._clock.wall_ms() / 1000
+        params = {"nonce": used[0], "sale_id": sale_id, "expires_at": used[1], "now": now}
+        self._runner.run(sql.INSERT_USED_NONCE, params)
 
     def _append(self, sale_id: str, draft: SaleDraft) -> tuple[dict[str, Any], float]:
         last_seq, last_hash, last_hlc = self._one(sql.CHAIN_HEAD)
@@ -301,19 +324,20 @@ class SaleQueue:
     # --- for the sync agent --------------------------------------------------------------------
 
     def pending_batch(self, max_count: int, max_bytes: int) -> list[dict[str, Any]]:
-        """The oldest unsynced records in seq order: at most `max_count`, and at most `max_bytes`
-        of record JSON (but always the first one). A rejected sale blocks the chain: the batch
-        stops before it (the ledger could not link the sales after it) until
-        `requeue_rejected` is called."""
+        """The oldest pending records, consecutive in seq: at most `max_count`, and at most
+        `max_bytes` of record JSON (but always the first one). A rejected sale does not block
+        the ones after it: the ledger keeps the chain link of an authentic sale it rejects, so
+        the next batch starts after it and still links (the rejected one stays visible, see
+        `status` and `records`). A batch stops at a seq gap (the ledger wants consecutive seq)."""
         if max_count < 1 or max_bytes < 1:
             raise ValueError("pending_batch needs max_count >= 1 and max_bytes >= 1")
         with self._transaction(write=False):
             rows = self._runner.run(sql.UNSYNCED_FROM, {"limit": max_count})
         batch: list[dict[str, Any]] = []
         size = 0
-        for _seq, state, record_text in rows:
+        for seq, _state, record_text in rows:
             size += len(record_text.encode())
-            if state == "rejected" or (batch and size > max_bytes):
+            if batch and (size > max_bytes or seq != batch[-1]["seq"] + 1):
                 break
             batch.append(json.loads(record_text))
         return batch
@@ -457,6 +481,12 @@ def _stored_sale(row: Row) -> StoredSale:
         reason=reason,
         settle_later=bool(later),
     )
+
+
+def without_token(draft: SaleDraft) -> SaleDraft:
+    """The draft with a customer token's `code` replaced by its nonce hash and expiry."""
+    evidence, token = split_token(dict(draft.evidence))
+    return draft if token is None else dataclasses.replace(draft, evidence=evidence)
 
 
 def _same_sale(record: dict[str, Any], draft: SaleDraft) -> dict[str, Any]:

@@ -17,16 +17,23 @@ INSERT_SALE = (
 )
 INSERT_OUTBOX = "INSERT INTO outbox (seq, state, updated_at) VALUES (:seq, 'pending', :created_at)"
 
+# Rejected sales are settled as far as the kiosk's risk goes: the ledger kept their chain link
+# and moved no money for them (the operator sees them), so they no longer count.
 OFFLINE_EXPOSURE = (
     "SELECT s.customer_id, count(*), sum(s.amount_minor), min(s.created_at)"
-    " FROM outbox o JOIN sales s ON s.seq = o.seq WHERE o.state != 'synced' AND s.offline = 1"
+    " FROM outbox o JOIN sales s ON s.seq = o.seq WHERE o.state = 'pending' AND s.offline = 1"
     " GROUP BY s.customer_id"
 )
 DATA_VERSION = "PRAGMA data_version"  # changes when another connection commits
 
 UNSYNCED_FROM = (
     "SELECT o.seq, o.state, s.record FROM outbox o JOIN sales s ON s.seq = o.seq"
-    " WHERE o.state != 'synced' ORDER BY o.seq LIMIT :limit"
+    " WHERE o.state = 'pending' ORDER BY o.seq LIMIT :limit"
+)
+USED_NONCE = "SELECT sale_id FROM used_token_nonces WHERE nonce_sha256 = :nonce"
+INSERT_USED_NONCE = (
+    "INSERT INTO used_token_nonces (nonce_sha256, sale_id, expires_at, used_at)"
+    " VALUES (:nonce, :sale_id, :expires_at, :now)"
 )
 OUTBOX_BY_SEQ = (
     "SELECT o.state, s.sale_id FROM outbox o JOIN sales s ON s.seq = o.seq WHERE o.seq = :seq"

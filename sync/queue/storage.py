@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from base.private_files import private_dir
 from sync.queue.errors import QueueUnavailable
 
 VOLATILE_FS_TYPES = frozenset({"tmpfs", "ramfs"})
@@ -71,7 +72,7 @@ def check_data_dir(data_dir: Path, *, allow_tmpfs: bool) -> Path:
 
     Returns its resolved path; raises QueueUnavailable with the reason otherwise."""
     try:
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(data_dir)
     except OSError as exc:
         raise QueueUnavailable(f"cannot create data directory {data_dir}: {exc}") from None
     resolved = data_dir.resolve()

@@ -97,6 +97,7 @@ def test_serve_runs_the_ledger_and_logs_json_lines(ledger: LedgerUnderTest, tmp_
     # GIVEN `smilepay ledger serve` with an admin token file
     token = tmp_path / "admin.token"
     token.write_text("serve-test-token-0123456789\n")
+    token.chmod(0o600)
     port = _free_port()
     command = [
         sys.executable,
@@ -180,6 +181,7 @@ def start_serve(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
         db_url,
         "--port",
         str(port),
+        "--insecure-dev",
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -201,6 +203,10 @@ def test_a_batch_cut_off_by_a_crash_is_booked_exactly_once_when_resent(
     process, url = start_serve(ledger.db_url)
     operator, kiosk = Operator(url), Kiosk(url)
     assert kiosk.register().status_code == 201
+    # batches of 400 offline sales to one customer: a kiosk whose operator allows that much
+    roomy = {"unsynced_count_max": 10**6, "unsynced_total_max": 10**12}
+    roomy["per_customer_unsynced_max"] = 10**12
+    assert operator.http.put(f"/v1/devices/{kiosk.device_id}/limits", json=roomy).is_success
     customer = operator.customer(10**8)
     batches = [[kiosk.sale(100, customer) for _ in range(400)] for _ in range(5)]
     bodies = [kiosk.batch_body(batch) for batch in batches]

@@ -12,18 +12,37 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from base import wire
+from sync.ledger.app import create_app
 from sync.ledger.kiosk import Kiosk
 from sync.ledger.openapi import openapi_document
+from sync.ledger.server import serve_in_thread
 from tests.ledger.conftest import LedgerUnderTest
+
+ADMIN = "schemathesis-operator-token-0123456789"
 
 
 @pytest.fixture(scope="module")
-def signer(ledger: LedgerUnderTest) -> Iterator[Kiosk]:
-    kiosk = ledger.kiosk()
+def guarded(db_url: str) -> Iterator[str]:
+    """The ledger as it runs for real: an operator token, a token issuer, registration codes."""
+    app = create_app(db_url, admin_token=ADMIN, issuer_key=Ed25519PrivateKey.generate())
+    server = serve_in_thread(app)
+    yield server.url
+    server.stop()
+    app.state.ledger.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def signer(guarded: str) -> Iterator[Kiosk]:
+    """A kiosk registered with a single-use code minted by the operator."""
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    code = httpx.post(f"{guarded}/v1/registration-codes", json={}, headers=headers).json()["code"]
+    kiosk = Kiosk(guarded)
+    assert kiosk.register(token=code).status_code == 201
     yield kiosk
     kiosk.close()
 
@@ -59,16 +78,18 @@ def assert_well_refused(response: Any, what: str) -> None:
         assert answer["error"] and answer["reason"], f"{what}: {answer}"
 
 
-def signed_call(case: Any, ledger: LedgerUnderTest, kiosk: Kiosk) -> httpx.Response:
-    """Send the generated request as `kiosk`, with a valid signature over its exact body."""
+def signed_call(case: Any, url: str, kiosk: Kiosk) -> httpx.Response:
+    """Send the generated request as `kiosk`, with a valid signature over its exact path, query
+    and body."""
     case.path_parameters = {**case.path_parameters, "device_id": kiosk.device_id}
-    path = case.formatted_path
     body = body_bytes(case)
-    headers = wire.sign_request(kiosk.device_id, kiosk.key, case.method, path, body)
-    headers["Content-Type"] = "application/json"
-    return kiosk.http.request(
-        case.method, f"{ledger.url}{path}", params=case.query, content=body, headers=headers
+    request = kiosk.http.build_request(
+        case.method, f"{url}{case.formatted_path}", params=case.query, content=body
     )
+    target = wire.signed_target(request.url.path, request.url.query)
+    request.headers.update(wire.sign_request(kiosk.device_id, kiosk.key, case.method, target, body))
+    request.headers["Content-Type"] = "application/json"
+    return kiosk.http.send(request)
 
 
 def body_bytes(case: Any) -> bytes:
@@ -83,8 +104,10 @@ def test_the_server_serves_this_document(ledger: LedgerUnderTest) -> None:
 
 @pytest.mark.parametrize(("label", "mode"), CASES, ids=[f"{m.value}-{lbl}" for lbl, m in CASES])
 def test_no_generated_request_gets_a_server_error(
-    label: str, mode: schemathesis.GenerationMode, ledger: LedgerUnderTest, signer: Kiosk
+    label: str, mode: schemathesis.GenerationMode, guarded: str, signer: Kiosk
 ) -> None:
+    """Each generated request three ways: anonymous (refused), with the real operator token,
+    and signed by a registered kiosk, so generated bodies reach the code behind every check."""
     operation = OPERATIONS[label]
 
     @given(case=operation.as_strategy(generation_mode=mode))
@@ -92,10 +115,12 @@ def test_no_generated_request_gets_a_server_error(
         max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
     )
     def check(case: Any) -> None:
-        response = case.call(base_url=ledger.url)
+        response = case.call(base_url=guarded)
         assert_well_refused(response, f"{case.method} {case.formatted_path}")
+        operator = case.call(base_url=guarded, headers={"Authorization": f"Bearer {ADMIN}"})
+        assert_well_refused(operator, f"operator {case.method} {case.formatted_path}")
         if "device_id" in (case.path_parameters or {}):
-            signed = signed_call(case, ledger, signer)
+            signed = signed_call(case, guarded, signer)
             assert_well_refused(signed, f"signed {case.method} {case.formatted_path}")
 
     try:

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from base import wire
 from sync.queue import migrate
 from sync.queue.db import create_sqlite_engine
+from sync.queue.migrate import HEAD_REVISION
 from sync.queue.sale_queue import SaleQueue
 from tests.queue.conftest import DEVICE_ID, ROOMY, draft
 
@@ -85,7 +86,9 @@ def test_upgrade_keeps_every_unsynced_sale_unchanged(tmp_path: Path) -> None:
         assert queue.enqueue_sale(draft(100))["seq"] == 21
         assert queue.verify_chain() == []
     with sqlite3.connect(data / "device.db") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (HEAD_REVISION,)
+        ]
 
 
 def test_declared_head_revision_is_alembics_head() -> None:

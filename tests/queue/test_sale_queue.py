@@ -159,7 +159,7 @@ def test_apply_results_marks_synced_and_flags_rejected_without_dropping(queue: S
             for r, s in zip(records, statuses, strict=True)
         ]
     )
-    # THEN only the rejected one is unsynced; it is kept, flagged, and blocks the batch
+    # THEN only the rejected one is unsynced; it is kept, flagged, and not sent again
     status = queue.status()
     assert (status.backlog_count, status.rejected_count) == (1, 1)
     assert status.last_sync_ok_at is not None
@@ -171,10 +171,18 @@ def test_apply_results_marks_synced_and_flags_rejected_without_dropping(queue: S
     assert queue.pending_batch(10, 10**6) == [records[3]]
 
 
-def test_a_rejected_sale_blocks_the_sales_after_it(queue: SaleQueue) -> None:
+def test_a_rejected_sale_does_not_block_the_sales_after_it(queue: SaleQueue) -> None:
+    # GIVEN three queued sales; the ledger rejects the second (it keeps its chain link)
     records = [queue.enqueue_sale(draft(100)) for _ in range(3)]
-    queue.apply_results([wire.SaleResult(records[1]["sale_id"], 2, "rejected", "chain break")])
+    queue.apply_results([wire.SaleResult(records[1]["sale_id"], 2, "rejected", "malformed")])
+    # THEN a batch never spans the rejected one (seq stays consecutive)
     assert queue.pending_batch(10, 10**6) == records[:1]
+    # AND once the first is synced, the third is sent: the rejected one blocks nothing
+    queue.apply_results([wire.SaleResult(records[0]["sale_id"], 1, "accepted")])
+    assert queue.pending_batch(10, 10**6) == records[2:]
+    # AND the rejected one stays visible to the operator, out of the offline exposure
+    assert queue.status().rejected_count == 1
+    assert [s.seq for s in queue.records() if s.state == "rejected"] == [2]
 
 
 def test_an_answer_for_an_unknown_sale_applies_nothing(queue: SaleQueue) -> None:

@@ -21,6 +21,9 @@ from sync.queue.sale_queue import SaleQueue
 from sync.queue.storage import PROC_MOUNTS, read_mounts, volatile_reason
 from tests.queue.conftest import DEVICE_ID, ROOMY, OpenQueue, draft
 
+# Fills the disk fast within the bounds a sale's evidence may have (16 keys, 200 characters).
+PADDING = {f"pad{i}": "x" * 200 for i in range(16)}
+
 MOUNTS = """\
 /dev/mmcblk0p2 / ext4 rw,noatime 0 0
 tmpfs /run tmpfs rw,nosuid,size=100m 0 0
@@ -206,9 +209,7 @@ def test_a_full_disk_refuses_new_sales_and_keeps_accepted_ones(tmp_path: Path) -
         # WHEN sales are taken until the disk is full
         with pytest.raises(QueueUnavailable, match="storage full") as refused:
             for index in range(10_000):
-                acked.append(
-                    queue.enqueue_sale(draft(100 + index, evidence={"pad": "x" * 2000}))["sale_id"]
-                )
+                acked.append(queue.enqueue_sale(draft(100 + index, evidence=PADDING))["sale_id"])
         # THEN the refusal is clear, the queue still answers, nothing accepted is missing
         assert "queued sales kept" in refused.value.reason
         assert queue.status().backlog_count == len(acked) > 0

@@ -74,6 +74,7 @@ class LedgerProcess:
             self.db_url,
             "--port",
             str(self.port),
+            "--insecure-dev",
         ]
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()

@@ -112,14 +112,15 @@ def test_every_device_request_carries_a_valid_signature_over_its_path_and_body(s
     client = LedgerClient(url, "dev-1", KEY, quick_config())
     # WHEN the client asks for gallery changes (a GET with a query string)
     client.gallery_changes(cursor=7, limit=3)
-    # THEN the request verifies with the device's public key over the path without the query
+    # THEN the request verifies with the device's public key over the path and its query
     request = seen.requests[0]
     assert request["path"] == "/v1/devices/dev-1/gallery?cursor=7&limit=3"
     headers = {k: v for k, v in request["headers"].items() if k.startswith("X-Smilepay")}
-    problem = wire.verify_request(
-        headers, KEY.public_key(), "GET", "/v1/devices/dev-1/gallery", b""
-    )
+    problem = wire.verify_request(headers, KEY.public_key(), "GET", request["path"], b"")
     assert problem is None
+    # AND not over another query (nobody on the way can change a parameter)
+    changed = "/v1/devices/dev-1/gallery?cursor=0&limit=3"
+    assert wire.verify_request(headers, KEY.public_key(), "GET", changed, b"") == "bad signature"
 
 
 def test_a_server_that_never_answers_is_unavailable_after_the_read_timeout(serve) -> None:

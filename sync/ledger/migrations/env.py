@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from sync.ledger import tables_security  # noqa: F401  (its tables join the metadata)
 from sync.ledger.tables import metadata
 
 connection = context.config.attributes["connection"]

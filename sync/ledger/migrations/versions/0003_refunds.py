@@ -1,15 +1,15 @@
 """refunds: a device's signed refund records, booked as transfers back to the customer
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002 (security tables)
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
