@@ -245,7 +245,7 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
         phone_showing_qr(token),
         type_step_up=lambda: kiosk.enter_digits(STEP_UP_DIGITS),
     )
-    return DemoSetup(
+    setup = DemoSetup(
         data_dir,
         db_url,
         ledger,
@@ -258,6 +258,8 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
         world,
         admin_token=admin,
     )
+    world.refresh_qr = lambda: show_fresh_token(setup)
+    return setup
 
 
 def show_fresh_token(setup: DemoSetup) -> None:

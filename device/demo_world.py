@@ -8,6 +8,7 @@ production code, unchanged.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ import numpy as np
 from base.threads import LoopThread
 from device.checkout import Phase
 
+log = logging.getLogger("smilepay.demo.world")
 FPS = 15.0
 FRAME_SIZE = (640, 480)
 
@@ -62,11 +64,14 @@ class DemoWorld:
         face_frames: list[np.ndarray],
         qr_frame: np.ndarray | None = None,
         type_step_up: Callable[[], None] | None = None,
+        refresh_qr: Callable[[], None] | None = None,
     ) -> None:
         self.camera = camera
         self.phase = phase
         # The customer types their step-up digits when the keypad asks (once per keypad).
         self.type_step_up = type_step_up
+        # The phone refreshes its payment code when the kiosk asks for one (a token pays once).
+        self.refresh_qr = refresh_qr
         self.face_frames = face_frames
         self.qr_frame = qr_frame
         self.customer_present = True
@@ -84,12 +89,15 @@ class DemoWorld:
     def _run(self) -> None:
         tick = 0
         face_index = 0
-        typed = False
+        typed = shown = False
         while not self._loop.stopping.is_set():
             phase = self.phase()
             if phase == Phase.STEP_UP and not typed and self.type_step_up is not None:
                 self.type_step_up()
             typed = phase == Phase.STEP_UP
+            if phase == Phase.QR_WAIT and not shown:
+                self._refresh_qr()
+            shown = phase == Phase.QR_WAIT
             if self.customer_present and phase in (Phase.FACE_CAPTURE, Phase.SMILE_PROMPT):
                 frame = self.face_frames[face_index % len(self.face_frames)]
                 face_index += 1
@@ -99,6 +107,14 @@ class DemoWorld:
             self._feed(frame)
             tick += 1
             self._loop.stopping.wait(1.0 / FPS)
+
+    def _refresh_qr(self) -> None:
+        if self.refresh_qr is None:
+            return
+        try:
+            self.refresh_qr()
+        except Exception as exc:  # offline: the phone keeps the code it last fetched
+            log.info("demo customer keeps its payment code", extra={"reason": str(exc)[:200]})
 
     def _scene(self, phase: Phase, tick: int) -> np.ndarray:
         if self.customer_present and phase == Phase.QR_WAIT and self.qr_frame is not None:
