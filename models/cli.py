@@ -15,6 +15,9 @@ def register(commands: Any, benches: Any) -> None:
     enroll.add_argument("--kiosk-id", help="recorded in the consent record (default: hostname)")
     enroll.add_argument("--consent-text-version", help="version of the consent text shown")
     enroll.add_argument("--step-up", metavar="DIGITS", help="phone last digits or PIN")
+    enroll.add_argument(
+        "--customer-id", help="link to this existing ledger customer (default: a new customer)"
+    )
     enroll.add_argument("--json", action="store_true")
     _common_face_options(enroll)
     enroll.set_defaults(handler=_enroll)
@@ -77,9 +80,10 @@ def _face_settings(args: Any) -> tuple[Any, Path]:
 
 def _enroll(args: Any) -> int:
     from models.enroll import enroll_command  # heavy imports only when run
+    from sync.queue.enrolment_outbox import record_enrolment
 
     face, key_file = _face_settings(args)
-    return enroll_command(args, face, key_file)
+    return enroll_command(args, face, key_file, outbox=record_enrolment)
 
 
 def _replay(args: Any) -> int:

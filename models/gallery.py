@@ -14,6 +14,7 @@ of any stored template, a template's true distance is at least its coded distanc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -21,6 +22,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -123,6 +125,20 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (SQLite would use the umask)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+# A step in one `Gallery.apply_changes` transaction: ("upsert", customer_id, name, embedding)
+# or ("delete", customer_id, reason).
+Change = tuple[str, str, str, "np.ndarray | None"]
+# Called with the gallery's connection inside the transaction that writes the template (an
+# outbox row written there commits or rolls back together with it).
+WithinTransaction = Callable[[sqlite3.Connection], None]
+
+
 def step_up_secret(digits: str, salt: bytes | None = None) -> tuple[str, str]:
     """(salt_hex, hash_hex) for a step-up code (phone last digits or PIN), scrypt-hashed."""
     salt = salt if salt is not None else secrets.token_bytes(16)
@@ -164,9 +180,13 @@ class Gallery:
         """
         key = load_or_create_key(key_path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
+        # Deleted rows and freed pages are overwritten with zeros, so a deleted template's
+        # bytes leave the file (and, after the checkpoint in `_purge_wal`, the WAL too).
+        connection.execute("PRAGMA secure_delete=ON")
         connection.executescript(SCHEMA)
         return cls(connection, key, search_threads)
 
@@ -184,14 +204,24 @@ class Gallery:
 
     # --- writing -------------------------------------------------------------------------
 
-    def enroll(self, name: str, embeddings: Sequence[np.ndarray], consent: Consent) -> str:
-        """Record the consent, then keep the average of `embeddings`; return the new customer id."""
+    def enroll(
+        self,
+        name: str,
+        embeddings: Sequence[np.ndarray],
+        consent: Consent,
+        customer_id: str | None = None,
+        within: Callable[[sqlite3.Connection, str], None] | None = None,
+    ) -> str:
+        """Record the consent, then keep the average of `embeddings`; return the customer id
+        (a new one unless given). `within(connection, customer_id)` runs in the template's
+        transaction."""
         if not name.strip():
             raise GalleryError("a customer needs a name")
         if not embeddings:
             raise GalleryError("enrollment needs at least one face capture")
         vectors = np.stack([check_vector(vector) for vector in embeddings])
-        customer_id = uuid.uuid4().hex
+        customer_id = customer_id or uuid.uuid4().hex
+        hook = None if within is None else (lambda conn: within(conn, customer_id))
         with self._lock:
             self._db.execute(
                 "INSERT INTO consents (customer_id, subject, accepted_at, kiosk_id, text_version)"
@@ -204,7 +234,7 @@ class Gallery:
                     consent.text_version,
                 ),
             )  # committed on its own, before any template exists
-            self.upsert(customer_id, name, vectors.mean(axis=0))
+            self.upsert_many([(customer_id, name, vectors.mean(axis=0), None, None)], hook)
         return customer_id
 
     def upsert(
@@ -219,9 +249,11 @@ class Gallery:
         self.upsert_many([(customer_id, name, embedding, step_up_salt, step_up_hash)])
 
     def upsert_many(
-        self, rows: Iterable[tuple[str, str, np.ndarray, str | None, str | None]]
+        self,
+        rows: Iterable[tuple[str, str, np.ndarray, str | None, str | None]],
+        within: WithinTransaction | None = None,
     ) -> None:
-        """Insert or replace many templates in one transaction."""
+        """Insert or replace many templates in one transaction (with `within`'s writes)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._follow_other_writers()
@@ -232,6 +264,8 @@ class Gallery:
                     slot, vector = self._write_template(next_slot, *row)
                     next_slot += slot == next_slot
                     changes.append((slot, vector))
+                if within is not None:
+                    within(self._db)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -264,36 +298,93 @@ class Gallery:
         )
         return slot, vector
 
-    def delete(self, customer_id: str, reason: str) -> bool:
-        """Remove a customer's template and record the deletion; False if there was none."""
-        if not reason.strip():
-            raise GalleryError("a deletion needs a reason")
+    def delete(
+        self, customer_id: str, reason: str, within: WithinTransaction | None = None
+    ) -> bool:
+        """Remove a customer's template (row, search code, WAL copies) and record the deletion;
+        False if there was none."""
+        return customer_id in self.apply_changes([("delete", customer_id, reason, None)], within)
+
+    def apply_changes(
+        self, changes: Sequence[Change], within: WithinTransaction | None = None
+    ) -> list[str]:
+        """Apply upserts and deletions in order, in one transaction; return the customers whose
+        template a deletion removed. The search codes follow after the commit."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._follow_other_writers()
             try:
-                slot = self._remove_row(customer_id)
-                self._db.execute(
-                    "INSERT INTO deletions (customer_id, deleted_at, reason, template_removed)"
-                    " VALUES (?, ?, ?, ?)",
-                    (customer_id, now_iso(), reason, int(slot is not None)),
-                )
+                steps, removed = self._write_changes(changes)
+                if within is not None:
+                    within(self._db)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            if slot is not None:
-                self._index.remove(slot)
-        return slot is not None
+            self._replay_on_index(steps)
+            if any(kind == "delete" for kind, *_ in changes):
+                self._purge_wal()
+        return removed
 
-    def _remove_row(self, customer_id: str) -> int | None:
-        """Delete the row and move the last slot into the hole, keeping slots dense."""
+    def _write_changes(
+        self, changes: Sequence[Change]
+    ) -> tuple[list[tuple[str, int, np.ndarray | None]], list[str]]:
+        """The database half of `apply_changes`: returns the index steps and removed ids."""
+        steps: list[tuple[str, int, np.ndarray | None]] = []
+        removed: list[str] = []
+        count = self._index.count
+        for kind, customer_id, text, embedding in changes:
+            if kind == "upsert":
+                assert embedding is not None
+                slot, vector = self._write_template(count, customer_id, text, embedding, None, None)
+                count += slot == count
+                steps.append(("upsert", slot, vector))
+                continue
+            if not text.strip():
+                raise GalleryError("a deletion needs a reason")
+            slot_removed = self._remove_row(customer_id, count - 1)
+            self._db.execute(
+                "INSERT INTO deletions (customer_id, deleted_at, reason, template_removed)"
+                " VALUES (?, ?, ?, ?)",
+                (customer_id, now_iso(), text, int(slot_removed is not None)),
+            )
+            if slot_removed is not None:
+                count -= 1
+                steps.append(("delete", slot_removed, None))
+                removed.append(customer_id)
+        return steps, removed
+
+    def _replay_on_index(self, steps: list[tuple[str, int, np.ndarray | None]]) -> None:
+        """Apply the committed steps to the codes, runs of upserts in one batch."""
+        run: list[tuple[int, np.ndarray]] = []
+        for kind, slot, vector in steps:
+            if kind == "upsert" and vector is not None:
+                run.append((slot, vector))
+                continue
+            self._index.apply(run)
+            run = []
+            self._index.remove(slot)
+        self._index.apply(run)
+
+    def _purge_wal(self) -> None:
+        """Checkpoint and truncate the WAL so no older copy of a deleted row stays in it.
+
+        A reader holding an old snapshot (another process) blocks the truncation; the
+        checkpoint is retried a few times and the outcome logged by the caller's next delete."""
+        for _ in range(50):
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return
+            time.sleep(0.02)
+
+    def _remove_row(self, customer_id: str, last: int) -> int | None:
+        """Delete the row and move the `last` slot into the hole, keeping slots dense."""
         row = self._db.execute(
             "SELECT slot FROM templates WHERE customer_id = ?", (customer_id,)
         ).fetchone()
         if row is None:
             return None
-        slot, last = int(row[0]), self._index.count - 1
+        slot = int(row[0])
         self._db.execute("DELETE FROM templates WHERE slot = ?", (slot,))
         if slot != last:
             self._db.execute("UPDATE templates SET slot = ? WHERE slot = ?", (slot, last))
@@ -468,6 +559,7 @@ class CodeIndex:
         codes = self._codes()
         last = self.count - 1
         codes[slot] = codes[last]
+        codes[last] = 0  # the vector keeps its capacity: leave no copy of the dropped code
         self.index.codes.resize(last * self.index.code_size)
         self.index.ntotal = last
 

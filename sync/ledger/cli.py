@@ -20,6 +20,17 @@ def register(commands: Any, benches: Any) -> None:
     serve.add_argument("--admin-token-file", help="operator requests need this bearer token")
     serve.add_argument("--registration-token-file", help="device registration needs this token")
     serve.add_argument("--issuer-key-file", help="Ed25519 key file for signing customer tokens")
+    serve.add_argument(
+        "--template-key-file",
+        help="32-byte key file (created 0600 if absent), outside the database, that seals face"
+        " templates at rest; without it the ledger takes no enrolments",
+    )
+    serve.add_argument(
+        "--template-retention-days",
+        type=int,
+        default=1095,
+        help="delete templates unused (no enrolment, no sale) this long; default 3 years",
+    )
     serve.set_defaults(handler=_serve)
     export = ledger_sub.add_parser("export", help="one JSON object per ledger transaction")
     export.add_argument("--db", required=True)

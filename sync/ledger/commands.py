@@ -33,6 +33,7 @@ def read_token(path: str | None, what: str) -> str | None:
 def serve_command(args: argparse.Namespace) -> int:
     """`smilepay ledger serve`: migrate, then serve HTTP until interrupted."""
     from base.keys import load_key_file
+    from sync.ledger import app as ledger_app
     from sync.ledger.app import ENV_ADMIN, ENV_DB, ENV_ISSUER_KEY_FILE, ENV_REGISTRATION, create_app
     from sync.ledger.server import serve, serve_workers
 
@@ -41,6 +42,9 @@ def serve_command(args: argparse.Namespace) -> int:
     registration = read_token(args.registration_token_file, "--registration-token-file")
     if args.workers < 1:
         raise SmilepayError("--workers must be at least 1")
+    if args.template_retention_days < 1:
+        raise SmilepayError("--template-retention-days must be at least 1")
+    template_key = Path(args.template_key_file) if args.template_key_file else None
     log.info(
         "ledger starting",
         extra={
@@ -53,7 +57,12 @@ def serve_command(args: argparse.Namespace) -> int:
     issuer_key = load_key_file(Path(args.issuer_key_file)) if args.issuer_key_file else None
     if args.workers == 1:
         app = create_app(
-            args.db, admin_token=admin, registration_token=registration, issuer_key=issuer_key
+            args.db,
+            admin_token=admin,
+            registration_token=registration,
+            issuer_key=issuer_key,
+            template_key_file=template_key,
+            retention_days=args.template_retention_days,
         )
         serve(app, args.host, args.port)
         return 0
@@ -64,6 +73,8 @@ def serve_command(args: argparse.Namespace) -> int:
             ENV_ADMIN: admin or "",
             ENV_REGISTRATION: registration or "",
             ENV_ISSUER_KEY_FILE: args.issuer_key_file or "",
+            ledger_app.ENV_TEMPLATE_KEY_FILE: args.template_key_file or "",
+            ledger_app.ENV_RETENTION_DAYS: str(args.template_retention_days),
         }
     )
     serve_workers("sync.ledger.app:app_from_environment", args.host, args.port, args.workers)

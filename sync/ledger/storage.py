@@ -72,7 +72,7 @@ def migrate(engine: Engine) -> None:
     try:
         with engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # branches of parallel work apply side by side
     except OperationalError as exc:
         raise StorageError(f"cannot reach the ledger database: {exc.orig}") from None
 
