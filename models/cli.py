@@ -32,6 +32,17 @@ def register(commands: Any, benches: Any) -> None:
     replay.add_argument("--fps", type=float, default=10.0, help="frame rate of the recording")
     _common_face_options(replay)
     replay.set_defaults(handler=_replay)
+    forget = face_sub.add_parser(
+        "forget", help="a customer deletes their face data here (face + step-up, or token)"
+    )
+    forget.add_argument("frames_dir", type=Path, nargs="?", help="frames showing the customer")
+    forget.add_argument("--data-dir", type=Path, required=True)
+    forget.add_argument("--step-up", metavar="DIGITS", help="the customer's step-up digits")
+    forget.add_argument("--token-file", type=Path, help="a file holding the customer's token")
+    forget.add_argument("--ledger-url", help="default: the one in DATA_DIR/device.json")
+    forget.add_argument("--json", action="store_true")
+    _common_face_options(forget)
+    forget.set_defaults(handler=_forget)
     demo = face_sub.add_parser("demo-frames", help="write the astronaut neutral→smile frames")
     demo.add_argument("out_dir", type=Path)
     demo.add_argument("--repeated-photo", action="store_true", help="one photo repeated instead")
@@ -91,6 +102,13 @@ def _replay(args: Any) -> int:
 
     face, key_file = _face_settings(args)
     return replay_command(args, face, key_file)
+
+
+def _forget(args: Any) -> int:
+    from device.face_deletion import forget_command
+
+    face, key_file = _face_settings(args)
+    return forget_command(args, face, key_file)
 
 
 def _demo_frames(args: Any) -> int:

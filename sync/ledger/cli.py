@@ -32,6 +32,9 @@ def register(commands: Any, benches: Any) -> None:
         help="delete templates unused (no enrolment, no sale) this long; default 3 years",
     )
     serve.set_defaults(handler=_serve)
+    from sync.ledger.customer_cli import register as register_customer_commands
+
+    register_customer_commands(ledger_sub)
     export = ledger_sub.add_parser("export", help="one JSON object per ledger transaction")
     export.add_argument("--db", required=True)
     export.add_argument("--json", action="store_true")
