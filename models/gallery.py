@@ -441,6 +441,15 @@ class Gallery:
             raise GalleryError(f"no template for customer {customer_id}")
         return self._open_template(*row)
 
+    def template_or_none(self, customer_id: str) -> np.ndarray | None:
+        """One customer's decrypted template, or None if there is none (deleted, never here)."""
+        try:
+            return self.template(customer_id)
+        except TemplateTampered:
+            raise
+        except GalleryError:
+            return None
+
     def check_step_up(self, customer_id: str, digits: str) -> bool:
         """Whether `digits` match the customer's step-up secret (False if none is set)."""
         row = self._db.execute(
