@@ -75,8 +75,10 @@ case "$mode" in
     export SMILEPAY_TEST_PG_URL="${SMILEPAY_TEST_PG_URL:-postgresql+psycopg://smilepay_test:smilepay_test@127.0.0.1:5432/postgres}"
     step "ruff"
     .venv/bin/ruff check .
-    step "mypy"
+    .venv/bin/ruff format --check .
+    step "mypy (the tree and the tests; --strict on the money path)"
     .venv/bin/mypy
+    .venv/bin/mypy --strict sync device/checkout.py base
     step "pytest"
     exec .venv/bin/python -m pytest -n 2 -m "not slow" "$@"
     ;;

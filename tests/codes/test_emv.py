@@ -186,7 +186,8 @@ def test_rendered_png_decodes_back_to_the_same_payload() -> None:
     payload = kiosk_payload()
     png = render_qr_png(payload)
     # WHEN the PNG is decoded with the chain
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    image: np.ndarray | None = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert image is not None
     codes = decode_frame(image)
     # THEN it carries exactly the payload's bytes
     assert png.startswith(b"\x89PNG")

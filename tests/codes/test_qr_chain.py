@@ -58,7 +58,8 @@ def test_chain_reports_nothing_on_photos_without_a_qr_code(shared_data: Path) ->
 
 def test_raw_shift_jis_bytes_are_returned_not_a_re_encoded_string(shared_data: Path) -> None:
     # GIVEN a photo whose code carries Shift_JIS kanji/katakana
-    image = cv2.imread(str(shared_data / "qr" / "qrcode-2" / "10.png"))
+    image: np.ndarray | None = cv2.imread(str(shared_data / "qr" / "qrcode-2" / "10.png"))
+    assert image is not None
     expected_text = (shared_data / "qr" / "qrcode-2" / "10.txt").read_bytes().decode("utf-8")
     raw = expected_text.encode("shift_jis")
     # WHEN zxing-cpp and zbar each read it
@@ -83,7 +84,10 @@ def test_dark_mode_code_needs_the_inverted_zbar_pass() -> None:
 
 def test_spent_budget_stops_the_chain_after_the_first_decoder(shared_data: Path) -> None:
     # GIVEN a photo that only zbar reads (zxing-cpp finds nothing in it)
-    image = cv2.imread(str(shared_data / "qr" / "qrcode-2" / "28.png"), cv2.IMREAD_GRAYSCALE)
+    image: np.ndarray | None = cv2.imread(
+        str(shared_data / "qr" / "qrcode-2" / "28.png"), cv2.IMREAD_GRAYSCALE
+    )
+    assert image is not None
     assert DECODERS["zxing"](image) == []
     # WHEN the budget is zero THEN no later decoder runs and nothing is reported
     assert decode_frame(image, budget_s=0.0) == []

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from drivers.scanner.framing import (
     Decoded,
     FramerState,
+    Framing,
     Output,
     Rejected,
     encode_frame,
@@ -19,7 +20,7 @@ from drivers.scanner.framing import (
     new_framer,
 )
 
-FRAMINGS = ["cr", "lf", "crlf", "length_prefix"]
+FRAMINGS: list[Framing] = ["cr", "lf", "crlf", "length_prefix"]
 MAX = 64
 
 
@@ -56,14 +57,14 @@ printable = (
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-def test_a_valid_frame_in_one_chunk_is_decoded(framing: str) -> None:
+def test_a_valid_frame_in_one_chunk_is_decoded(framing: Framing) -> None:
     # GIVEN a framer WHEN one encoded code arrives THEN exactly that payload comes out
     _, outputs = run(new_framer(framing, MAX), encode_frame(b"134567890123456789", framing))
     assert outputs == [Decoded(b"134567890123456789")]
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-def test_invalid_utf8_is_rejected_and_the_next_frame_is_decoded(framing: str) -> None:
+def test_invalid_utf8_is_rejected_and_the_next_frame_is_decoded(framing: Framing) -> None:
     # GIVEN a frame with a broken UTF-8 sequence followed by a good frame
     bad, good = encode_frame(b"AB\xc3(", framing), encode_frame(b"OK", framing)
     # WHEN both arrive
@@ -73,13 +74,15 @@ def test_invalid_utf8_is_rejected_and_the_next_frame_is_decoded(framing: str) ->
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-def test_control_bytes_are_rejected_with_their_position(framing: str) -> None:
+def test_control_bytes_are_rejected_with_their_position(framing: Framing) -> None:
     _, outputs = run(new_framer(framing, MAX), encode_frame(b"A\x00B", framing))
     assert outputs == [Rejected("control character U+0000 at character 1")]
 
 
 @pytest.mark.parametrize("framing", ["cr", "lf", "crlf"])
-def test_an_over_long_frame_is_reported_once_and_skipped_to_its_terminator(framing: str) -> None:
+def test_an_over_long_frame_is_reported_once_and_skipped_to_its_terminator(
+    framing: Framing,
+) -> None:
     # GIVEN 300 bytes without a terminator (cap 64), arriving in pieces, then a good frame
     framer = new_framer(framing, MAX)
     state, outputs = run(framer, *[b"X" * 30] * 10, encode_frame(b"tail", framing))
@@ -116,7 +119,7 @@ def test_a_zero_length_prefix_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-def test_a_half_received_frame_is_dropped_when_the_line_goes_quiet(framing: str) -> None:
+def test_a_half_received_frame_is_dropped_when_the_line_goes_quiet(framing: Framing) -> None:
     state, _ = run(new_framer(framing, MAX), encode_frame(b"HALF-A-CODE", framing)[:6])
     state, outputs = line_idle(state)
     assert outputs == [Rejected("incomplete frame (6 bytes) when the line went quiet")]
@@ -142,11 +145,11 @@ def test_an_unusable_configuration_is_refused() -> None:
     cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
 )
 def test_valid_frames_survive_any_chunking(
-    framing: str, payloads: list[bytes], cuts: list[int]
+    framing: Framing, payloads: list[bytes], cuts: list[int]
 ) -> None:
     # GIVEN valid frames WHEN the line delivers them in arbitrary pieces THEN all come out in order
-    stream = b"".join(encode_frame(p, framing) for p in payloads)  # type: ignore[arg-type]
-    _, outputs = run(new_framer(framing, MAX), *split(stream, cuts))  # type: ignore[arg-type]
+    stream = b"".join(encode_frame(p, framing) for p in payloads)
+    _, outputs = run(new_framer(framing, MAX), *split(stream, cuts))
     assert outputs == [Decoded(p) for p in payloads]
 
 
@@ -159,16 +162,16 @@ def test_valid_frames_survive_any_chunking(
     via_terminator=st.booleans(),
 )
 def test_after_any_garbage_the_framer_resynchronises(
-    framing: str, garbage: bytes, payloads: list[bytes], cuts: list[int], via_terminator: bool
+    framing: Framing, garbage: bytes, payloads: list[bytes], cuts: list[int], via_terminator: bool
 ) -> None:
     # GIVEN any garbage on the line, ended by a terminator or by the line going quiet
-    state, _ = run(new_framer(framing, MAX), *split(garbage, cuts))  # type: ignore[arg-type]
+    state, _ = run(new_framer(framing, MAX), *split(garbage, cuts))
     if via_terminator and framing != "length_prefix":
-        state, _ = feed(state, encode_frame(b"", framing))  # type: ignore[arg-type]
+        state, _ = feed(state, encode_frame(b"", framing))
     else:
         state, _ = line_idle(state)
     # WHEN valid frames follow THEN every one of them is decoded exactly
-    stream = b"".join(encode_frame(p, framing) for p in payloads)  # type: ignore[arg-type]
+    stream = b"".join(encode_frame(p, framing) for p in payloads)
     _, outputs = run(state, *split(stream, cuts))
     assert payloads_of(outputs)[-len(payloads) :] == payloads
 
@@ -179,11 +182,11 @@ def test_after_any_garbage_the_framer_resynchronises(
     chunks=st.lists(st.binary(max_size=200), max_size=10),
 )
 def test_any_bytes_yield_only_valid_payloads_and_a_bounded_buffer(
-    framing: str, chunks: list[bytes]
+    framing: Framing, chunks: list[bytes]
 ) -> None:
     # GIVEN arbitrary bytes WHEN fed THEN every decoded payload is capped, UTF-8, control-free,
     # and the framer never holds more than one frame's worth of bytes
-    state = new_framer(framing, MAX)  # type: ignore[arg-type]
+    state = new_framer(framing, MAX)
     for chunk in chunks:
         state, outputs = feed(state, chunk)
         assert len(state.buffer) <= MAX + 2

@@ -166,7 +166,7 @@ def test_an_unreachable_network_printer_is_offline_and_never_raises() -> None:
 
 def test_a_printer_that_fails_mid_receipt_is_reported_offline(tmp_path: Path) -> None:
     # GIVEN a backend that answers the status queries and then breaks while printing
-    class Breaking(Dummy):  # type: ignore[misc]
+    class Breaking(Dummy):
         def query_status(self, mode: bytes) -> bytes:
             return b"\x12"
 

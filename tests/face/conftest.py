@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def demo_frames(model_dir: Path, engine: FaceEngine) -> list[np.ndarray]:
 
 
 @pytest.fixture()
-def gallery(tmp_path: Path) -> Gallery:
+def gallery(tmp_path: Path) -> Iterator[Gallery]:
     opened = Gallery.open(tmp_path / "gallery.db", tmp_path / "keys" / "template.key")
     yield opened
     opened.close()

@@ -176,7 +176,8 @@ def test_changes_made_by_another_process_are_seen_by_search(tmp_path: Path) -> N
     assert match is not None and match.best_id == "b" and len(kiosk) == 1
     kiosk.upsert("c", "Cy", unit(3))
     assert {c.customer_id for c in agent.customers()} == {"b", "c"}
-    assert agent.search(unit(3)) is not None and agent.search(unit(3)).best_id == "c"
+    found = agent.search(unit(3))
+    assert found is not None and found.best_id == "c"
     kiosk.close()
     agent.close()
 

@@ -22,7 +22,8 @@ def test_press_photos_separate_at_the_match_threshold(
         if "press" in path.parts
     ]
     vectors = [(identity, embed_photo(engine, path)) for path, identity in labelled]
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     for (a, va), (b, vb) in itertools.combinations(vectors, 2):
         (genuine if a == b else impostor).append(float(np.linalg.norm(va - vb)))
     # THEN every same-person pair is under 0.6 and every different-person pair above it

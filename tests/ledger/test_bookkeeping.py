@@ -288,8 +288,8 @@ class World:
             amount,
             auth["customer_id"] if auth else customer,
             offline=auth is None,
-            auth_id=auth and auth["auth_id"],
-            sale_id=auth and auth["sale_id"],
+            auth_id=auth["auth_id"] if auth else None,
+            sale_id=auth["sale_id"] if auth else None,
         )
         body = json.loads(self.kiosk.batch_body([record]))
         parsed, head = parse_batch(self.kiosk.device_id, load_batch_json(json.dumps(body).encode()))

@@ -30,7 +30,7 @@ def signer(ledger: LedgerUnderTest) -> Iterator[Kiosk]:
 
 # Collected from the document itself; the same document is what the server serves.
 OPERATIONS = {
-    result.ok().label: result.ok()
+    result.ok().label: result.ok()  # type: ignore[union-attr]
     for result in schemathesis.openapi.from_dict(openapi_document()).get_all_operations()
 }
 EXAMPLES = 5  # per operation, mode and backend: modest, for CI

@@ -168,7 +168,7 @@ class VolatileDisk(apsw.VFS):
 
     # --- VFS methods -----------------------------------------------------------------------
 
-    def xOpen(self, name: Any, flags: list[int]) -> VolatileFile:
+    def xOpen(self, name: Any, flags: list[int]) -> Any:
         path = name if isinstance(name, str) else name.filename() if name else None
         path = path or self.path(f"temp-{uuid.uuid4().hex}")
         if path not in self.files:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -152,7 +153,9 @@ def test_apply_results_marks_synced_and_flags_rejected_without_dropping(queue: S
     statuses = ["accepted", "duplicate", "declined", "rejected"]
     queue.apply_results(
         [
-            wire.SaleResult(r["sale_id"], r["seq"], s, "bad signature" if s == "rejected" else None)
+            wire.SaleResult(
+                r["sale_id"], r["seq"], cast(Any, s), "bad signature" if s == "rejected" else None
+            )
             for r, s in zip(records, statuses, strict=True)
         ]
     )

@@ -49,7 +49,9 @@ def camera_frame(shared_data: Path) -> CameraFrame:
     assert image is not None, "cannot read the face photo"
     left = (image.shape[1] - 640) // 2
     frame = image[:480, left : left + 640]
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    cascade = cv2.CascadeClassifier(
+        cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+    )
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     faces = cascade.detectMultiScale(grey, 1.1, 5, minSize=(60, 60))
     assert len(faces) == 1, f"expected one face in the photo, found {len(faces)}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from device.checkout import (
@@ -48,9 +48,9 @@ class StepKiosk:
         self.state = State()
         self.commands: list[Command] = []
         self.online = True
-        self.backlog = {"count": 0, "amount_minor": 0, "oldest_age_s": None}
+        self.backlog: dict[str, Any] = {"count": 0, "amount_minor": 0, "oldest_age_s": None}
         self.limits_left = {"amount_minor": 20_000, "count": 20}
-        self.face_box: list[int] | None = None
+        self.face_box: list[float] | None = None
         self.frame_size = [640, 480]
         self.frame_jpeg = frame_jpeg
         self.step_up_digits = step_up_digits
@@ -122,9 +122,9 @@ class StepKiosk:
             if follow_up is not None:
                 self.feed(follow_up)
 
-    def see_face(self, box: list[int], guidance: str) -> None:
+    def see_face(self, box: Sequence[float], guidance: str) -> None:
         """The face pipeline saw a face at `box` and advises `guidance`."""
-        self.face_box = box
+        self.face_box = list(box)
         self.feed(FaceGuidance(time.monotonic(), guidance, face_present=True))
 
     def decide_face(self, kind: str, name: str = "Alex") -> None:

@@ -8,8 +8,9 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -136,7 +137,7 @@ def test_a_slow_stream_skips_to_the_newest_view() -> None:
         kiosk.pay()  # two changes before the browser reads any
         await asyncio.sleep(0.05)  # let the loop run the listener callbacks
         newest = await anext(stream)
-        await stream.aclose()
+        await cast(AsyncGenerator[str, None], stream).aclose()
         broadcaster.stop()
         return [json.loads(newest[6:])["phase"]]
 
@@ -149,7 +150,7 @@ def test_a_quiet_stream_carries_heartbeat_comments() -> None:
         broadcaster.start()
         stream = broadcaster.stream()
         chunks = [await anext(stream) for _ in range(3)]
-        await stream.aclose()
+        await cast(AsyncGenerator[str, None], stream).aclose()
         broadcaster.stop()
         return chunks
 
