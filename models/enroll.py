@@ -87,7 +87,7 @@ def consistent(vectors: dict[str, np.ndarray], threshold: float) -> tuple[list[s
 
 # Called inside the template's transaction with (connection, customer id): where the kiosk's
 # enrolment outbox row is written (the CLI layer passes sync.queue's writer).
-EnrolHook = Callable[[sqlite3.Connection, str], None]
+EnrolHook = Callable[[sqlite3.Connection, str], object]
 
 
 def enroll_images(

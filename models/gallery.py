@@ -136,7 +136,7 @@ def _create_private(path: Path) -> None:
 Change = tuple[str, str, str, "np.ndarray | None"]
 # Called with the gallery's connection inside the transaction that writes the template (an
 # outbox row written there commits or rolls back together with it).
-WithinTransaction = Callable[[sqlite3.Connection], None]
+WithinTransaction = Callable[[sqlite3.Connection], object]
 
 
 def step_up_secret(digits: str, salt: bytes | None = None) -> tuple[str, str]:
@@ -210,7 +210,7 @@ class Gallery:
         embeddings: Sequence[np.ndarray],
         consent: Consent,
         customer_id: str | None = None,
-        within: Callable[[sqlite3.Connection, str], None] | None = None,
+        within: Callable[[sqlite3.Connection, str], object] | None = None,
     ) -> str:
         """Record the consent, then keep the average of `embeddings`; return the customer id
         (a new one unless given). `within(connection, customer_id)` runs in the template's
