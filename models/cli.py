@@ -64,7 +64,7 @@ def register(commands: Any, benches: Any) -> None:
     bench_match = benches.add_parser("match", help="1:N gallery search at 10k, 100k, 1M")
     bench_match.add_argument("--json", action="store_true")
     bench_match.add_argument(
-        "--sizes", default="10000,100000,1000000", help="gallery sizes, comma-separated"
+        "--sizes", "--size", default="10000,100000,1000000", help="gallery sizes, comma-separated"
     )
     bench_match.add_argument("--queries", type=int, default=200)
     bench_match.add_argument("--threads", type=int, default=1, help="faiss search threads")

