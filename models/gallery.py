@@ -213,6 +213,7 @@ class Gallery:
         consent: Consent,
         customer_id: str | None = None,
         within: Callable[[sqlite3.Connection, str], object] | None = None,
+        consent_recorded: bool = False,
     ) -> str:
         """Record the consent, then keep the average of `embeddings`; return the customer id
         (a new one unless given). `within(connection, customer_id)` runs in the template's
@@ -225,6 +226,14 @@ class Gallery:
         customer_id = customer_id or uuid.uuid4().hex
         hook = None if within is None else (lambda conn: within(conn, customer_id))
         with self._lock:
+            if not consent_recorded:  # committed on its own, before any template exists
+                self.record_consent(customer_id, consent)
+            self.upsert_many([(customer_id, name, vectors.mean(axis=0), None, None)], hook)
+        return customer_id
+
+    def record_consent(self, customer_id: str, consent: Consent) -> None:
+        """Keep a consent record (committed at once: it must exist before any template)."""
+        with self._lock:
             self._db.execute(
                 "INSERT INTO consents (customer_id, subject, accepted_at, kiosk_id, text_version)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -235,9 +244,7 @@ class Gallery:
                     consent.kiosk_id,
                     consent.text_version,
                 ),
-            )  # committed on its own, before any template exists
-            self.upsert_many([(customer_id, name, vectors.mean(axis=0), None, None)], hook)
-        return customer_id
+            )
 
     def upsert(
         self,

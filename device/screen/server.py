@@ -44,10 +44,16 @@ CSP = (
 
 
 def create_screen_app(
-    kiosk: KioskPort, config: ScreenConfig, operator_pin: str | None
+    kiosk: KioskPort, config: ScreenConfig, operator_pin: str | None, enrolment: Any = None
 ) -> Starlette:
-    """The screen app for `kiosk`; without `operator_pin` the operator page stays closed."""
+    """The screen app for `kiosk`; without `operator_pin` the operator page stays closed. With
+    an `enrolment` service (device/screen/enrol.py) it also serves the `/enrol` flow."""
     screen = _Screen(kiosk, config, operator_pin)
+    routes: list[Route | Mount] = screen.routes()
+    if enrolment is not None:
+        from device.screen.enrol import enrol_routes
+
+        routes = [*enrol_routes(enrolment), *routes]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -57,9 +63,7 @@ def create_screen_app(
         finally:
             screen.broadcaster.stop()
 
-    app = Starlette(
-        routes=screen.routes(), lifespan=lifespan, middleware=[Middleware(SecurityHeaders)]
-    )
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.broadcaster = screen.broadcaster
     app.state.screen_config = config
     return app
