@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -42,7 +43,8 @@ from sync.ledger.openapi import openapi_document
 from sync.ledger.storage import in_transaction, migrate, open_engine
 
 log = logging.getLogger(__name__)
-NONCE_SWEEP_EVERY = 1000  # requests between sweeps of expired nonces
+NONCE_SWEEP_EVERY = 1000
+AFTER_ID = re.compile(r"[A-Za-z0-9._:@-]{1,64}")  # requests between sweeps of expired nonces
 
 
 class Ledger:
@@ -341,6 +343,8 @@ def list_customers(ledger: Ledger, request: Request, body: bytes) -> tuple[int, 
     ledger.check_admin(request)
     limit = _int_param(request, "limit", 100, 1, 1000)
     after = request.query_params.get("after", "")
+    if after and not AFTER_ID.fullmatch(after):
+        raise BadRequest("invalid_query", "after must be a customer id (A-Z a-z 0-9 . _ : @ -)")
     return 200, ledger.transaction(lambda conn: customers.list_customers(conn, after, limit))
 
 
