@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS templates (
     slot INTEGER PRIMARY KEY, customer_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
     nonce BLOB NOT NULL, sealed BLOB NOT NULL, step_up_salt TEXT, step_up_hash TEXT,
     updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS gallery_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deletions (
     id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, deleted_at TEXT NOT NULL,
     reason TEXT NOT NULL, template_removed INTEGER NOT NULL);
@@ -171,6 +172,7 @@ class Gallery:
         self._index = CodeIndex(search_threads)
         self._load_index()
         self._seen_version = self._data_version()
+        self._generation = self._read_generation()
 
     @classmethod
     def open(cls, path: Path, key_path: Path, search_threads: int = 1) -> Gallery:
@@ -275,11 +277,13 @@ class Gallery:
                     changes.append((slot, vector))
                 if within is not None:
                     within(self._db)
+                generation = self._bump_generation()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._index.apply(changes)
+            self._generation = generation
 
     def _write_template(
         self,
@@ -326,11 +330,13 @@ class Gallery:
                 steps, removed = self._write_changes(changes)
                 if within is not None:
                     within(self._db)
+                generation = self._bump_generation()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._replay_on_index(steps)
+            self._generation = generation
             if any(kind == "delete" for kind, *_ in changes):
                 self._purge_wal()
         return removed
@@ -497,13 +503,33 @@ class Gallery:
     def _data_version(self) -> int:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
+    def _read_generation(self) -> int:
+        row = self._db.execute(
+            "SELECT value FROM gallery_meta WHERE name = 'generation'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump_generation(self) -> int:
+        """Count template writes, so other connections' writes to other tables (the enrolment
+        outbox) do not make every reader rebuild its codes."""
+        self._db.execute(
+            "INSERT INTO gallery_meta (name, value) VALUES ('generation', 1)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + 1"
+        )
+        return self._read_generation()
+
     def _follow_other_writers(self) -> None:
-        """Rebuild the codes if another connection (the sync agent's process) changed the file."""
+        """Rebuild the codes if another connection (the sync agent's process) changed the
+        templates; a change to other tables only is skipped."""
         version = self._data_version()
-        if version != self._seen_version:
+        if version == self._seen_version:
+            return
+        self._seen_version = version
+        generation = self._read_generation()
+        if generation != self._generation:
             self._index = CodeIndex(self._threads)
             self._load_index()
-            self._seen_version = version
+            self._generation = generation
 
     def _load_index(self) -> None:
         """Decrypt every template once at start-up and build the in-memory codes."""

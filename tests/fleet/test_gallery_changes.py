@@ -4,6 +4,7 @@ no bytes behind, and the split scan that stays exact."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,29 @@ def test_the_split_scan_finds_the_same_best_and_second_as_a_float32_scan(
         assert match is not None and match.best_id == f"c{best}"
         assert match.second_distance == pytest.approx(float(distances[second]), abs=1e-4)
     gallery.close()
+
+
+def test_the_kiosk_follows_the_agents_template_writes_but_not_its_outbox_writes(
+    tmp_path: Path,
+) -> None:
+    from sync.queue.enrolment_outbox import EnrolmentOutbox, record_enrolment
+
+    kiosk, agent = open_gallery(tmp_path), open_gallery(tmp_path)
+    vectors = unit_vectors(2, 6)
+    kiosk.upsert_many([("a", "A", vectors[0], None, None)])
+    assert kiosk.search(vectors[0]) is not None
+    codes_before = kiosk._index
+    # WHEN the agent's process only touches the outbox (another table, same file)
+    with closing(EnrolmentOutbox.open(tmp_path / "gallery.db")) as outbox:
+        consent = {"text_version": "v1", "accepted_at": "2026-12-01T00:00:00Z", "kiosk_id": "k"}
+        enrolment_id = record_enrolment(outbox._db, "a", "A", consent)
+        outbox.sent(enrolment_id)
+    # THEN the kiosk keeps its codes (no rebuild: that decrypts every template)
+    kiosk.search(vectors[0])
+    assert kiosk._index is codes_before
+    # WHEN the agent writes a template THEN the kiosk rebuilds and finds it
+    agent.apply_changes([("upsert", "b", "B", vectors[1])])
+    match = kiosk.search(vectors[1])
+    assert match is not None and match.best_id == "b" and kiosk._index is not codes_before
+    kiosk.close()
+    agent.close()
