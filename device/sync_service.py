@@ -57,14 +57,13 @@ class LazyGallery:
 
     def template_or_none(self, customer_id: str) -> Any:
         """A customer's template to upload, or None if it is no longer here."""
-        from models.gallery import GalleryError
+        from models.gallery import read_template
 
+        if self._gallery is not None:
+            return self._gallery.template_or_none(customer_id)
         if not self.path.exists():
             return None
-        try:
-            return self._open().template(customer_id)
-        except GalleryError:
-            return None
+        return read_template(self.path, self.key_path, customer_id)
 
 
 def run_agent(

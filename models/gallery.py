@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,6 +127,23 @@ def _read_key(path: Path) -> bytes:
     if len(key) != 32:
         raise GalleryError(f"{path}: template key must be 32 bytes, found {len(key)}")
     return key
+
+
+def read_template(path: Path, key_path: Path, customer_id: str) -> np.ndarray | None:
+    """One customer's decrypted template straight from the file, without building the search
+    codes (which decrypts every template): what the sync agent needs to upload an enrolment."""
+    aead = AESGCM(load_or_create_key(key_path))
+    with closing(sqlite3.connect(path)) as connection:
+        row = connection.execute(
+            "SELECT name, nonce, sealed FROM templates WHERE customer_id = ?", (customer_id,)
+        ).fetchone()
+    if row is None:
+        return None
+    try:
+        plain = aead.decrypt(row[1], row[2], _associated_data(customer_id, row[0]))
+    except InvalidTag:
+        raise TemplateTampered(f"template of customer {customer_id} failed decryption") from None
+    return np.frombuffer(plain, dtype=np.float32)
 
 
 def _create_private(path: Path) -> None:
