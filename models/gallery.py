@@ -565,6 +565,20 @@ class Gallery:
 ExactDistances = Callable[[np.ndarray, np.ndarray], list[tuple[float, str, str]]]
 
 
+CODE_STEP = 2 * CODE_RANGE / 256
+
+
+def encode(vectors: np.ndarray) -> np.ndarray:
+    """One byte per component: 256 equal steps over ±CODE_RANGE (beyond it, clamped)."""
+    steps = np.floor((vectors + CODE_RANGE) / CODE_STEP)
+    return np.clip(steps, 0, 255).astype(np.uint8)
+
+
+def decode(codes: np.ndarray) -> np.ndarray:
+    """The centre of each code's step: what the coded distances measure to."""
+    return ((codes.astype(np.float32) + 0.5) * CODE_STEP - CODE_RANGE).astype(np.float32)
+
+
 class CodeIndex:
     """8-bit codes of every template in slot order, and an exact re-ranking search."""
 
@@ -575,14 +589,13 @@ class CodeIndex:
         self._faiss = faiss
         self._threads = max(1, threads)
         self._pool: ThreadPoolExecutor | None = None
-        # One range for every component (all share ±CODE_RANGE): the same codes as per-component
-        # 8-bit, decoded with one scale instead of 128 (measured: 22 vs 31 ms CPU per 1M scan).
+        # The codes are our own (`encode`/`decode`: one step for every component), and faiss
+        # compares them as they are ("direct"): the query is moved into code space instead, so
+        # the scan does no decoding at all (measured: 18.7 vs 25.7 ms CPU per 1M scan for
+        # faiss's own one-range codes, 31 ms for per-component ones).
         self.index = faiss.IndexScalarQuantizer(
-            DIMENSIONS, faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_L2
+            DIMENSIONS, faiss.ScalarQuantizer.QT_8bit_direct, faiss.METRIC_L2
         )
-        bounds = np.full((2, DIMENSIONS), CODE_RANGE, dtype=np.float32)
-        bounds[0] *= -1
-        self.index.train(bounds)
         self.max_error = 0.0
 
     @property
@@ -605,8 +618,8 @@ class CodeIndex:
         if not changes:
             return
         vectors = np.stack([vector for _, vector in changes]).astype(np.float32)
-        codes = self.index.sa_encode(vectors)
-        errors = np.linalg.norm(self.index.sa_decode(codes) - vectors, axis=1)
+        codes = encode(vectors)
+        errors = np.linalg.norm(decode(codes) - vectors, axis=1)
         self.max_error = max(self.max_error, float(errors.max()))
         latest = {slot: code for (slot, _), code in zip(changes, codes, strict=True)}
         appended: list[np.ndarray] = []
@@ -633,6 +646,11 @@ class CodeIndex:
         """The k nearest by coded distance. With several threads and a large gallery the slots
         are split into contiguous ranges scanned at once (faiss parallelises over queries, not
         over the stored codes of one query), and the ranges' top k are merged."""
+        query = ((query + CODE_RANGE) / CODE_STEP - 0.5).astype(np.float32)  # into code space
+        distances, slots = self._scan(query, k)
+        return distances * np.float32(CODE_STEP**2), slots  # squared distance to `decode(code)`
+
+    def _scan(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self._threads == 1 or self.count < SPLIT_FROM:
             distances, slots = self.index.search(query[None], k)
             return distances, slots
