@@ -32,6 +32,7 @@ def open_services(config: KioskConfig) -> KioskServices:
     from models.session import SmileToPaySession
     from sync.agent.client import LedgerClient
     from sync.agent.device_identity import DeviceIdentity
+    from sync.agent.step_up import LedgerStepUp
     from sync.agent.trigger import request_sync_now
 
     data_dir = config.device.data_dir
@@ -64,7 +65,7 @@ def open_services(config: KioskConfig) -> KioskServices:
     return KioskServices(
         device_id=identity.device_id,
         queue=queue,
-        gallery=gallery,
+        gallery=LedgerStepUp(gallery, new_ledger_client),  # step-up secrets stay at the ledger
         new_face_session=new_face_session,
         new_ledger_client=new_ledger_client,
         issuer_key=load_issuer_key(config.secret_path(config.payments.token_issuer_key_file)),

@@ -15,6 +15,7 @@ from sync.agent.agent import PushOutcome, RunMode, SyncAgent
 from sync.agent.client import LedgerClient
 from sync.agent.device_identity import DeviceIdentity
 from sync.agent.trigger import SyncTrigger
+from sync.queue.enrolment_outbox import EnrolmentOutbox
 
 log = logging.getLogger("smilepay.sync")
 
@@ -49,13 +50,20 @@ class LazyGallery:
             self._gallery = Gallery.open(self.path, self.key_path)
         return self._gallery
 
-    def upsert_many(self, rows: list[tuple[str, str, Any, str | None, str | None]]) -> Any:
-        """Add or replace templates (customer_id, name, embedding, salt, hash) atomically."""
-        return self._open().upsert_many(rows)
+    def apply_changes(self, changes: list[tuple[str, str, str, Any]]) -> list[str]:
+        """Apply a page of upserts and deletions in one transaction (see Gallery.apply_changes)."""
+        removed: list[str] = self._open().apply_changes(changes)
+        return removed
 
-    def delete(self, customer_id: str, reason: str) -> Any:
-        """Remove a customer's template (erasure)."""
-        return self._open().delete(customer_id, reason)
+    def template_or_none(self, customer_id: str) -> Any:
+        """A customer's template to upload, or None if it is no longer here."""
+        from models.gallery import read_template
+
+        if self._gallery is not None:
+            return self._gallery.template_or_none(customer_id)
+        if not self.path.exists():
+            return None
+        return read_template(self.path, self.key_path, customer_id)
 
 
 def run_agent(
@@ -79,6 +87,7 @@ def run_agent(
             identity.key,
             config.sync,
             gallery=LazyGallery(data_dir, config),
+            outbox=EnrolmentOutbox.open(data_dir / "gallery.db"),
             trigger=trigger,
             on_batch=lambda outcome: _advance(progress, outcome),
             refunds=_refund_queue(data_dir, identity, queue),

@@ -15,6 +15,9 @@ def register(commands: Any, benches: Any) -> None:
     enroll.add_argument("--kiosk-id", help="recorded in the consent record (default: hostname)")
     enroll.add_argument("--consent-text-version", help="version of the consent text shown")
     enroll.add_argument("--step-up", metavar="DIGITS", help="phone last digits or PIN")
+    enroll.add_argument(
+        "--customer-id", help="link to this existing ledger customer (default: a new customer)"
+    )
     enroll.add_argument("--json", action="store_true")
     _common_face_options(enroll)
     enroll.set_defaults(handler=_enroll)
@@ -29,6 +32,17 @@ def register(commands: Any, benches: Any) -> None:
     replay.add_argument("--fps", type=float, default=10.0, help="frame rate of the recording")
     _common_face_options(replay)
     replay.set_defaults(handler=_replay)
+    forget = face_sub.add_parser(
+        "forget", help="a customer deletes their face data here (face + step-up, or token)"
+    )
+    forget.add_argument("frames_dir", type=Path, nargs="?", help="frames showing the customer")
+    forget.add_argument("--data-dir", type=Path, required=True)
+    forget.add_argument("--step-up", metavar="DIGITS", help="the customer's step-up digits")
+    forget.add_argument("--token-file", type=Path, help="a file holding the customer's token")
+    forget.add_argument("--ledger-url", help="default: the one in DATA_DIR/device.json")
+    forget.add_argument("--json", action="store_true")
+    _common_face_options(forget)
+    forget.set_defaults(handler=_forget)
     demo = face_sub.add_parser("demo-frames", help="write the astronaut neutral→smile frames")
     demo.add_argument("out_dir", type=Path)
     demo.add_argument("--repeated-photo", action="store_true", help="one photo repeated instead")
@@ -69,7 +83,7 @@ def register(commands: Any, benches: Any) -> None:
     bench_match = benches.add_parser("match", help="1:N gallery search at 10k, 100k, 1M")
     bench_match.add_argument("--json", action="store_true")
     bench_match.add_argument(
-        "--sizes", default="10000,100000,1000000", help="gallery sizes, comma-separated"
+        "--sizes", "--size", default="10000,100000,1000000", help="gallery sizes, comma-separated"
     )
     bench_match.add_argument("--queries", type=int, default=200)
     bench_match.add_argument("--threads", type=int, default=1, help="faiss search threads")
@@ -96,9 +110,10 @@ def _face_settings(args: Any) -> tuple[Any, Path]:
 
 def _enroll(args: Any) -> int:
     from models.enroll import enroll_command  # heavy imports only when run
+    from sync.queue.enrolment_outbox import record_enrolment
 
     face, key_file = _face_settings(args)
-    return enroll_command(args, face, key_file)
+    return enroll_command(args, face, key_file, outbox=record_enrolment)
 
 
 def _replay(args: Any) -> int:
@@ -106,6 +121,13 @@ def _replay(args: Any) -> int:
 
     face, key_file = _face_settings(args)
     return replay_command(args, face, key_file)
+
+
+def _forget(args: Any) -> int:
+    from device.face_deletion import forget_command
+
+    face, key_file = _face_settings(args)
+    return forget_command(args, face, key_file)
 
 
 def _demo_frames(args: Any) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,21 @@ class Enrollment:
     customer_id: str
     accepted: list[str]
     rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+# (connection, customer id, name, consent fields, step-up (salt, hash) or None)
+OutboxWriter = Callable[[sqlite3.Connection, str, str, dict[str, str], tuple[str, str] | None], Any]
+
+
+def _outbox_hook(
+    outbox: OutboxWriter, name: str, consent: Consent, step_up: tuple[str, str] | None
+) -> EnrolHook:
+    fields = {
+        "text_version": consent.text_version,
+        "accepted_at": consent.accepted_at,
+        "kiosk_id": consent.kiosk_id,
+    }
+    return lambda conn, customer_id: outbox(conn, customer_id, name, fields, step_up)
 
 
 def consent_now(
@@ -68,6 +85,11 @@ def consistent(vectors: dict[str, np.ndarray], threshold: float) -> tuple[list[s
     return same, [name for name in names if name not in same]
 
 
+# Called inside the template's transaction with (connection, customer id): where the kiosk's
+# enrolment outbox row is written (the CLI layer passes sync.queue's writer).
+EnrolHook = Callable[[sqlite3.Connection, str], object]
+
+
 def enroll_images(
     engine: FaceEngine,
     gallery: Gallery,
@@ -75,6 +97,8 @@ def enroll_images(
     images: list[Path],
     consent: Consent,
     threshold: float = 0.6,
+    customer_id: str | None = None,
+    within: EnrolHook | None = None,
 ) -> Enrollment:
     """Gate every image, drop captures of another person, keep the mean of the rest."""
     vectors: dict[str, np.ndarray] = {}
@@ -89,23 +113,38 @@ def enroll_images(
     if not accepted:
         reasons = "; ".join(f"{path}: {reason}" for path, reason in rejected)
         raise EnrollmentRejected(f"no usable face capture ({reasons})")
-    customer_id = gallery.enroll(name, [vectors[path] for path in accepted], consent)
+    kept = [vectors[path] for path in accepted]
+    customer_id = gallery.enroll(name, kept, consent, customer_id=customer_id, within=within)
     return Enrollment(customer_id, accepted, rejected)
 
 
-def enroll_command(args: Any, face: FaceConfig, key_file: Path) -> int:
-    """`smilepay enroll`: prints the new customer id (or JSON with --json)."""
+def enroll_command(
+    args: Any, face: FaceConfig, key_file: Path, outbox: OutboxWriter | None = None
+) -> int:
+    """`smilepay enroll`: prints the new customer id (or JSON with --json).
+
+    With `outbox`, the enrolment (name, consent, the step-up salt and hash) is queued for the
+    ledger in the template's own transaction; the step-up hash is then kept only there, until
+    the sync agent has uploaded it."""
     engine = FaceEngine.load(face)
     gallery = open_gallery_in(args.data_dir, key_file)
     try:
         consent = consent_now(args.name, args.kiosk_id, args.consent_text_version)
+        step_up = step_up_secret(args.step_up) if args.step_up else None
+        within = None if outbox is None else _outbox_hook(outbox, args.name, consent, step_up)
         result = enroll_images(
-            engine, gallery, args.name, args.consent, consent, face.match_threshold
+            engine,
+            gallery,
+            args.name,
+            args.consent,
+            consent,
+            face.match_threshold,
+            customer_id=getattr(args, "customer_id", None),
+            within=within,
         )
-        if args.step_up:
-            salt, digest = step_up_secret(args.step_up)
+        if step_up is not None and outbox is None:  # a kiosk outside any fleet checks locally
             gallery.upsert(
-                result.customer_id, args.name, gallery.template(result.customer_id), salt, digest
+                result.customer_id, args.name, gallery.template(result.customer_id), *step_up
             )
     finally:
         gallery.close()

@@ -61,12 +61,19 @@ def create_screen_app(
     config: ScreenConfig,
     operator_pin: str | None,
     screen_secret: str | None = None,
+    enrolment: Any = None,
 ) -> Starlette:
     """The screen app for `kiosk`; without `operator_pin` the operator page stays closed.
     `screen_secret` (made here when not given) is what the kiosk's own browser must present:
-    launch it on `ScreenServer.launch_url`."""
+    launch it on `ScreenServer.launch_url`. With an `enrolment` service (device/screen/enrol.py)
+    it also serves the `/enrol` flow."""
     check_languages(config.languages)
     screen = _Screen(kiosk, config, operator_pin, screen_secret or new_screen_secret())
+    routes: list[Route | Mount] = screen.routes()
+    if enrolment is not None:
+        from device.screen.enrol import enrol_routes
+
+        routes = [*enrol_routes(enrolment), *routes]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,7 +84,7 @@ def create_screen_app(
             screen.broadcaster.stop()
 
     middleware = [Middleware(SecurityHeaders), Middleware(HostCheck, guard=screen.guard)]
-    app = Starlette(routes=screen.routes(), lifespan=lifespan, middleware=middleware)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.broadcaster = screen.broadcaster
     app.state.screen_config = config
     app.state.screen_secret = screen.guard.secret

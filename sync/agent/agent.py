@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from base import wire
 from base.backoff import Backoff
 from base.limits import OfflineLimits
-from sync.agent.client import GalleryChange, LedgerClient, LedgerError, LedgerUnavailable
+from sync.agent.client import LedgerClient, LedgerError, LedgerUnavailable
 from sync.agent.clock import ClockSample, ClockWatch
 from sync.agent.config import SyncConfig
+from sync.agent.gallery_sync import OutboxLike, local_changes, push_enrolments
 from sync.agent.refunds import push_refunds
 from sync.agent.trigger import SyncTrigger
 from sync.queue.refunds import RefundQueue
@@ -54,8 +55,8 @@ class SaleQueueLike(Protocol):
 class GalleryLike(Protocol):
     """The part of `models.gallery.Gallery` the agent uses."""
 
-    def upsert_many(self, rows: list[tuple[str, str, Any, str | None, str | None]]) -> Any: ...
-    def delete(self, customer_id: str, reason: str) -> Any: ...
+    def apply_changes(self, changes: list[tuple[str, str, str, Any]]) -> list[str]: ...
+    def template_or_none(self, customer_id: str) -> Any: ...
 
 
 @dataclass
@@ -97,6 +98,7 @@ class SyncAgent:
         config: SyncConfig | None = None,
         *,
         gallery: GalleryLike | None = None,
+        outbox: OutboxLike | None = None,
         trigger: SyncTrigger | None = None,
         rng: random.Random | None = None,
         on_batch: Callable[[PushOutcome], None] | None = None,
@@ -107,6 +109,7 @@ class SyncAgent:
         self.client = client
         self.config = config or client.config
         self.gallery = gallery
+        self.outbox = outbox
         self.trigger = trigger
         self._key = key
         self.backoff = Backoff(self.config.backoff_base_s, self.config.backoff_cap_s, rng)
@@ -171,56 +174,32 @@ class SyncAgent:
             self.pull_gallery()
 
     def pull_gallery(self) -> int:
-        """Apply gallery changes since the stored cursor; confirm deletions; return how many."""
+        """Apply gallery changes since the stored cursor, a page per local transaction; confirm
+        the page's deletions; return how many changes were applied."""
         assert self.gallery is not None
         cursor = int(self._get_state(GALLERY_CURSOR_KEY) or 0)
         applied = 0
         while True:
             page = self.client.gallery_changes(cursor)
-            if not page.changes or page.cursor == cursor:
+            if page.cursor == cursor:
                 return applied
-            deleted = self._apply_gallery_changes(page.changes)
+            steps = local_changes(page.changes, self._key)
+            if steps:
+                self.gallery.apply_changes(steps)
+            deleted = [change.customer_id for change in page.changes if change.action == "delete"]
             # Confirm only after applying: a crash in between re-applies (upsert/delete are
             # idempotent) and confirms again.
             self.client.ack_gallery(page.cursor, deleted)
             self._put_state(GALLERY_CURSOR_KEY, page.cursor)
+            log.info("gallery updated", extra={"changes": len(steps), "deleted": len(deleted)})
             cursor = page.cursor
-            applied += len(page.changes)
+            applied += len(steps)
 
-    def _apply_gallery_changes(self, changes: list[GalleryChange]) -> list[str]:
-        """Apply a page in order: runs of upserts in one gallery transaction each, deletions
-        one by one. Replaying a page is harmless, and the cursor moves only after all of it."""
-        assert self.gallery is not None
-        deleted: list[str] = []
-        upserts: list[tuple[str, str, Any, str | None, str | None]] = []
-        for change in changes:
-            if change.action == "upsert" and change.template_b64 is None:
-                continue  # wiped by a later erasure: its delete change follows
-            if change.action == "upsert":
-                upserts.append(
-                    (
-                        change.customer_id,
-                        change.name or "",
-                        change.embedding(),
-                        change.step_up_salt,
-                        change.step_up_hash,
-                    )
-                )
-                continue
-            if change.action != "delete":
-                raise ProtocolViolation(f"gallery change {change.change_id}: {change.action!r}")
-            self._flush_upserts(upserts)
-            self.gallery.delete(change.customer_id, reason="erasure requested at the ledger")
-            deleted.append(change.customer_id)
-        self._flush_upserts(upserts)
-        log.info("gallery updated", extra={"changes": len(changes), "deleted": len(deleted)})
-        return deleted
-
-    def _flush_upserts(self, upserts: list[tuple[str, str, Any, str | None, str | None]]) -> None:
-        assert self.gallery is not None
-        if upserts:
-            self.gallery.upsert_many(list(upserts))
-            upserts.clear()
+    def push_enrolments(self) -> int:
+        """Upload the enrolments waiting in the outbox (exactly once; see gallery_sync)."""
+        if self.outbox is None or self.gallery is None:
+            return 0
+        return push_enrolments(self.outbox, self.gallery, self.client)
 
     # --- one cycle and the loop ----------------------------------------------------------------
 
@@ -230,6 +209,7 @@ class SyncAgent:
             outcome = self.push()
             if self.refunds is not None:
                 push_refunds(self.refunds, self.client)
+            self.push_enrolments()
             self.pull()
         except LedgerError as exc:
             self._record_failure(exc)

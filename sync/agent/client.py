@@ -10,7 +10,6 @@ differently on them:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import ssl
@@ -28,6 +27,7 @@ from sync.agent.clock import ClockSample, device_time_ms
 from sync.agent.config import SyncConfig
 
 REGISTRATION_HEADER = "X-Smilepay-Registration-Token"
+TEMPLATE_BYTES = 128 * 4  # 128 little-endian float32
 
 
 class LedgerError(SmilepayError):
@@ -71,23 +71,28 @@ class Authorization:
 
 @dataclass(frozen=True)
 class GalleryChange:
-    """One change to the face gallery: a template to upsert or a customer to delete."""
+    """One change to the face gallery: a template to upsert (sealed to this kiosk's key) or a
+    customer to delete."""
 
     change_id: int
     customer_id: str
     action: str  # "upsert" | "delete"
-    name: str | None = None
-    template_b64: str | None = None
-    step_up_salt: str | None = None
-    step_up_hash: str | None = None
+    box_b64: str | None = None
 
-    def embedding(self) -> np.ndarray:
-        """The 128-d float32 template (little-endian on the wire)."""
-        raw = base64.b64decode(self.template_b64 or "", validate=True)
-        if len(raw) != 128 * 4:
-            message = f"gallery change {self.change_id}: template is {len(raw)} bytes, not 512"
-            raise LedgerUnavailable(message)
-        return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    def open(self, key: Ed25519PrivateKey) -> tuple[str, np.ndarray]:
+        """(name, 128-d float32 template) from the box the ledger sealed to this kiosk."""
+        from base.sealed import SealError, open_box, x25519_private_from_ed25519
+
+        try:
+            plain = open_box(
+                x25519_private_from_ed25519(key), self.box_b64 or "", self.customer_id.encode()
+            )
+            name = plain[TEMPLATE_BYTES:].decode()
+        except (SealError, UnicodeDecodeError) as exc:
+            raise LedgerUnavailable(f"gallery change {self.change_id}: {exc}") from None
+        if len(plain) < TEMPLATE_BYTES:
+            raise LedgerUnavailable(f"gallery change {self.change_id}: template too short")
+        return name, np.frombuffer(plain[:TEMPLATE_BYTES], dtype="<f4").astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -229,9 +234,29 @@ class LedgerClient:
         body = {"cursor": cursor, "deleted_customer_ids": deleted_customer_ids}
         self._call("POST", self._device_path("/gallery:ack"), body)
 
-    def enroll(self, enrollment: dict[str, Any]) -> None:
-        """Send a customer enrolled on this kiosk (template, step-up, consent)."""
-        self._call("POST", self._device_path("/enrollments"), enrollment)
+    def enroll(self, enrollment: dict[str, Any]) -> dict[str, Any]:
+        """Send a customer enrolled on this kiosk (template, step-up hash, consent); idempotent
+        on its `enrolment_id`."""
+        return self._call("POST", self._device_path("/enrollments"), enrollment)[1]
+
+    def check_step_up(self, customer_id: str, digits: str) -> dict[str, Any]:
+        """Ask the ledger whether the digits are the customer's step-up secret (attempt-limited
+        there: the kiosk never holds the secret)."""
+        body = {"customer_id": customer_id, "digits": digits}
+        limit = self.config.online_auth_timeout_s
+        return self._call("POST", self._device_path("/step-up:check"), body, total_s=limit)[1]
+
+    def delete_face(
+        self, customer_id: str, step_up_digits: str | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """A customer at this kiosk asks to delete their face data, proving it with their
+        step-up digits or a customer token; the ledger then has every holder delete it."""
+        body: dict[str, Any] = {"customer_id": customer_id}
+        if step_up_digits:
+            body["step_up_digits"] = step_up_digits
+        if token:
+            body["token"] = token
+        return self._call("POST", self._device_path("/face-deletions"), body)[1]
 
     def get_config(self) -> LedgerConfig:
         """Offline limits for this device and the ledger's time."""
@@ -390,10 +415,7 @@ def _parse_change(item: dict[str, Any]) -> GalleryChange:
         change_id=int(item["change_id"]),
         customer_id=str(item["customer_id"]),
         action=str(item["action"]),
-        name=item.get("name"),
-        template_b64=item.get("template_b64"),
-        step_up_salt=item.get("step_up_salt"),
-        step_up_hash=item.get("step_up_hash"),
+        box_b64=item.get("box_b64"),
     )
 
 

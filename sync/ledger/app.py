@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,17 @@ from base import keys, wire
 from base.keys import load_key_file
 from base.limits import OfflineLimits
 from base.logs import configure_logging
-from sync.ledger import customers, devices, holds, refunds_http, registration, review, tokens
+from base.sealed import KeyFileSealer
+from sync.ledger import (
+    customers,
+    devices,
+    enrolments,
+    holds,
+    refunds_http,
+    registration,
+    review,
+    tokens,
+)
 from sync.ledger import requests as bodies
 from sync.ledger.body_limit import read_body
 from sync.ledger.errors import BadRequest, Conflict, LedgerError, Unauthorized
@@ -44,7 +55,8 @@ from sync.ledger.registration import register_device as register_with_code
 from sync.ledger.storage import in_transaction, migrate, open_engine
 
 log = logging.getLogger(__name__)
-NONCE_SWEEP_EVERY = 1000  # requests between sweeps of expired nonces
+NONCE_SWEEP_EVERY = 1000
+AFTER_ID = re.compile(r"[A-Za-z0-9._:@-]{1,64}")  # requests between sweeps of expired nonces
 
 
 class Ledger:
@@ -59,9 +71,14 @@ class Ledger:
         default_currency: str = "EUR",
         issuer_key: Ed25519PrivateKey | None = None,
         policy: LedgerPolicy | None = None,
+        sealer: KeyFileSealer | None = None,
+        retention_days: int = enrolments.DEFAULT_RETENTION_DAYS,
     ) -> None:
         self.engine = engine
         self.issuer_key = issuer_key
+        self.sealer = sealer
+        self.retention_days = retention_days
+        self._next_expiry_s = 0.0
         self.admin_token = admin_token
         self.registration_token = registration_token
         self.policy = policy or LedgerPolicy()
@@ -81,6 +98,26 @@ class Ledger:
     def transaction(self, work: Callable[[Connection], Any]) -> Any:
         """Run `work` in one retryable transaction."""
         return in_transaction(self.engine, work)
+
+    def template_sealer(self) -> KeyFileSealer:
+        """The at-rest template key; without one the ledger takes no enrolments."""
+        if self.sealer is None:
+            raise Conflict(
+                "enrolments_disabled", "this ledger was started without --template-key-file"
+            )
+        return self.sealer
+
+    def expire_templates_now_and_then(self) -> None:
+        """Retention expiry, run at most hourly from the kiosks' gallery pulls."""
+        now_s = self.clock()
+        if now_s < self._next_expiry_s:
+            return
+        self._next_expiry_s = now_s + 3600
+        expired = self.transaction(
+            lambda conn: enrolments.expire_unused(conn, self.now_ms(), self.retention_days)
+        )
+        if expired:
+            log.info("templates expired", extra={"customers": len(expired)})
 
     def check_admin(self, request: Request) -> None:
         """Operator requests need the admin bearer token when one is configured."""
@@ -256,8 +293,12 @@ def get_gallery(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any
     auth = ledger.authenticate(request, device_id, body)
     cursor = _int_param(request, "cursor", 0, 0, 2**62)
     limit = _int_param(request, "limit", 500, 1, 1000)
+    if ledger.sealer is None:  # no template key: no enrolments, so no changes to send
+        return 200, {"changes": [], "cursor": cursor}
+    sealer = ledger.sealer
+    ledger.expire_templates_now_and_then()
     return 200, ledger.device_transaction(
-        auth, lambda conn: customers.gallery_since(conn, cursor, limit)
+        auth, lambda conn: enrolments.gallery_page(conn, auth.device, cursor, limit, sealer)
     )
 
 
@@ -269,19 +310,63 @@ def ack_gallery(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any
     now = ledger.now_ms()
     return 200, ledger.device_transaction(
         auth,
-        lambda conn: customers.acknowledge(conn, device, ack.cursor, ack.deleted_customer_ids, now),
+        lambda conn: enrolments.acknowledge(
+            conn, device, ack.cursor, ack.deleted_customer_ids, now
+        ),
     )
 
 
 def post_enrollment(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
     device_id = request.path_params["device_id"]
     auth = ledger.authenticate(request, device_id, body)
-    device = auth.device
     enrollment = bodies.parse_body(bodies.Enrollment, body).model_dump()
-    now = ledger.now_ms()
-    return 201, ledger.device_transaction(
-        auth, lambda conn: customers.enroll(conn, device, enrollment, ledger.default_currency, now)
+    enrollment["enrolment_id"] = enrollment["enrolment_id"] or _implied_enrolment_id(
+        device_id, body
     )
+    sealer, now = ledger.template_sealer(), ledger.now_ms()
+    answer, created = ledger.device_transaction(
+        auth,
+        lambda conn: enrolments.enrol(
+            conn, auth.device, enrollment, sealer, ledger.default_currency, now
+        ),
+    )
+    return (201 if created else 200), answer
+
+
+def _implied_enrolment_id(device_id: str, body: bytes) -> str:
+    """For a kiosk that sends no enrolment id: the same body again is the same enrolment."""
+    import hashlib
+
+    return hashlib.sha256(device_id.encode() + b"\0" + body).hexdigest()[:64]
+
+
+def post_step_up_check(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id = request.path_params["device_id"]
+    auth = ledger.authenticate(request, device_id, body)
+    wanted = bodies.parse_body(bodies.StepUpCheck, body)
+    sealer = ledger.template_sealer()
+    return 200, ledger.device_transaction(
+        auth,
+        lambda conn: enrolments.check_step_up_request(
+            conn, auth.device, wanted.customer_id, wanted.digits, sealer
+        ),
+    )
+
+
+def post_face_deletion(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    device_id = request.path_params["device_id"]
+    auth = ledger.authenticate(request, device_id, body)
+    wanted = bodies.parse_body(bodies.FaceDeletion, body).model_dump()
+    sealer, now = ledger.template_sealer(), ledger.now_ms()
+    issuer = ledger.issuer_key.public_key() if ledger.issuer_key is not None else None
+    answer = ledger.device_transaction(
+        auth,
+        lambda conn: enrolments.delete_at_kiosk(conn, auth.device, wanted, sealer, issuer, now),
+    )
+    if "refused" in answer:
+        return 403, {"error": "proof_refused", "reason": answer["refused"]}
+    log.info("face data deleted at a kiosk", extra={"device_id": device_id})
+    return 202, answer
 
 
 def get_config(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
@@ -289,6 +374,15 @@ def get_config(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]
     auth = ledger.authenticate(request, device_id, body)
     limits = ledger.device_transaction(auth, lambda conn: devices.limits_for(conn, device_id))
     return 200, {"limits": limits, "ledger_time_ms": ledger.now_ms()}
+
+
+def list_customers(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
+    ledger.check_admin(request)
+    limit = _int_param(request, "limit", 100, 1, 1000)
+    after = request.query_params.get("after", "")
+    if after and not AFTER_ID.fullmatch(after):
+        raise BadRequest("invalid_query", "after must be a customer id (A-Z a-z 0-9 . _ : @ -)")
+    return 200, ledger.transaction(lambda conn: customers.list_customers(conn, after, limit))
 
 
 def post_customer(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
@@ -390,7 +484,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/devices/{device_id}/gallery", get_gallery),
     ("POST", "/v1/devices/{device_id}/gallery:ack", ack_gallery),
     ("POST", "/v1/devices/{device_id}/enrollments", post_enrollment),
+    ("POST", "/v1/devices/{device_id}/step-up:check", post_step_up_check),
+    ("POST", "/v1/devices/{device_id}/face-deletions", post_face_deletion),
     ("GET", "/v1/devices/{device_id}/config", get_config),
+    ("GET", "/v1/customers", list_customers),
     ("POST", "/v1/customers", post_customer),
     ("POST", "/v1/customers/{customer_id}/topups", post_topup),
     ("GET", "/v1/customers/{customer_id}", get_customer),
@@ -426,15 +523,26 @@ def create_app(
     clock: Callable[[], float] = time.time,
     issuer_key: Ed25519PrivateKey | None = None,
     policy: LedgerPolicy | None = None,
+    template_key_file: Path | None = None,
+    retention_days: int = enrolments.DEFAULT_RETENTION_DAYS,
 ) -> Starlette:
     """The ledger application on `db_url` (migrated to the newest schema first). With an
-    `issuer_key` it also issues signed customer tokens. Without an `admin_token` it is open
-    (operator calls and device registration): for development and tests on loopback only;
-    `ledger serve` refuses to start that way unless told `--insecure-dev`."""
+    `issuer_key` it also issues signed customer tokens; with a `template_key_file` (outside the
+    database) it takes enrolments and keeps their templates sealed under that key. Without an
+    `admin_token` it is open (operator calls and device registration): for development and tests
+    on loopback only; `ledger serve` refuses to start that way unless told `--insecure-dev`."""
     engine = open_engine(db_url)
     migrate(engine)
+    sealer = KeyFileSealer.from_file(template_key_file) if template_key_file else None
     ledger = Ledger(
-        engine, admin_token, registration_token, clock, issuer_key=issuer_key, policy=policy
+        engine,
+        admin_token,
+        registration_token,
+        clock,
+        issuer_key=issuer_key,
+        policy=policy,
+        sealer=sealer,
+        retention_days=retention_days,
     )
     routes = [Route(path, endpoint(ledger, h), methods=[m]) for m, path, h in ROUTES]
     document = openapi_document()
@@ -462,6 +570,10 @@ ENV_DB, ENV_ADMIN, ENV_REGISTRATION, ENV_ISSUER_KEY_FILE = (
     "SMILEPAY_LEDGER_ISSUER_KEY_FILE",
 )
 ENV_MAX_BODY, ENV_SETTLE_LATER_MAX = "SMILEPAY_LEDGER_MAX_BODY", "SMILEPAY_LEDGER_SETTLE_LATER_MAX"
+ENV_TEMPLATE_KEY_FILE, ENV_RETENTION_DAYS = (
+    "SMILEPAY_LEDGER_TEMPLATE_KEY_FILE",
+    "SMILEPAY_LEDGER_TEMPLATE_RETENTION_DAYS",
+)
 
 
 def app_from_environment() -> Starlette:
@@ -474,10 +586,13 @@ def app_from_environment() -> Starlette:
         int(os.environ.get(ENV_MAX_BODY) or defaults.max_body_bytes),
         int(os.environ.get(ENV_SETTLE_LATER_MAX) or defaults.settle_later_max_minor),
     )
+    template_file = os.environ.get(ENV_TEMPLATE_KEY_FILE)
     return create_app(
         os.environ[ENV_DB],
         admin_token=os.environ.get(ENV_ADMIN) or None,
         registration_token=os.environ.get(ENV_REGISTRATION) or None,
         issuer_key=load_key_file(Path(key_file)) if key_file else None,
         policy=policy,
+        template_key_file=Path(template_file) if template_file else None,
+        retention_days=int(os.environ.get(ENV_RETENTION_DAYS) or enrolments.DEFAULT_RETENTION_DAYS),
     )

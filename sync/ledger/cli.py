@@ -39,6 +39,17 @@ def register(commands: Any, benches: Any) -> None:
         default=10_000,
         help="cap on one customer's settle-later debt across all kiosks (minor units)",
     )
+    serve.add_argument(
+        "--template-key-file",
+        help="32-byte key file (created 0600 if absent), outside the database, that seals face"
+        " templates at rest; without it the ledger takes no enrolments",
+    )
+    serve.add_argument(
+        "--template-retention-days",
+        type=int,
+        default=1095,
+        help="delete templates unused (no enrolment, no sale) this long; default 3 years",
+    )
     serve.set_defaults(handler=_serve)
     code = ledger_sub.add_parser(
         "registration-code", help="mint a single-use registration code for one kiosk"
@@ -50,6 +61,9 @@ def register(commands: Any, benches: Any) -> None:
     code.add_argument("--expires-in", default="1h", help="e.g. 900s, 30m, 1h, 2d (default 1h)")
     code.add_argument("--json", action="store_true")
     code.set_defaults(handler=_registration_code)
+    from sync.ledger.customer_cli import register as register_customer_commands
+
+    register_customer_commands(ledger_sub)
     export = ledger_sub.add_parser("export", help="one JSON object per ledger transaction")
     export.add_argument("--db", required=True)
     export.add_argument("--json", action="store_true")

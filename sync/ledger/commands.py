@@ -68,7 +68,9 @@ def serve_command(args: argparse.Namespace) -> int:
         ENV_ISSUER_KEY_FILE,
         ENV_MAX_BODY,
         ENV_REGISTRATION,
+        ENV_RETENTION_DAYS,
         ENV_SETTLE_LATER_MAX,
+        ENV_TEMPLATE_KEY_FILE,
         create_app,
     )
     from sync.ledger.policy import LedgerPolicy
@@ -82,6 +84,9 @@ def serve_command(args: argparse.Namespace) -> int:
         raise SmilepayError("--workers must be at least 1")
     if args.max_body_bytes < 1024 or args.settle_later_max < 0:
         raise SmilepayError("--max-body-bytes must be >= 1024 and --settle-later-max >= 0")
+    if args.template_retention_days < 1:
+        raise SmilepayError("--template-retention-days must be at least 1")
+    template_key = Path(args.template_key_file) if args.template_key_file else None
     log.info(
         "ledger starting",
         extra={
@@ -102,6 +107,8 @@ def serve_command(args: argparse.Namespace) -> int:
             registration_token=registration,
             issuer_key=issuer_key,
             policy=policy,
+            template_key_file=template_key,
+            retention_days=args.template_retention_days,
         )
         serve(app, args.host, args.port)
         return 0
@@ -114,6 +121,8 @@ def serve_command(args: argparse.Namespace) -> int:
             ENV_ISSUER_KEY_FILE: args.issuer_key_file or "",
             ENV_MAX_BODY: str(args.max_body_bytes),
             ENV_SETTLE_LATER_MAX: str(args.settle_later_max),
+            ENV_TEMPLATE_KEY_FILE: args.template_key_file or "",
+            ENV_RETENTION_DAYS: str(args.template_retention_days),
         }
     )
     serve_workers("sync.ledger.app:app_from_environment", args.host, args.port, args.workers)

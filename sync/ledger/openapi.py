@@ -109,20 +109,26 @@ GALLERY_CHANGE = {
         "change_id": {"type": "integer"},
         "customer_id": {"type": "string"},
         "action": {"enum": ["upsert", "delete"]},
-        "name": {"type": "string", "nullable": True},
-        "template_b64": {"type": "string", "nullable": True},
-        "step_up_salt": {"type": "string", "nullable": True},
-        "step_up_hash": {"type": "string", "nullable": True},
+        "box_b64": {
+            "type": "string",
+            "description": "upserts: template and name sealed to this device's X25519 key",
+        },
+    },
+}
+DELETION_STATUS = {
+    "type": "object",
+    "properties": {
+        "requested_at": {"type": "string"},
+        "reason": {"type": "string", "nullable": True},
+        "confirmed_by": {"type": "array", "items": {"type": "string"}},
+        "pending": {"type": "array", "items": {"type": "string"}},
     },
 }
 DELETION = {
     "type": "object",
-    "properties": {
-        "customer_id": {"type": "string"},
-        "confirmed_devices": {"type": "array", "items": {"type": "string"}},
-        "pending_devices": {"type": "array", "items": {"type": "string"}},
-    },
+    "properties": {"customer_id": {"type": "string"}, "deletion": DELETION_STATUS},
 }
+DIGITS = {"type": "string", "pattern": "^[0-9]{4,12}$"}
 CUSTOMER = {
     "type": "object",
     "required": ["customer_id", "balance_minor", "currency", "settle_later_minor"],
@@ -135,7 +141,8 @@ CUSTOMER = {
         "available_minor": {"type": "integer"},
         "settle_later_minor": {"type": "integer"},
         "deleted": {"type": "boolean"},
-        "deletion": DELETION,
+        "enrolment": {"type": "object", "nullable": True},
+        "deletion": DELETION_STATUS,
     },
 }
 
@@ -254,6 +261,7 @@ def _paths() -> dict[str, Any]:
                 body=_obj(
                     ["customer_id", "name", "template_b64", "consent"],
                     customer_id=ID,
+                    enrolment_id=ID,
                     name=TEXT,
                     template_b64={"type": "string", "description": "128 float32 LE, base64"},
                     step_up_salt={"type": "string", "nullable": True},
@@ -268,6 +276,27 @@ def _paths() -> dict[str, Any]:
                 ),
             )
         },
+        "/v1/devices/{device_id}/step-up:check": {
+            "post": _device_op(
+                "check a customer's step-up digits (attempt-limited; never sent to kiosks)",
+                200,
+                {"type": "object"},
+                body=_obj(["customer_id", "digits"], customer_id=ID, digits=DIGITS),
+            )
+        },
+        "/v1/devices/{device_id}/face-deletions": {
+            "post": _device_op(
+                "a customer deletes their face data, proved by step-up digits or their token",
+                202,
+                DELETION,
+                body=_obj(
+                    ["customer_id"],
+                    customer_id=ID,
+                    step_up_digits=DIGITS,
+                    token={"type": "string", "minLength": 1, "maxLength": 2000},
+                ),
+            )
+        },
         "/v1/devices/{device_id}/config": {
             "get": _device_op(
                 "offline limits and ledger time",
@@ -278,12 +307,13 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/v1/customers": {
+            "get": _admin_op("customers in id order", 200, {"type": "object"}),
             "post": _admin_op(
                 "create a customer",
                 201,
                 _obj(["customer_id"], customer_id={"type": "string"}),
                 body=_obj(["name", "currency"], customer_id=ID, name=TEXT, currency=CURRENCY),
-            )
+            ),
         },
         "/v1/customers/{customer_id}/topups": {
             "post": _admin_op(

@@ -68,6 +68,7 @@ class Consent(Body):
 
 class Enrollment(Body):
     customer_id: Id
+    enrolment_id: Id | None = None  # made by the kiosk: a re-send is answered "duplicate"
     name: Text
     template_b64: str
     step_up_salt: Annotated[str, Field(max_length=200, pattern=NO_CONTROL)] | None = None
@@ -85,6 +86,20 @@ class Enrollment(Body):
         if len(raw) != TEMPLATE_BYTES:
             raise ValueError(f"template_b64 must decode to {TEMPLATE_BYTES} bytes, not {len(raw)}")
         return value
+
+
+Digits = Annotated[str, Field(pattern=r"^[0-9]{4,12}$")]
+
+
+class StepUpCheck(Body):
+    customer_id: Id
+    digits: Digits
+
+
+class FaceDeletion(Body):
+    customer_id: Id
+    step_up_digits: Digits | None = None
+    token: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
 
 
 class TokenRequest(Body):

@@ -175,6 +175,27 @@ gallery_changes = Table(
     Column("step_up_hash", String(200)),
     Column("origin_device_id", String(64)),
     Column("created_ms", BigInteger, nullable=False),
+    # Whose kiosks receive it (NULL: a change from before fleet distribution, sent to nobody).
+    Column("merchant_id", String(64), index=True),
+)
+
+# One row per enrolled customer: the template and step-up hash sealed with the ledger's template
+# key (a file outside the database), and the merchant whose kiosks may hold the template.
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("enrolment_id", String(64), nullable=False, unique=True),  # made by the kiosk
+    Column("merchant_id", String(64), nullable=False, index=True),
+    Column("origin_device_id", String(64), nullable=False),
+    Column("name_sealed", Text),
+    Column("template_sealed", Text),  # NULL once deleted
+    Column("step_up_sealed", Text),
+    Column("step_up_failures", Integer, nullable=False),
+    Column("enrolled_ms", BigInteger, nullable=False),
+    Column("last_used_ms", BigInteger, nullable=False),
+    Column("deleted_ms", BigInteger),
+    Column("deletion_reason", String(200)),
 )
 
 consents = Table(

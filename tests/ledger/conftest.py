@@ -84,9 +84,11 @@ class LedgerUnderTest:
 
 
 @pytest.fixture(scope="module")
-def ledger(db_url: str) -> Iterator[LedgerUnderTest]:
-    """The ledger app on this module's database, served by uvicorn on a free port."""
-    app = create_app(db_url)
+def ledger(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerUnderTest]:
+    """The ledger app on this module's database, served by uvicorn on a free port, with a
+    template key file outside the database."""
+    key_file = tmp_path_factory.mktemp("ledger-keys") / "template.key"
+    app = create_app(db_url, template_key_file=key_file)
     server = serve_in_thread(app)
     yield LedgerUnderTest(server.url, app.state.ledger, db_url, server)
     server.stop()

@@ -40,8 +40,9 @@ class PortTaken(Exception):
 class LedgerProcess:
     """`smilepay ledger serve` on a fixed loopback port, killed and restarted on demand."""
 
-    def __init__(self, db_url: str, log_path: Path) -> None:
+    def __init__(self, db_url: str, log_path: Path, template_key_file: Path | None = None) -> None:
         self.db_url = db_url
+        self.template_key_file = template_key_file
         self.port = free_port()
         self.log_path = log_path
         self.restarts = 0
@@ -76,6 +77,8 @@ class LedgerProcess:
             str(self.port),
             "--insecure-dev",
         ]
+        if self.template_key_file is not None:
+            command += ["--template-key-file", str(self.template_key_file)]
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self._wait_ready(ready_within_s)
@@ -134,11 +137,14 @@ ROOMY_LIMITS = OfflineLimits(
 
 
 def new_device(
-    data_dir: Path, ledger_url: str, limits: OfflineLimits | None = ROOMY_LIMITS
+    data_dir: Path,
+    ledger_url: str,
+    limits: OfflineLimits | None = ROOMY_LIMITS,
+    merchant_id: str = "m-test",
 ) -> DeviceIdentity:
     """Create keys and register with the (real) ledger directly, not through a faulty link;
     give the device roomy offline limits on the ledger (the operator's PUT .../limits)."""
-    identity = init_device(data_dir, ledger_url, merchant_id="m-test", store_id="s-test")
+    identity = init_device(data_dir, ledger_url, merchant_id=merchant_id, store_id="s-test")
     if limits is not None:
         response = httpx.put(
             f"{ledger_url}/v1/devices/{identity.device_id}/limits",

@@ -35,7 +35,8 @@ from tests.sync.harness import check_device, fast_sync_config, ledger_sales, new
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
     db_url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.db'}"
-    server = serve_in_thread(create_app(db_url))
+    key_file = tmp_path_factory.mktemp("ledger-keys") / "template.key"
+    server = serve_in_thread(create_app(db_url, template_key_file=key_file))
     yield server, db_url
     server.stop()
 
@@ -259,7 +260,7 @@ def test_gallery_enrolments_arrive_and_an_erasure_is_applied_and_confirmed(
     # THEN the template is gone here, and the ledger shows this kiosk confirmed it
     assert customer_id not in {c.customer_id for c in gallery.customers()}
     view = operator(server.url, "GET", f"/v1/customers/{customer_id}")
-    assert kiosk.device_id in view["deletion"]["confirmed_devices"]
+    assert kiosk.device_id in view["deletion"]["confirmed_by"]
 
 
 # --- online authorisation ------------------------------------------------------------------------

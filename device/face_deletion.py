@@ -1,0 +1,70 @@
+"""`smilepay face forget`: a customer deletes their face data at this kiosk.
+
+Identity comes from the face (recorded frames matched against this kiosk's gallery) or from the
+customer's token; proof from the step-up digits or that token. The ledger checks the proof (the
+step-up secret never leaves it), records the deletion and has every kiosk of the merchant delete
+the template and confirm; this kiosk deletes its copy at once and confirms at its next sync.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from base.errors import SmilepayError
+
+
+def forget_command(args: Any, face: Any, key_file: Path) -> int:
+    """Ask the ledger to delete the customer's face data, then delete the local copy."""
+    from sync.agent.client import LedgerClient, LedgerRefused
+    from sync.agent.device_identity import DeviceIdentity
+
+    token = args.token_file.read_text().strip() if args.token_file else None
+    if not token and not args.step_up:
+        raise SmilepayError("give the customer's --step-up digits or their --token-file")
+    customer_id = _who(args, face, key_file, token)
+    identity = DeviceIdentity.load(args.data_dir)
+    with LedgerClient(
+        args.ledger_url or identity.ledger_url, identity.device_id, identity.key
+    ) as c:
+        try:
+            answer = c.delete_face(customer_id, step_up_digits=args.step_up, token=token)
+        except LedgerRefused as exc:
+            raise SmilepayError(f"deletion refused: {exc.reason}") from None
+    removed = _delete_here(args.data_dir, key_file, customer_id)
+    result = {"customer_id": customer_id, "removed_here": removed, **answer}
+    print(json.dumps(result) if args.json else f"deleted {customer_id}; removed here: {removed}")
+    return 0
+
+
+def _who(args: Any, face: Any, key_file: Path, token: str | None) -> str:
+    """The customer named by the token, else the one the frames match."""
+    if token:
+        from base.token import parse_token
+
+        return parse_token(token)[0].customer_id
+    if args.frames_dir is None:
+        raise SmilepayError("with --step-up, give FRAMES_DIR showing the customer's face")
+    from models.engine import FaceEngine, open_gallery_in
+    from models.replay import frame_files, replay
+
+    engine = FaceEngine.load(face)
+    gallery = open_gallery_in(args.data_dir, key_file)
+    try:
+        result = replay(engine, gallery, frame_files(args.frames_dir), face, 1, 10.0)
+    finally:
+        gallery.close()
+    if not result["customer_id"]:
+        raise SmilepayError("no enrolled customer recognised in the frames")
+    return str(result["customer_id"])
+
+
+def _delete_here(data_dir: Path, key_file: Path, customer_id: str) -> bool:
+    from models.engine import open_gallery_in
+
+    gallery = open_gallery_in(data_dir, key_file)
+    try:
+        return bool(gallery.delete(customer_id, "customer asked at this kiosk"))
+    finally:
+        gallery.close()

@@ -1,0 +1,189 @@
+"""Enrolment on the kiosk's screen: the `/enrol` page and its `/api/enrol/...` routes, driving
+the pure state machine in device/enrolment.py with real frames and the real face models.
+
+The service takes frames from any camera callable (the kiosk's latest frame, or a synthetic
+camera in tests), gates each with the face engine's quality checks, and at confirmation writes
+the consent, the template and the enrolment outbox row (sync.queue) in one gallery transaction,
+so the sync agent uploads it to the ledger exactly once.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from device import enrolment as flow
+
+STATIC = Path(__file__).parent / "static"
+Frame = Any  # a BGR numpy image
+
+
+class EnrolmentService:
+    """One enrolment at a time on this kiosk."""
+
+    def __init__(
+        self,
+        engine: Any,
+        gallery: Any,
+        camera: Callable[[], Frame | None],
+        kiosk_id: str,
+        same_person_below: float = 0.6,
+    ) -> None:
+        self.engine = engine
+        self.gallery = gallery
+        self.camera = camera
+        self.kiosk_id = kiosk_id
+        self.same_person_below = same_person_below
+        self.state = flow.EnrolmentState(step="cancelled")
+        self._lock = threading.Lock()
+
+    def start(self) -> dict[str, Any]:
+        """Begin a new enrolment at the consent step (dropping any unfinished one)."""
+        with self._lock:
+            self.state = flow.EnrolmentState()
+            return flow.view(self.state)
+
+    def consent(self, version: str) -> dict[str, Any]:
+        """Record the accepted consent in the gallery now, before any capture."""
+        from models.gallery import now_iso
+
+        with self._lock:
+            at = now_iso()
+            state = flow.accept_consent(self.state, uuid.uuid4().hex, version, at)
+            assert state.customer_id is not None
+            self.gallery.record_consent(state.customer_id, self._consent(state))
+            self.state = state
+            return flow.view(self.state)
+
+    def capture(self) -> dict[str, Any]:
+        """Check the camera's current frame against the quality gates; keep it if it passes."""
+        from models.enroll import capture_embedding
+        from models.errors import BadImage
+
+        with self._lock:
+            frame = self.camera()
+            descriptor, guidance = None, "no_face"
+            if frame is not None:
+                try:
+                    vector = capture_embedding(self.engine, frame)
+                    descriptor, guidance = tuple(float(v) for v in vector), "ok"
+                except BadImage as exc:
+                    guidance = str(exc)
+            self.state = flow.add_capture(self.state, descriptor, guidance, self.same_person_below)
+            return flow.view(self.state)
+
+    def step_up(self, digits: str | None) -> dict[str, Any]:
+        """The optional step-up secret from the keypad."""
+        with self._lock:
+            self.state = flow.set_step_up(self.state, digits)
+            return flow.view(self.state)
+
+    def confirm(self, name: str) -> dict[str, Any]:
+        """Store the template with its outbox row (one transaction); the enrolment is done."""
+        import numpy as np
+
+        from models.gallery import step_up_secret
+        from sync.queue.enrolment_outbox import record_enrolment
+
+        with self._lock:
+            before = self.state
+            done = flow.confirm(before, name)
+            assert done.customer_id is not None and done.name is not None
+            consent = self._consent(before)
+            fields = {
+                "text_version": consent.text_version,
+                "accepted_at": consent.accepted_at,
+                "kiosk_id": consent.kiosk_id,
+            }
+            secret = step_up_secret(before.step_up) if before.step_up else None
+            self.gallery.enroll(
+                done.name,
+                [np.asarray(c, dtype=np.float32) for c in before.captures],
+                consent,
+                customer_id=done.customer_id,
+                within=lambda conn, cid: record_enrolment(
+                    conn, cid, done.name or "", fields, secret
+                ),
+                consent_recorded=True,
+            )
+            self.state = done
+            return flow.view(self.state)
+
+    def cancel(self) -> dict[str, Any]:
+        with self._lock:
+            self.state = flow.cancel(self.state)
+            return flow.view(self.state)
+
+    def view(self) -> dict[str, Any]:
+        with self._lock:
+            return flow.view(self.state)
+
+    def _consent(self, state: flow.EnrolmentState) -> Any:
+        from models.gallery import Consent
+
+        assert state.consent_version is not None and state.consent_at is not None
+        return Consent(
+            "customer at the screen", state.consent_at, self.kiosk_id, state.consent_version
+        )
+
+
+def enrol_routes(service: EnrolmentService) -> list[Route]:
+    """The page and its actions; each answers the enrolment's view (400 with a reason when the
+    action does not fit the step)."""
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "enrol.html", headers={"Cache-Control": "no-store"})
+
+    def action(call: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
+        async def run(request: Request) -> Response:
+            try:
+                body = await request.json() if await request.body() else {}
+                if not isinstance(body, dict):
+                    raise flow.EnrolmentRefused("the body must be a JSON object")
+                answer = await run_in_threadpool(call, body)
+            except (flow.EnrolmentRefused, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+        return run
+
+    def text(body: dict[str, Any], key: str) -> str:
+        value = body.get(key)
+        if not isinstance(value, str):
+            raise flow.EnrolmentRefused(f"{key} must be text")
+        return value
+
+    def digits(body: dict[str, Any]) -> str | None:
+        value = body.get("digits")
+        return value if isinstance(value, str) and value else None
+
+    return [
+        Route("/enrol", page),
+        Route("/api/enrol/state", action(lambda body: service.view()), methods=["GET"]),
+        Route("/api/enrol/start", action(lambda body: service.start()), methods=["POST"]),
+        Route(
+            "/api/enrol/consent",
+            action(lambda body: service.consent(text(body, "version"))),
+            methods=["POST"],
+        ),
+        Route("/api/enrol/capture", action(lambda body: service.capture()), methods=["POST"]),
+        Route(
+            "/api/enrol/step-up",
+            action(lambda body: service.step_up(digits(body))),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/enrol/confirm",
+            action(lambda body: service.confirm(text(body, "name"))),
+            methods=["POST"],
+        ),
+        Route("/api/enrol/cancel", action(lambda body: service.cancel()), methods=["POST"]),
+    ]

@@ -1,0 +1,94 @@
+"""Fleet fixtures: a real ledger (uvicorn on a socket, SQLite) with a template key file outside
+its database, an admin token and a token issuer key; kiosks set up through the CLI."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from base.keys import create_key_file
+from device.cli import main as smilepay
+from sync.ledger.app import create_app
+from sync.ledger.server import RunningServer, serve_in_thread
+from tests.face.conftest import demo_frames, engine, face_config, model_dir  # noqa: F401
+
+
+@dataclass
+class FleetLedger:
+    """A running ledger and the operator's token file."""
+
+    server: RunningServer
+    admin_token_file: Path
+    db_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def operator_args(self) -> list[str]:
+        return ["--ledger-url", self.url, "--admin-token-file", str(self.admin_token_file)]
+
+
+@pytest.fixture()
+def fleet_ledger(tmp_path: Path) -> Iterator[FleetLedger]:
+    secrets_dir = tmp_path / "ledger-secrets"
+    secrets_dir.mkdir(mode=0o700)
+    token_file = secrets_dir / "admin.token"
+    token_file.write_text(secrets.token_hex(16))
+    token_file.chmod(0o600)
+    db_path = tmp_path / "ledger" / "ledger.db"
+    db_path.parent.mkdir()
+    app = create_app(
+        f"sqlite:///{db_path}",
+        admin_token=token_file.read_text(),
+        issuer_key=create_key_file(secrets_dir / "issuer.key"),
+        template_key_file=secrets_dir / "template.key",
+    )
+    server = serve_in_thread(app)
+    yield FleetLedger(server, token_file, db_path)
+    server.stop()
+
+
+def last_json(output: str) -> dict:
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def init_kiosk(ledger: FleetLedger, data_dir: Path, merchant_id: str) -> str:
+    """`smilepay device init --merchant-id M`; returns the device id."""
+    args = ["device", "init", "--data-dir", str(data_dir), "--ledger-url", ledger.url]
+    assert smilepay([*args, "--merchant-id", merchant_id]) == 0
+    return json.loads((data_dir / "device.json").read_text())["device_id"]
+
+
+def sync_until_drained(ledger: FleetLedger, data_dir: Path) -> None:
+    args = ["sync", "run", "--data-dir", str(data_dir), "--ledger-url", ledger.url]
+    assert smilepay([*args, "--until-drained"]) == 0
+
+
+def write_frames(folder: Path, frames: list[np.ndarray]) -> Path:
+    folder.mkdir(exist_ok=True)
+    for number, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"{number:03d}.png"), frame)
+    return folder
+
+
+def sealed_templates(data_dir: Path) -> dict[str, bytes]:
+    """customer id -> the sealed template bytes as stored in the kiosk's gallery file."""
+    with sqlite3.connect(data_dir / "gallery.db") as conn:
+        rows = conn.execute("SELECT customer_id, sealed FROM templates").fetchall()
+    return {str(customer_id): bytes(sealed) for customer_id, sealed in rows}
+
+
+def raw_file_bytes(data_dir: Path) -> bytes:
+    """Every byte of the gallery database, its WAL and shared-memory files, as on disk."""
+    return b"".join(
+        path.read_bytes() for path in sorted(data_dir.glob("gallery.db*")) if path.is_file()
+    )

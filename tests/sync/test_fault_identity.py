@@ -1,0 +1,142 @@
+"""Enrolments and deletions through a hostile network: a real ledger process (killed and
+restarted by the proxy), kiosks with real galleries and outboxes, seeded faults. The checker
+demands: every enrolment acknowledged on kiosk A is at the ledger exactly once, kiosk B of the
+same merchant holds exactly the customers not deleted, every deletion is confirmed by both, and
+kiosk C of another merchant holds nothing. Rerun a failure with SMILEPAY_FAULT_SEED=<seed>."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from models.gallery import Consent, Gallery
+from sync.agent.agent import SyncAgent
+from sync.agent.client import LedgerClient
+from sync.agent.device_identity import DeviceIdentity
+from sync.queue.enrolment_outbox import EnrolmentOutbox, record_enrolment
+from tests.sync.faultproxy import FaultPlan, FaultProxy
+from tests.sync.harness import LedgerProcess, fast_sync_config, new_device, open_queue
+
+SEEDS = [int(s) for s in os.environ.get("SMILEPAY_FAULT_SEED", "5,17").split(",")]
+CUSTOMERS = 40
+
+
+def template(rng: np.random.Generator) -> np.ndarray:
+    vector = rng.standard_normal(128).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def enrol(gallery: Gallery, name: str, vector: np.ndarray) -> str:
+    consent = Consent(name, "2026-12-01T00:00:00+00:00", "kiosk-a", "face-consent-v1")
+    fields = {"text_version": "face-consent-v1", "accepted_at": consent.accepted_at}
+    return gallery.enroll(
+        name,
+        [vector],
+        consent,
+        within=lambda conn, cid: record_enrolment(
+            conn, cid, name, {**fields, "kiosk_id": "kiosk-a"}, ("73616c74", "68617368")
+        ),
+    )
+
+
+def sync_through(identity: DeviceIdentity, url: str, gallery: Gallery, seed: int) -> None:
+    """`sync run --until-drained` until it exits 0 (the faults make some runs fail)."""
+    config = fast_sync_config()
+    outbox = EnrolmentOutbox.open(identity.data_dir / "gallery.db")
+    queue = open_queue(identity)
+    with closing(outbox), LedgerClient(url, identity.device_id, identity.key, config) as client:
+        agent = SyncAgent(
+            queue,
+            client,
+            identity.key,
+            config,
+            gallery=gallery,
+            outbox=outbox,
+            rng=random.Random(seed),
+        )
+        for _ in range(200):
+            if agent.run("until-drained") == 0:
+                return
+            time.sleep(0.01)
+    raise AssertionError("never drained")
+
+
+@pytest.fixture()
+def ledger(tmp_path: Path) -> Iterator[LedgerProcess]:
+    process = LedgerProcess(
+        f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path / "ledger.log", tmp_path / "template.key"
+    ).start()
+    yield process
+    process.kill()
+
+
+def open_gallery(identity: DeviceIdentity) -> Gallery:
+    return Gallery.open(identity.data_dir / "gallery.db", identity.data_dir / "template.key")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_enrolments_and_deletions_arrive_exactly_once_under_faults(
+    ledger: LedgerProcess, tmp_path: Path, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    proxy = FaultProxy(("127.0.0.1", ledger.port), FaultPlan(seed=seed, rate=0.35, delay_s=0.3))
+
+    def restart() -> None:
+        ledger.restart()
+        proxy.upstream = ("127.0.0.1", ledger.port)
+
+    proxy.restart_ledger = restart
+    proxy.start()
+    a, b = (new_device(tmp_path / n, ledger.url, merchant_id="shop-1") for n in ("a", "b"))
+    c = new_device(tmp_path / "c", ledger.url, merchant_id="shop-2")
+    galleries = {k: open_gallery(identity) for k, identity in (("a", a), ("b", b), ("c", c))}
+    try:
+        # GIVEN kiosk A enrols customers while syncing through the faulty link
+        enrolled = [enrol(galleries["a"], f"n{i}", template(rng)) for i in range(CUSTOMERS)]
+        sync_through(a, proxy.url, galleries["a"], seed)
+        # AND the operator deletes a quarter of them
+        deleted = set(enrolled[: CUSTOMERS // 4])
+        for customer in deleted:
+            httpx.delete(f"{ledger.url}/v1/customers/{customer}", timeout=10).raise_for_status()
+        # WHEN every kiosk syncs through the faults
+        for name, identity in (("a", a), ("b", b), ("c", c)):
+            sync_through(identity, proxy.url, galleries[name], seed)
+    finally:
+        proxy.stop()
+    summary = f"SEED {seed} ({proxy.summary()})"
+    # THEN the ledger holds each enrolment exactly once (one upsert change per customer)
+    engine = sa.create_engine(ledger.db_url)
+    with engine.connect() as conn:
+        upserts = conn.execute(
+            sa.text(
+                "SELECT customer_id, COUNT(*) FROM gallery_changes WHERE action = 'upsert'"
+                " GROUP BY customer_id"
+            )
+        ).all()
+        confirmed = conn.execute(
+            sa.text("SELECT customer_id, device_id FROM deletions WHERE confirmed_ms IS NOT NULL")
+        ).all()
+    engine.dispose()
+    assert dict(upserts) == {customer: 1 for customer in enrolled}, summary
+    # AND B holds exactly the customers not deleted, A the same, C nothing
+    kept = set(enrolled) - deleted
+    for name in ("a", "b"):
+        assert {x.customer_id for x in galleries[name].customers()} == kept, (name, summary)
+    assert galleries["c"].customers() == [], summary
+    # AND each deletion is confirmed by both kiosks of the merchant, and by no other
+    expected = {(customer, d.device_id) for customer in deleted for d in (a, b)}
+    assert set(confirmed) == expected, summary
+    # AND A's outbox is empty
+    with closing(EnrolmentOutbox.open(a.data_dir / "gallery.db")) as outbox:
+        assert outbox.counts() == {"pending": 0, "refused": 0}, summary
+    for gallery in galleries.values():
+        gallery.close()
