@@ -134,10 +134,11 @@ def run_kiosk(config_path: Path) -> int:
     """`smilepay kiosk --config PATH`: assemble the kiosk, serve its screen, tell systemd when
     ready, ping the watchdog while healthy, and stop cleanly on SIGTERM or SIGINT."""
     from base.logs import configure_logging
-    from device.config import load_config
+    from device.config import load_config, required_hardware
 
     configure_logging("kiosk")
     config = load_config(config_path)
+    required_hardware(config, str(config_path))  # refuse before opening anything
     stop = _stop_on_signals()
     with ExitStack() as stack:
         kiosk, url = start_kiosk_and_screen(stack, config)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from base.errors import ConfigError
-from device.config import load_config
+from device.config import load_config, required_hardware
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -16,13 +16,12 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_no_file_gives_the_demo_defaults_on_simulators() -> None:
+def test_no_file_gives_defaults_that_name_no_hardware() -> None:
+    # Issue 18: hardware roles have no simulator defaults; `smilepay kiosk` refuses them.
     config = load_config(None)
-    assert (config.camera.type, config.scanner.type, config.printer.type) == (
-        "synthetic",
-        "simulated",
-        "simulated",
-    )
+    assert (config.camera, config.scanner, config.printer, config.indicator) == (None,) * 4
+    with pytest.raises(ConfigError, match="no camera configured"):
+        required_hardware(config)
     assert config.screen.port == 8080
 
 
