@@ -160,6 +160,7 @@ HEADER_DEVICE = "X-Smilepay-Device"
 HEADER_TIMESTAMP = "X-Smilepay-Timestamp"
 HEADER_NONCE = "X-Smilepay-Nonce"
 HEADER_SIGNATURE = "X-Smilepay-Signature"
+HEADER_BACKLOG = "X-Smilepay-Backlog"  # unsigned telemetry on a batch: sales queued behind it
 
 
 def request_message(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:

@@ -40,6 +40,10 @@ class DeviceSection(Section):
     merchant_id: str = "demo-merchant"
     store_id: str = "demo-store"
     name: str = "Demo kiosk"
+    # Where customers open their receipt: the printed QR is `<receipt_base_url>/r/<sale_id>`,
+    # served by the ledger (or a proxy in front of it) on its public name. Not the kiosk's own
+    # ledger URL, which may be a private address. Unset: receipts carry no link.
+    receipt_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
 
 
 class PaymentsSection(Section):

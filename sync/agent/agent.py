@@ -121,7 +121,8 @@ class SyncAgent:
         if not records:
             return PushOutcome(drained=True)
         head = wire.sign_head(self.client.device_id, records, self._key)
-        answer = self.client.send_batch(records, head)
+        backlog_after = max(int(self.queue.status().backlog_count) - len(records), 0)
+        answer = self.client.send_batch(records, head, backlog_after)
         self._note_clock()
         results = _matching_results(records, answer.results)
         self.queue.apply_results(results)

@@ -30,6 +30,7 @@ from base.logs import configure_logging
 from sync.ledger import customers, devices, holds
 from sync.ledger import requests as bodies
 from sync.ledger.errors import BadRequest, Conflict, LedgerError, Unauthorized
+from sync.ledger.fleet import FleetTelemetry, observed
 from sync.ledger.ingestion import (
     BatchError,
     check_signatures,
@@ -37,7 +38,9 @@ from sync.ledger.ingestion import (
     load_batch_json,
     parse_batch,
 )
+from sync.ledger.metrics import LedgerMetrics
 from sync.ledger.openapi import openapi_document
+from sync.ledger.ops_routes import OpsRoutes
 from sync.ledger.storage import in_transaction, migrate, open_engine
 
 log = logging.getLogger(__name__)
@@ -352,6 +355,15 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
+def _route(
+    ledger: Ledger, telemetry: FleetTelemetry, path: str, handler: Handler
+) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint; the devices' own (signed) routes also feed the fleet's live readings."""
+    run = endpoint(ledger, handler)
+    signed_by_device = path.startswith("/v1/devices/{device_id}/") and not path.endswith("/limits")
+    return observed(telemetry, run) if signed_by_device else run
+
+
 async def _ledger_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LedgerError)
     return JSONResponse({"error": exc.code, "reason": exc.reason}, status_code=exc.status)
@@ -374,13 +386,22 @@ def create_app(
     registration_token: str | None = None,
     clock: Callable[[], float] = time.time,
     issuer_key: Ed25519PrivateKey | None = None,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """The ledger application on `db_url` (migrated to the newest schema first). With an
-    `issuer_key` it also issues signed customer tokens."""
+    `issuer_key` it also issues signed customer tokens. `/metrics` takes the operator token or
+    `metrics_token`; `/fleet` the operator token; `/r/{sale_id}` is public."""
     engine = open_engine(db_url)
     migrate(engine)
     ledger = Ledger(engine, admin_token, registration_token, clock, issuer_key=issuer_key)
-    routes = [Route(path, endpoint(ledger, h), methods=[m]) for m, path, h in ROUTES]
+    telemetry = FleetTelemetry(clock)
+    metrics = LedgerMetrics(engine, telemetry)
+    timed: dict[Handler, Handler] = {post_batch: metrics.timed(post_batch)}
+    routes = [
+        Route(path, _route(ledger, telemetry, path, timed.get(h, h)), methods=[m])
+        for m, path, h in ROUTES
+    ]
+    routes += OpsRoutes(ledger, metrics, telemetry, metrics_token).routes()
     document = openapi_document()
 
     async def openapi(request: Request) -> Response:
@@ -405,6 +426,7 @@ ENV_DB, ENV_ADMIN, ENV_REGISTRATION, ENV_ISSUER_KEY_FILE = (
     "SMILEPAY_LEDGER_REGISTRATION_TOKEN",
     "SMILEPAY_LEDGER_ISSUER_KEY_FILE",
 )
+ENV_METRICS = "SMILEPAY_LEDGER_METRICS_TOKEN"
 
 
 def app_from_environment() -> Starlette:
@@ -417,4 +439,5 @@ def app_from_environment() -> Starlette:
         admin_token=os.environ.get(ENV_ADMIN) or None,
         registration_token=os.environ.get(ENV_REGISTRATION) or None,
         issuer_key=load_key_file(Path(key_file)) if key_file else None,
+        metrics_token=os.environ.get(ENV_METRICS) or None,
     )

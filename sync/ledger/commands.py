@@ -33,12 +33,21 @@ def read_token(path: str | None, what: str) -> str | None:
 def serve_command(args: argparse.Namespace) -> int:
     """`smilepay ledger serve`: migrate, then serve HTTP until interrupted."""
     from base.keys import load_key_file
-    from sync.ledger.app import ENV_ADMIN, ENV_DB, ENV_ISSUER_KEY_FILE, ENV_REGISTRATION, create_app
+    from sync.ledger.app import (
+        ENV_ADMIN,
+        ENV_DB,
+        ENV_ISSUER_KEY_FILE,
+        ENV_METRICS,
+        ENV_REGISTRATION,
+        create_app,
+    )
     from sync.ledger.server import serve, serve_workers
 
     configure_logging("ledger")
+    require_db(args)
     admin = read_token(args.admin_token_file, "--admin-token-file")
     registration = read_token(args.registration_token_file, "--registration-token-file")
+    metrics_token = read_token(args.metrics_token_file, "--metrics-token-file")
     if args.workers < 1:
         raise SmilepayError("--workers must be at least 1")
     log.info(
@@ -53,7 +62,11 @@ def serve_command(args: argparse.Namespace) -> int:
     issuer_key = load_key_file(Path(args.issuer_key_file)) if args.issuer_key_file else None
     if args.workers == 1:
         app = create_app(
-            args.db, admin_token=admin, registration_token=registration, issuer_key=issuer_key
+            args.db,
+            admin_token=admin,
+            registration_token=registration,
+            issuer_key=issuer_key,
+            metrics_token=metrics_token,
         )
         serve(app, args.host, args.port)
         return 0
@@ -64,9 +77,25 @@ def serve_command(args: argparse.Namespace) -> int:
             ENV_ADMIN: admin or "",
             ENV_REGISTRATION: registration or "",
             ENV_ISSUER_KEY_FILE: args.issuer_key_file or "",
+            ENV_METRICS: metrics_token or "",
         }
     )
     serve_workers("sync.ledger.app:app_from_environment", args.host, args.port, args.workers)
+    return 0
+
+
+def require_db(args: argparse.Namespace) -> None:
+    """--db or $SMILEPAY_LEDGER_DB must name the database."""
+    if not args.db:
+        raise SmilepayError("no database: give --db URL or set SMILEPAY_LEDGER_DB")
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    """`smilepay ledger migrate`: bring the schema to the newest revision, then stop."""
+    configure_logging("ledger-cli", stream=_stderr())
+    require_db(args)
+    migrate(open_engine(args.db))
+    print("ledger database at the newest schema", flush=True)
     return 0
 
 
