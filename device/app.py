@@ -49,6 +49,7 @@ from device.checkout import (
     step,
 )
 from device.config import KioskConfig
+from device.metrics import CheckoutMetrics
 from device.ports import ScreenView
 from device.receipts import receipt_for
 from device.recorder import SaleRecorder
@@ -112,6 +113,7 @@ class Kiosk:
             self.clock,
             config.sync.online_auth_timeout_s,
         )
+        self.metrics = CheckoutMetrics()
         self.camera_loop = self._camera_loop()
         self.scanner_loop = self._scanner_loop()
 
@@ -272,7 +274,15 @@ class Kiosk:
             log.exception("checkout step failed", extra={"event": type(event).__name__})
             return
         if self.state.phase != before.phase:
-            log.info("checkout", extra={"from": before.phase.value, "to": self.state.phase.value})
+            log.info(
+                "checkout",
+                extra={
+                    "from": before.phase.value,
+                    "to": self.state.phase.value,
+                    "sale_id": self.state.sale_id or before.sale_id,
+                },
+            )
+            self.metrics.transition(before, self.state, self.clock())
         for command in commands:
             self._execute(command)
         if self.state != before:

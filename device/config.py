@@ -66,6 +66,16 @@ class SecretsSection(Section):
     template_key_file: Path = Path("keys/template_aes256.key")
 
 
+class MetricsSection(Section):
+    """`[metrics]`: where the kiosk serves Prometheus metrics (device.metrics), and the token a
+    scraper must send as `Authorization: Bearer ...`. Off unless a port is set."""
+
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    # Relative paths are resolved against the data directory; the file must be mode 0600.
+    token_file: Path = Path("keys/metrics.token")
+
+
 class KioskConfig(Section):
     """The whole kiosk configuration."""
 
@@ -82,6 +92,7 @@ class KioskConfig(Section):
     queue: QueueConfig = QueueConfig()
     sync: SyncConfig = SyncConfig()
     screen: ScreenConfig = ScreenConfig()
+    metrics: MetricsSection = MetricsSection()
 
     def secret_path(self, path: Path) -> Path:
         """Resolve a secret's (or other data file's) path against the data directory."""

@@ -158,13 +158,35 @@ def start_kiosk_and_screen(stack: ExitStack, config: KioskConfig) -> tuple[Any, 
 
     pin_file = config.screen.operator_pin_file
     pin = read_operator_pin(config.secret_path(pin_file)) if pin_file else None
+    metrics_token = _metrics_token(config)
     kiosk = Kiosk.assemble(config)
     kiosk.start()
     stack.callback(kiosk.stop)
     app = create_screen_app(kiosk, config.screen, pin)
     server = serve_screen_in_thread(app, config.screen.host, config.screen.port)
     stack.callback(server.stop)
+    if metrics_token is not None:
+        stack.callback(serve_metrics(kiosk, config, metrics_token))
     return kiosk, server.url
+
+
+def _metrics_token(config: KioskConfig) -> str | None:
+    from device.metrics import read_metrics_token
+
+    if config.metrics.port is None:
+        return None
+    return read_metrics_token(config.secret_path(config.metrics.token_file))
+
+
+def serve_metrics(kiosk: Any, config: KioskConfig, token: str) -> Callable[[], None]:
+    """Serve the kiosk's Prometheus metrics on [metrics] host:port; returns the stopper."""
+    from device.metrics import kiosk_registry, metrics_app
+    from device.screen.serving import serve_screen_in_thread
+
+    app = metrics_app(kiosk_registry(kiosk, kiosk.metrics), token)
+    server = serve_screen_in_thread(app, config.metrics.host, config.metrics.port or 0)
+    log.info("metrics served", extra={"url": f"{server.url}/metrics"})
+    return server.stop
 
 
 def _stop_on_signals() -> threading.Event:
