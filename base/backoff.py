@@ -1,4 +1,5 @@
-"""Exponential backoff with full jitter, capped (the AWS architecture blog's "full jitter")."""
+"""The one exponential backoff: capped, with full jitter (the AWS architecture blog's "full
+jitter") for network retries, or without it for reconnecting local hardware."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ class Backoff:
     """Delays for consecutive failures: uniform(0, min(cap, base * 2**failures)).
 
     Full jitter spreads a fleet of kiosks that lost the ledger at the same moment, so they do
-    not all come back in lock-step when it returns.
+    not all come back in lock-step when it returns. Without jitter the delays are the ceilings
+    (base, 2·base, 4·base, ... up to cap): a camera or a serial port has no herd to spread.
     """
 
-    def __init__(self, base_s: float, cap_s: float, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, base_s: float, cap_s: float, rng: random.Random | None = None, jitter: bool = True
+    ) -> None:
         if base_s <= 0 or cap_s < base_s:
             raise ValueError(f"backoff needs 0 < base ({base_s}) <= cap ({cap_s})")
         self.base_s = base_s
         self.cap_s = cap_s
         self.failures = 0
+        self.jitter = jitter
         self._rng = rng or random.Random()
 
     def ceiling_s(self) -> float:
@@ -27,7 +32,8 @@ class Backoff:
 
     def next_delay_s(self) -> float:
         """Record one more failure and return how long to wait before trying again."""
-        delay = self._rng.uniform(0.0, self.ceiling_s())
+        ceiling = self.ceiling_s()
+        delay = self._rng.uniform(0.0, ceiling) if self.jitter else ceiling
         self.failures += 1
         return delay
 

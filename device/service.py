@@ -4,10 +4,8 @@ STOPPING on the way out."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,7 +13,6 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base.errors import SmilepayError
 from base.sdnotify import SdNotifier
 
 if TYPE_CHECKING:
@@ -194,19 +191,3 @@ def _stop_on_signals() -> threading.Event:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     return stop
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m device.service --config PATH` (what `smilepay kiosk` runs)."""
-    parser = argparse.ArgumentParser(prog="device.service")
-    parser.add_argument("--config", type=Path, required=True)
-    args = parser.parse_args(argv)
-    try:
-        return run_kiosk(args.config)
-    except SmilepayError as exc:
-        print(f"smilepay: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

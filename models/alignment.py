@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from base.errors import SmilepayError
+from models.errors import BadImage
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25  # what dlib's face ResNet was trained with
@@ -15,10 +15,6 @@ MIN_IMAGE_SIDE = 16
 MAX_IMAGE_SIDE = 8192  # beyond any camera frame; larger inputs are a mistake upstream
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels, from any detector
-
-
-class BadImage(SmilepayError):
-    """An image or face box the face models cannot use; the message says what is wrong."""
 
 
 def as_rgb_image(image: Any) -> np.ndarray:

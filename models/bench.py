@@ -27,7 +27,8 @@ import numpy as np
 from base.errors import SmilepayError
 from base.progress import Progress
 from models.config import FaceConfig
-from models.engine import BadImage, FaceEngine, read_image
+from models.engine import FaceEngine, read_image
+from models.errors import BadImage
 from models.gallery import Gallery
 from models.smile import is_smiling
 

@@ -10,8 +10,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from models.alignment import CHIP_SIZE, BadImage, Box, FaceAligner
+from models.alignment import CHIP_SIZE, Box, FaceAligner
 from models.config import FaceConfig
+from models.errors import BadImage
 
 DESCRIPTOR_SIZE = 128
 SAME_PERSON_DISTANCE = 0.6

@@ -14,9 +14,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from base.errors import SmilepayError
 from models.config import FaceConfig
 from models.detection import Detection, FaceDetector
+from models.errors import BadImage
 from models.landmarks import FaceMesh, LandmarkModel
 from models.quality import QualityGates, QualityReport, assess
 from models.smile import smile_ratio
@@ -27,10 +27,6 @@ MIN_SIDE = 32
 MAX_SIDE = 8192
 MAX_PIXELS = 40_000_000
 MAX_CANDIDATES = 3  # detections tried, largest first, until FaceMesh confirms one
-
-
-class BadImage(SmilepayError):
-    """An image the pipeline cannot use; the message says what was wrong with it."""
 
 
 def check_image(image: Any) -> np.ndarray:

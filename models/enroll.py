@@ -13,7 +13,8 @@ import numpy as np
 
 from base.errors import SmilepayError
 from models.config import FaceConfig
-from models.engine import BadImage, FaceEngine, open_gallery_in, read_image
+from models.engine import FaceEngine, open_gallery_in, read_image
+from models.errors import BadImage
 from models.gallery import Consent, Gallery, now_iso, step_up_secret
 
 CONSENT_TEXT_VERSION = "face-consent-v1"

@@ -163,7 +163,7 @@ def launch_once(
     started = time.monotonic()
     notify = NotifyListener(root / f"notify-{time.monotonic_ns()}", started)
     process = subprocess.Popen(
-        [*wrapper, sys.executable, "-m", "device.service", "--config", str(config)],
+        [*wrapper, sys.executable, "-m", "device.cli", "kiosk", "--config", str(config)],
         env=service_environment(root, notify.path, watchdog_usec),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -251,7 +251,7 @@ def _summary(results: list[KioskRun]) -> dict[str, Any]:
         "clean_exits": sum(r.exit_code == 0 and r.stopping_sent for r in results),
         "watchdog_pings": sum(r.watchdog_pings for r in results),
         "goal": {"ready_s": 3.0, "rss_mb": 250.0},
-        "command": "python -m device.service --config kiosk.toml (synthetic camera, simulators)",
+        "command": "smilepay kiosk --config kiosk.toml (synthetic camera, simulators)",
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

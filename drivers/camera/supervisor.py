@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from base.backoff import Backoff
 from drivers.camera.base import Camera, CameraUnavailable, Frame, FrameTimeout
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class CameraSupervisor:
         self.stall_reads = stall_reads
         self._timeouts = 0  # read timeouts in a row while running
         self._status = CameraStatus("stopped")
-        self._backoff_s = backoff_initial_s
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s, jitter=False)
         self._lock = threading.Lock()
 
     @property
@@ -108,7 +109,7 @@ class CameraSupervisor:
         except CameraUnavailable as exc:
             self._lost(str(exc))
             return False
-        self._backoff_s = self.backoff_initial_s
+        self._backoff.reset()
         self._set(CameraStatus("running"))
         return True
 
@@ -117,8 +118,7 @@ class CameraSupervisor:
         with contextlib.suppress(CameraUnavailable):  # already gone: nothing left to release
             self.camera.stop()
         self._timeouts = 0
-        backoff_s = self._backoff_s
-        self._backoff_s = min(backoff_s * 2, self.backoff_max_s)
+        backoff_s = self._backoff.next_delay_s()
         self._set(CameraStatus("unavailable", reason, time.monotonic() + backoff_s, backoff_s))
 
     def _set(self, status: CameraStatus) -> None:

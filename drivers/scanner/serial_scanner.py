@@ -12,27 +12,15 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import serial
 
+from base.backoff import Backoff
 from drivers.scanner.base import ScannerUnavailable
 from drivers.scanner.config import SerialScannerConfig
 from drivers.scanner.framing import Decoded, FramerState, Framing, feed, line_idle, new_framer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delays between reopen attempts: `first`, doubling up to `longest` seconds."""
-
-    first: float = 0.1
-    longest: float = 5.0
-
-    def after(self, previous: float | None) -> float:
-        """The delay that follows `previous` (None: the first failure)."""
-        return self.first if previous is None else min(previous * 2, self.longest)
 
 
 class SerialScanner:
@@ -45,20 +33,20 @@ class SerialScanner:
         framing: Framing = "cr",
         quiet_gap_s: float = 0.2,
         max_frame_bytes: int = 1024,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.port_name = port
         self.baud = baud
         self.quiet_gap_s = quiet_gap_s  # a pause this long ends a half-received frame
-        self.backoff = backoff
+        # Reopen attempts: 0.1 s, doubling up to 5 s.
+        self.backoff = backoff or Backoff(0.1, 5.0, jitter=False)
         self._clock = clock
         self._framer: FramerState = new_framer(framing, max_frame_bytes)
         self._fresh_framer = self._framer
         self._port: serial.Serial | None = None
         self._wanted = False
         self._ready: deque[bytes] = deque()
-        self._delay: float | None = None
         self._next_attempt = 0.0
 
     @classmethod
@@ -108,10 +96,10 @@ class SerialScanner:
                 self.port_name, self.baud, timeout=self.quiet_gap_s, exclusive=True
             )
         except (serial.SerialException, OSError, ValueError) as exc:
-            self._delay = self.backoff.after(self._delay)
-            self._next_attempt = self._clock() + self._delay
+            self._next_attempt = self._clock() + self.backoff.next_delay_s()
             raise ScannerUnavailable(f"scanner port {self.port_name}: {exc}") from exc
-        self._port, self._delay, self._framer = port, None, self._fresh_framer
+        self._port, self._framer = port, self._fresh_framer
+        self.backoff.reset()
         log.info("scanner port open", extra={"port": self.port_name, "baud": self.baud})
         return port
 
@@ -137,8 +125,8 @@ class SerialScanner:
     def _lose_port(self, reason: str) -> None:
         log.warning("scanner port lost", extra={"port": self.port_name, "reason": reason})
         self._drop_port()
-        self._delay = self.backoff.after(None)
-        self._next_attempt = self._clock() + self._delay
+        self.backoff.reset()
+        self._next_attempt = self._clock() + self.backoff.next_delay_s()
 
     def _drop_port(self) -> None:
         port, self._port = self._port, None

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from base.backoff import Backoff
 from drivers.hil.pty import PtyLine
 from drivers.hil.pty_printer import PtyPrinterDevice
 from drivers.hil.pytest_plugin import Operator
@@ -25,7 +26,7 @@ from drivers.printer.config import SerialPrinterConfig
 from drivers.printer.escpos_printer import EscposPrinter
 from drivers.printer.simulated import SimulatedPrinter
 from drivers.scanner.framing import Framing, encode_frame
-from drivers.scanner.serial_scanner import Backoff, SerialScanner
+from drivers.scanner.serial_scanner import SerialScanner
 from drivers.scanner.simulated import SimulatedScanner
 
 # --- scanner -----------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ class PtyScannerRig:
             framing=framing,
             quiet_gap_s=0.05,
             max_frame_bytes=64,
-            backoff=Backoff(0.02, 0.1),
+            backoff=Backoff(0.02, 0.1, jitter=False),
         )
 
     def present(self, payload: bytes) -> None:

@@ -15,14 +15,18 @@ from pathlib import Path
 import pytest
 import serial
 
+from base.backoff import Backoff
 from drivers.hil.pty import PtyLine
 from drivers.scanner import ScannerUnavailable, open_scanner
 from drivers.scanner.config import SerialScannerConfig
 from drivers.scanner.framing import Framing, encode_frame
-from drivers.scanner.serial_scanner import Backoff, SerialScanner
+from drivers.scanner.serial_scanner import SerialScanner
 
 WECHAT = b"134567890123456789"
-FAST = Backoff(first=0.02, longest=0.08)
+
+
+def fast() -> Backoff:
+    return Backoff(0.02, 0.08, jitter=False)
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def opened(line: PtyLine, framing: Framing = "cr", max_frame_bytes: int = 64) ->
         framing=framing,
         quiet_gap_s=0.05,
         max_frame_bytes=max_frame_bytes,
-        backoff=FAST,
+        backoff=fast(),
     )
     scanner.open()
     return scanner
@@ -125,7 +129,7 @@ def test_unplug_raises_unavailable_and_replug_reconnects(line: PtyLine) -> None:
 
 
 def test_opening_a_missing_port_names_it(tmp_path: Path) -> None:
-    scanner = SerialScanner(str(tmp_path / "ttyACM9"), backoff=FAST)
+    scanner = SerialScanner(str(tmp_path / "ttyACM9"), backoff=fast())
     with pytest.raises(ScannerUnavailable, match="ttyACM9"):
         scanner.open()
 
@@ -134,7 +138,7 @@ def test_reopen_attempts_back_off_exponentially_up_to_the_cap(tmp_path: Path) ->
     # GIVEN a port that never appears and a fake clock
     now = [0.0]
     scanner = SerialScanner(
-        str(tmp_path / "gone"), backoff=Backoff(first=1.0, longest=4.0), clock=lambda: now[0]
+        str(tmp_path / "gone"), backoff=Backoff(1.0, 4.0, jitter=False), clock=lambda: now[0]
     )
     delays = []
     with pytest.raises(ScannerUnavailable):
@@ -188,7 +192,7 @@ def test_a_scanner_behind_a_tcp_bridge_works_through_socket_url() -> None:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    scanner = SerialScanner(f"socket://127.0.0.1:{port}", quiet_gap_s=0.05, backoff=FAST)
+    scanner = SerialScanner(f"socket://127.0.0.1:{port}", quiet_gap_s=0.05, backoff=fast())
     scanner.open()
     # WHEN it sends a code and then drops the connection
     assert read_all(scanner, 1) == [WECHAT]
@@ -236,7 +240,7 @@ def test_a_socat_cable_pulled_and_put_back(tmp_path: Path) -> None:
     cable = SocatCable(tmp_path)
     cable.plug()
     try:
-        scanner = SerialScanner(str(cable.host), quiet_gap_s=0.05, backoff=FAST)
+        scanner = SerialScanner(str(cable.host), quiet_gap_s=0.05, backoff=fast())
         scanner.open()
         cable.send(WECHAT + b"\r")
         assert read_all(scanner, 1) == [WECHAT]

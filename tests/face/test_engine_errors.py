@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from base.errors import SmilepayError
-from models.engine import BadImage, FaceEngine, check_image, read_image
+from models.engine import FaceEngine, check_image, read_image
+from models.errors import BadImage
 
 
 @pytest.mark.parametrize(

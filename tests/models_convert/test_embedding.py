@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.alignment import BadImage, FaceAligner
+from models.alignment import FaceAligner
 from models.bench_face import largest_face_box
 from models.config import FaceConfig
 from models.embedding import (
@@ -18,6 +18,7 @@ from models.embedding import (
     descriptor_distance,
     open_embedder,
 )
+from models.errors import BadImage
 from models.runtime import ModelLoadError, load_interpreter
 
 from .conftest import load_rgb
