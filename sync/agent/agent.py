@@ -133,6 +133,15 @@ class SyncAgent:
                 "sale rejected by ledger",
                 extra={"sale_id": result.sale_id, "seq": result.seq, "reason": result.reason},
             )
+        log.info(
+            "batch synced",
+            extra={
+                "sent": len(records),
+                "synced": synced,
+                "backlog_after": backlog_after,
+                "sale_ids": [record["sale_id"] for record in records],
+            },
+        )
         outcome = PushOutcome(len(records), synced, len(rejected), 1, stalled=synced == 0)
         if self._on_batch is not None:
             self._on_batch(outcome)

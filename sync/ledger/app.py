@@ -201,11 +201,23 @@ def post_batch(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]
 
 
 def _log_batch(device_id: str, results: list[dict[str, Any]]) -> None:
+    """One line per batch with its sale ids (`sale_ids`), and one per sale the ledger did not
+    accept (`sale_id`), so one sale's story can be followed across kiosk, agent and ledger."""
     counts: dict[str, int] = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
+        if result["status"] in ("declined", "rejected"):
+            log.warning(
+                f"sale {result['status']}",
+                extra={
+                    "device_id": device_id,
+                    "sale_id": result.get("sale_id"),
+                    "reason": result.get("reason"),
+                },
+            )
     level = logging.WARNING if counts.get("rejected") else logging.INFO
-    log.log(level, "batch ingested", extra={"device_id": device_id, **counts})
+    sale_ids = [result.get("sale_id") for result in results]
+    log.log(level, "batch ingested", extra={"device_id": device_id, **counts, "sale_ids": sale_ids})
 
 
 def post_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:

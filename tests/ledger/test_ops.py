@@ -228,3 +228,19 @@ def declared_series(exposition: str) -> set[str]:
 
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "systemd" / "grafana" / "smilepay.json"
+
+
+def test_one_sale_can_be_followed_by_its_id_through_agent_and_ledger_json_logs(
+    secured: LedgerUnderTest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from base.logs import JsonLineFormatter
+
+    # GIVEN the agent and the ledger logging as their services do (JSON lines)
+    caplog.set_level("INFO")
+    # WHEN a device syncs two sales
+    _, records = synced_device(secured.url, tmp_path, [110, 220])
+    sale_id = records[1]["sale_id"]
+    lines = [json.loads(JsonLineFormatter("any").format(r)) for r in caplog.records]
+    # THEN the agent's and the ledger's batch lines both carry it as a JSON field
+    carrying = [x["logger"] for x in lines if sale_id in (x.get("sale_ids") or [])]
+    assert "smilepay.sync" in carrying and "sync.ledger.app" in carrying
