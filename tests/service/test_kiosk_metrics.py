@@ -60,7 +60,7 @@ def test_the_kiosk_process_serves_its_metrics_with_a_token(tmp_path: Path) -> No
         env = service_environment(tmp_path, tmp_path / "no-notify")
         env.pop("NOTIFY_SOCKET")
         process = subprocess.Popen(
-            [sys.executable, "-m", "device.service", "--config", str(config)],
+            [sys.executable, "-m", "device.cli", "kiosk", "--config", str(config)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
