@@ -9,6 +9,9 @@
 #                             [--roots /var/tmp/smilepay-arm64] [--steps install,provision,demo,tests]
 #                             [--tests "tests/unit tests/queue ..."] [--slowdown 20]
 #
+# Times printed: root (debootstrap, first run only), install (bootstrap.sh install "[test]",
+# which also provisions the models), provision (a fresh model directory, on its own), demo, tests.
+#
 # Not part of .ci/run: emulation is 10-30x slower than native (a full run takes hours on two
 # cores). Run it before each release and put its last result in docs/deployment.md.
 # Everything runs under `nice -n 19`. The root is built once per release and reused
@@ -146,7 +149,8 @@ if step_wanted install; then
     timed install in_root './bootstrap.sh install "[test]" >/tmp/install.log 2>&1 || { tail -40 /tmp/install.log; exit 1; }'
 fi
 if step_wanted provision; then
-    timed provision in_root '.venv/bin/smilepay models provision'
+    # bootstrap.sh already provisioned its model dir during install; time a fresh one.
+    timed provision in_root 'rm -rf /tmp/provision-check && .venv/bin/smilepay models provision --model-dir /tmp/provision-check'
 fi
 if step_wanted demo; then
     timed demo in_root '.venv/bin/smilepay demo --scripted --json --data-dir /tmp/demo-$$ 2>/tmp/demo.err | tail -1; rm -rf /tmp/demo-$$'
