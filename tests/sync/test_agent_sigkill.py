@@ -171,6 +171,7 @@ def sell_one(identity: Any) -> str:
 
 
 def wait_for(condition: Any, within_s: float) -> None:
+    within_s = slow(within_s)
     deadline = time.monotonic() + within_s
     while not condition():
         if time.monotonic() > deadline:
