@@ -96,6 +96,8 @@ mount_root() {
     # LiteRT's bundled cpuinfo (XNNPACK) crashes on the x86 /proc/cpuinfo qemu passes through.
     mount --bind "$HERE/tools/arm64/$CPUINFO" "$ROOT/proc/cpuinfo"; MOUNTED+=("$ROOT/proc/cpuinfo")
     cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+    # The host's trusted CAs (a host behind a TLS-inspecting proxy trusts its CA there too).
+    cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$ROOT/etc/ssl/host-ca-bundle.crt"
     if [ -n "${SMILEPAY_TEST_DATA:-}" ] && [ -d "$SMILEPAY_TEST_DATA" ]; then
         mkdir -p "$ROOT/srv/test-data"
         mount --bind -o ro "$SMILEPAY_TEST_DATA" "$ROOT/srv/test-data"; MOUNTED+=("$ROOT/srv/test-data")
@@ -116,11 +118,13 @@ copy_tree() {
 }
 
 in_root() {  # run a shell command inside the arm64 root as the Pi being imitated
+    local ca=/etc/ssl/host-ca-bundle.crt
     nice -n 19 chroot "$ROOT" /usr/bin/env -i QEMU_CPU="$CPU" HOME=/root LANG=C.UTF-8 \
+        SSL_CERT_FILE=$ca PIP_CERT=$ca REQUESTS_CA_BUNDLE=$ca PIP_DEFAULT_TIMEOUT=180 \
         PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin SMILEPAY_SLOWDOWN="$SLOWDOWN" \
         SMILEPAY_TEST_DATA=/srv/test-data \
         SMILEPAY_TEST_PG_URL="${SMILEPAY_TEST_PG_URL:-postgresql+psycopg://smilepay_test:smilepay_test@127.0.0.1:5432/postgres}" \
-        /bin/bash -c "cd /opt/smilepay && $1"
+        /bin/bash -o pipefail -c "cd /opt/smilepay && $1"
 }
 
 timed() {  # name, command...: run it, keep its wall time in TIMES[name]
