@@ -87,3 +87,21 @@ def test_face_embedding_weights_are_chosen_by_config(tmp_path: Path) -> None:
     assert config.face.embedding_weights == "int8"
     with pytest.raises(ConfigError, match=r"face\.embedding_weights"):
         load_config(write(tmp_path, "[face]\nembedding_weights = 'int4'\n"))
+
+
+def test_the_receipt_link_comes_from_the_public_base_url_not_the_ledger_url(
+    tmp_path: Path,
+) -> None:
+    from device.receipts import receipt_link
+
+    # GIVEN a kiosk syncing to a private ledger address, with and without a public receipt URL
+    private = "[sync]\nledger_url = 'http://10.0.0.5:8700'\n"
+    public = load_config(
+        write(tmp_path, private + "[device]\nreceipt_base_url = 'https://pay.example.com/'\n")
+    )
+    unset = load_config(write(tmp_path, private))
+    # THEN the link is on the public address, and absent rather than private when unset
+    assert receipt_link("S-1", public) == "https://pay.example.com/r/S-1"
+    assert receipt_link("S-1", unset) == ""
+    with pytest.raises(ConfigError, match="receipt_base_url"):
+        load_config(write(tmp_path, "[device]\nreceipt_base_url = 'pay.example.com'\n"))
