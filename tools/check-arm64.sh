@@ -157,7 +157,7 @@ if step_wanted provision; then
     timed provision in_root 'rm -rf /tmp/provision-check && .venv/bin/smilepay models provision --model-dir /tmp/provision-check'
 fi
 if step_wanted demo; then
-    timed demo in_root '.venv/bin/smilepay demo --scripted --json --data-dir /tmp/demo-$$ 2>/tmp/demo.err | tail -1; rm -rf /tmp/demo-$$'
+    timed demo in_root 'rm -rf /tmp/demo; .venv/bin/smilepay demo --scripted --json --data-dir /tmp/demo 2>/tmp/demo.err | tail -1'
 fi
 if step_wanted tests; then
     timed tests in_root ".venv/bin/python -m pytest -q -p no:cacheprovider -m 'not browser and not slow and not hw' -o timeout=$((600 * SLOWDOWN)) $TESTS"
