@@ -143,7 +143,7 @@ step_wanted() { case ",$STEPS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 host_tools
 build_root
-trap unmount_root EXIT
+trap unmount_root EXIT INT TERM
 mount_root
 copy_tree
 # A root built by an older version of this script may lack a package the suite uses.
