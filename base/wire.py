@@ -212,6 +212,7 @@ HEADER_DEVICE = "X-Smilepay-Device"
 HEADER_TIMESTAMP = "X-Smilepay-Timestamp"
 HEADER_NONCE = "X-Smilepay-Nonce"
 HEADER_SIGNATURE = "X-Smilepay-Signature"
+HEADER_BACKLOG = "X-Smilepay-Backlog"  # unsigned telemetry on a batch: sales queued behind it
 
 
 def signed_target(path: str, query: str | bytes = "") -> str:

@@ -56,6 +56,7 @@ from device.checkout import (
 from device.config import KioskConfig
 from device.consent import CONSENT_FILE, ConsentLog
 from device.link import LinkProbe
+from device.metrics import CheckoutMetrics
 from device.ports import CatalogueEntry, HealthReport, LinkHealth, ScreenView
 from device.receipts import receipt_for, receipt_of_record
 from device.recorder import SaleRecorder
@@ -123,6 +124,7 @@ class Kiosk:
             self.clock,
             config.sync.online_auth_timeout_s,
         )
+        self.metrics = CheckoutMetrics()
         self.camera_loop = self._camera_loop()
         self.scanner_loop = self._scanner_loop()
         self.consents = ConsentLog(config.device.data_dir / CONSENT_FILE)
@@ -391,7 +393,15 @@ class Kiosk:
             log.exception("checkout step failed", extra={"event": type(event).__name__})
             return
         if self.state.phase != before.phase:
-            log.info("checkout", extra={"from": before.phase.value, "to": self.state.phase.value})
+            log.info(
+                "checkout",
+                extra={
+                    "from": before.phase.value,
+                    "to": self.state.phase.value,
+                    "sale_id": self.state.sale_id or before.sale_id,
+                },
+            )
+            self.metrics.transition(before, self.state, self.clock())
         for command in commands:
             self._execute(command)
         if self.state != before:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from device.app import KioskDrivers, KioskServices
 from device.codes_input import load_issuer_key
-from device.config import KioskConfig
+from device.config import KioskConfig, required_hardware
 from drivers.camera import open_camera
 from drivers.indicator import open_indicator
 from drivers.printer import open_printer
@@ -12,12 +12,14 @@ from drivers.scanner import open_scanner
 
 
 def open_drivers(config: KioskConfig) -> KioskDrivers:
-    """Build each role's driver from its config section (lazy imports: only what is chosen)."""
+    """Build each role's driver from its config section (lazy imports: only what is chosen);
+    ConfigError if the config leaves a role unnamed."""
+    hardware = required_hardware(config)
     return KioskDrivers(
-        camera=open_camera(config.camera),
-        scanner=open_scanner(config.scanner),
-        printer=open_printer(config.printer),
-        indicator=open_indicator(config.indicator),
+        camera=open_camera(hardware.camera),
+        scanner=open_scanner(hardware.scanner),
+        printer=open_printer(hardware.printer),
+        indicator=open_indicator(hardware.indicator),
     )
 
 

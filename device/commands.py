@@ -22,10 +22,21 @@ def register(commands: Any, benches: Any) -> None:
 
     kiosk = commands.add_parser("kiosk", help="run the kiosk from a config file")
     kiosk.add_argument("--config", type=Path, required=True, help="TOML config file")
+    kiosk.add_argument(
+        "--check",
+        action="store_true",
+        help="only show what each hardware role resolves to and whether the device answers",
+    )
+    kiosk.add_argument("--json", action="store_true", help="with --check: one JSON object")
     kiosk.set_defaults(handler=_run_kiosk)
 
 
 def _run_kiosk(args: argparse.Namespace) -> int:
+    if args.check:
+        from device.config import load_config
+        from device.hardware_check import run_check
+
+        return run_check(load_config(args.config), args.json)
     from device.service import run_kiosk
 
     return run_kiosk(args.config)

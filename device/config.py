@@ -1,16 +1,20 @@
-"""The kiosk's configuration: one TOML file validated with pydantic; no file means demo defaults.
+"""The kiosk's configuration: one TOML file validated with pydantic.
 
-Each hardware role picks its driver by a `type` field. Secrets (device key, template key) are
-files referenced by path, never values in the TOML.
+Each hardware role picks its driver by a `type` field. A role has no default: the kiosk refuses
+to start until the config names a device (or, on a test rig, a simulator) for every role, so an
+installed kiosk never runs on a simulated camera without saying so. Secrets (device key,
+template key) are files referenced by path, never values in the TOML.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
+from base.errors import ConfigError
 from base.limits import OfflineLimits
 from base.settings import Section, load_toml, validate_document
 from device.catalogue import CatalogueConfig
@@ -38,6 +42,10 @@ class DeviceSection(Section):
     merchant_id: str = "demo-merchant"
     store_id: str = "demo-store"
     name: str = "Demo kiosk"
+    # Where customers open their receipt: the printed QR is `<receipt_base_url>/r/<sale_id>`,
+    # served by the ledger (or a proxy in front of it) on its public name. Not the kiosk's own
+    # ledger URL, which may be a private address. Unset: receipts carry no link.
+    receipt_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
 
 
 class PaymentsSection(Section):
@@ -60,16 +68,27 @@ class SecretsSection(Section):
     template_key_file: Path = Path("keys/template_aes256.key")
 
 
+class MetricsSection(Section):
+    """`[metrics]`: where the kiosk serves Prometheus metrics (device.metrics), and the token a
+    scraper must send as `Authorization: Bearer ...`. Off unless a port is set."""
+
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    # Relative paths are resolved against the data directory; the file must be mode 0600.
+    token_file: Path = Path("keys/metrics.token")
+
+
 class KioskConfig(Section):
     """The whole kiosk configuration."""
 
     device: DeviceSection = DeviceSection()
     secrets: SecretsSection = SecretsSection()
     payments: PaymentsSection = PaymentsSection()
-    camera: CameraConfig = SyntheticCameraConfig(type="synthetic")
-    scanner: ScannerConfig = SimulatedScannerConfig(type="simulated")
-    printer: PrinterConfig = SimulatedPrinterConfig(type="simulated")
-    indicator: IndicatorConfig = SimulatedIndicatorConfig(type="simulated")
+    # No defaults: see `required_hardware`.
+    camera: CameraConfig | None = None
+    scanner: ScannerConfig | None = None
+    printer: PrinterConfig | None = None
+    indicator: IndicatorConfig | None = None
     face: FaceConfig = FaceConfig()
     limits: OfflineLimits = OfflineLimits()
     queue: QueueConfig = QueueConfig()
@@ -77,10 +96,63 @@ class KioskConfig(Section):
     screen: ScreenConfig = ScreenConfig()
     catalogue: CatalogueConfig = CatalogueConfig()
     terminal: TerminalConfig = TerminalConfig()
+    metrics: MetricsSection = MetricsSection()
 
     def secret_path(self, path: Path) -> Path:
         """Resolve a secret's (or other data file's) path against the data directory."""
         return path if path.is_absolute() else self.device.data_dir / path
+
+
+HARDWARE_ROLES = ("camera", "scanner", "printer", "indicator")
+"""In the order a missing role is reported: the camera first."""
+
+HOW_TO_NAME = {
+    "camera": '[camera] type = "picamera2" (Raspberry Pi camera) or type = "opencv" with '
+    "index = N (USB webcam, /dev/videoN)",
+    "scanner": '[scanner] type = "serial" with port = "/dev/serial/by-id/..." '
+    '(or type = "none" if the kiosk has no code scanner)',
+    "printer": '[printer] type = "escpos_serial" with port = "...", "escpos_usb" with vendor_id '
+    'and product_id, or "escpos_network" with host (or type = "none")',
+    "indicator": '[indicator] type = "gpio" with red_pin, green_pin, blue_pin (BCM numbers) '
+    '(or type = "none")',
+}
+
+SIMULATORS: dict[str, Any] = {
+    "camera": SyntheticCameraConfig(type="synthetic"),
+    "scanner": SimulatedScannerConfig(type="simulated"),
+    "printer": SimulatedPrinterConfig(type="simulated"),
+    "indicator": SimulatedIndicatorConfig(type="simulated"),
+}
+"""Each role's simulator config, for `smilepay demo` and test rigs (never a silent default)."""
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """Every hardware role's config section, each one named in the kiosk's config."""
+
+    camera: CameraConfig
+    scanner: ScannerConfig
+    printer: PrinterConfig
+    indicator: IndicatorConfig
+
+
+def required_hardware(config: KioskConfig, source: str = "config") -> HardwareConfig:
+    """The config's hardware roles; ConfigError naming each missing role (camera first) and
+    how to name it. A simulator counts only when the config names it (`type = "synthetic"`)."""
+    missing = [role for role in HARDWARE_ROLES if getattr(config, role) is None]
+    if missing:
+        fixes = "; ".join(f"{role}: add {HOW_TO_NAME[role]}" for role in missing)
+        raise ConfigError(
+            f"{source}: no {missing[0]} configured (missing roles: {', '.join(missing)}). "
+            f"The kiosk uses real hardware and needs every role named: {fixes}. "
+            "`smilepay kiosk --check --config FILE` shows what each role finds"
+        )
+    return HardwareConfig(**{role: getattr(config, role) for role in HARDWARE_ROLES})
+
+
+def simulated_hardware() -> HardwareConfig:
+    """Every role on its simulator (the demo's and test rigs' hardware)."""
+    return HardwareConfig(**SIMULATORS)
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> KioskConfig:
@@ -89,7 +161,8 @@ def parse_config(data: dict[str, Any], source: str = "config") -> KioskConfig:
 
 
 def load_config(path: Path | None) -> KioskConfig:
-    """Read and validate the TOML file at `path`; with no path, return the demo defaults."""
+    """Read and validate the TOML file at `path`; with no path, the defaults (which name no
+    hardware: fine for the sync agent and model tools, refused by `smilepay kiosk`)."""
     if path is None:
         return KioskConfig()
     return load_toml(KioskConfig, path)

@@ -122,7 +122,11 @@ def demo_config(
 
     return parse_config(
         {
-            "device": {"data_dir": str(data_dir), "name": "smilepay demo kiosk"},
+            "device": {
+                "data_dir": str(data_dir),
+                "name": "smilepay demo kiosk",
+                "receipt_base_url": ledger_url,  # the demo's ledger is its own public site
+            },
             "sync": {"ledger_url": ledger_url, "online_auth_timeout_s": 1.0, "interval_s": 1.0},
             "screen": {"port": port},
             "catalogue": {"items": DEMO_CATALOGUE},

@@ -24,7 +24,7 @@ def receipt_for(record: SaleRecord, config: KioskConfig) -> Receipt:
             for item in record["items"]
         ],
         settle_later=False,
-        receipt_url=f"{config.sync.ledger_url.rstrip('/')}/r/{record['sale_id']}",
+        receipt_url=receipt_link(record["sale_id"], config),
     )
 
 
@@ -47,3 +47,9 @@ def refund_receipt(record: dict[str, Any], config: KioskConfig) -> Receipt:
         offline=not record.get("booked", True),
         refund_of=record["sale_id"],
     )
+
+
+def receipt_link(sale_id: str, config: KioskConfig) -> str:
+    """The receipt page's public URL, or "" when no public base URL is configured."""
+    base = config.device.receipt_base_url
+    return f"{base.rstrip('/')}/r/{sale_id}" if base else ""

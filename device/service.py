@@ -130,10 +130,11 @@ def run_kiosk(config_path: Path) -> int:
     """`smilepay kiosk --config PATH`: assemble the kiosk, serve its screen, tell systemd when
     ready, ping the watchdog while healthy, and stop cleanly on SIGTERM or SIGINT."""
     from base.logs import configure_logging
-    from device.config import load_config
+    from device.config import load_config, required_hardware
 
     configure_logging("kiosk")
     config = load_config(config_path)
+    required_hardware(config, str(config_path))  # refuse before opening anything
     stop = _stop_on_signals()
     with ExitStack() as stack:
         kiosk, url = start_kiosk_and_screen(stack, config)
@@ -154,6 +155,7 @@ def start_kiosk_and_screen(stack: ExitStack, config: KioskConfig) -> tuple[Any, 
 
     pin_file = config.screen.operator_pin_file
     pin = read_operator_pin(config.secret_path(pin_file)) if pin_file else None
+    metrics_token = _metrics_token(config)
     kiosk = Kiosk.assemble(config)
     kiosk.start()
     stack.callback(kiosk.stop)
@@ -167,7 +169,28 @@ def start_kiosk_and_screen(stack: ExitStack, config: KioskConfig) -> tuple[Any, 
     stack.callback(server.stop)
     if launch_file is not None:
         write_launch_url(launch_file, server.launch_url)  # before READY: the browser waits
+    if metrics_token is not None:
+        stack.callback(serve_metrics(kiosk, config, metrics_token))
     return kiosk, server.url
+
+
+def _metrics_token(config: KioskConfig) -> str | None:
+    from device.metrics import read_metrics_token
+
+    if config.metrics.port is None:
+        return None
+    return read_metrics_token(config.secret_path(config.metrics.token_file))
+
+
+def serve_metrics(kiosk: Any, config: KioskConfig, token: str) -> Callable[[], None]:
+    """Serve the kiosk's Prometheus metrics on [metrics] host:port; returns the stopper."""
+    from device.metrics import kiosk_registry, metrics_app
+    from device.screen.serving import serve_screen_in_thread
+
+    app = metrics_app(kiosk_registry(kiosk, kiosk.metrics), token)
+    server = serve_screen_in_thread(app, config.metrics.host, config.metrics.port or 0)
+    log.info("metrics served", extra={"url": f"{server.url}/metrics"})
+    return server.stop
 
 
 def _stop_on_signals() -> threading.Event:

@@ -52,6 +52,22 @@ class KioskRun:
     watchdog_pings: int
 
 
+SIMULATED_HARDWARE_TOML = """\
+# A test rig: every role on its simulator, named (the kiosk has no hardware defaults).
+[camera]
+type = "synthetic"
+
+[scanner]
+type = "simulated"
+
+[printer]
+type = "simulated"
+
+[indicator]
+type = "simulated"
+"""
+
+
 def prepare_kiosk_home(stack: ExitStack, root: Path) -> Path:
     """A data dir with a registered device and the token issuer's key; returns the TOML path."""
     from device.demo import demo_config, install_issuer_public_key, start_ledger, token_issuer
@@ -73,7 +89,7 @@ def prepare_kiosk_home(stack: ExitStack, root: Path) -> Path:
         f'[device]\ndata_dir = "{device_dir}"\n\n'
         f'[sync]\nledger_url = "{ledger.url}"\n\n'
         f'[screen]\nhost = "127.0.0.1"\nport = {_free_port()}\n'
-        f'launch_url_file = "{root / "run" / "screen-url"}"\n\n{shelf}',
+        f'launch_url_file = "{root / "run" / "screen-url"}"\n\n{shelf}' + SIMULATED_HARDWARE_TOML,
         encoding="utf-8",
     )
     return config

@@ -86,9 +86,9 @@ def operator(kiosk_env: KioskEnv, pytestconfig: pytest.Config) -> Operator:
 
 def role_config(env: KioskEnv, role: str) -> Any:
     """The env's real config section for `role`, else the role's simulator config."""
-    from device.config import KioskConfig
+    from device.config import SIMULATORS
 
-    return env.real(role) or getattr(KioskConfig(), role)
+    return env.real(role) or SIMULATORS[role]
 
 
 def _driver(env: KioskEnv, role: str) -> Iterator[Any]:

@@ -128,7 +128,8 @@ class SyncAgent:
         if not records:
             return PushOutcome(drained=True)
         head = wire.sign_head(self.client.device_id, records, self._key)
-        answer = self.client.send_batch(records, head)
+        backlog_after = max(int(self.queue.status().backlog_count) - len(records), 0)
+        answer = self.client.send_batch(records, head, backlog_after)
         self._note_clock()
         results = _matching_results(records, answer.results)
         self.queue.apply_results(results)
@@ -139,6 +140,15 @@ class SyncAgent:
                 "sale rejected by ledger",
                 extra={"sale_id": result.sale_id, "seq": result.seq, "reason": result.reason},
             )
+        log.info(
+            "batch synced",
+            extra={
+                "sent": len(records),
+                "synced": synced,
+                "backlog_after": backlog_after,
+                "sale_ids": [record["sale_id"] for record in records],
+            },
+        )
         # A rejected sale is applied (flagged for the operator) and the push moves past it:
         # only a batch that changed nothing at all is a stall.
         progress = synced + len(rejected)

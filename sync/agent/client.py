@@ -169,10 +169,15 @@ class LedgerClient:
         status, _ = self._call("POST", "/v1/devices", body, signed=False, headers=headers)
         return status
 
-    def send_batch(self, records: list[dict[str, Any]], head_signature: str) -> BatchAnswer:
-        """Send consecutive signed sale records; return the ledger's answer for each."""
+    def send_batch(
+        self, records: list[dict[str, Any]], head_signature: str, backlog_after: int | None = None
+    ) -> BatchAnswer:
+        """Send consecutive signed sale records; return the ledger's answer for each.
+        `backlog_after` (sales still queued behind this batch) goes along as unsigned telemetry
+        for the ledger's fleet view."""
         body = {"sales": records, "head_signature": head_signature}
-        _, answer = self._call("POST", self._device_path("/sales:batch"), body)
+        headers = {wire.HEADER_BACKLOG: str(backlog_after)} if backlog_after is not None else {}
+        _, answer = self._call("POST", self._device_path("/sales:batch"), body, headers=headers)
         return BatchAnswer(_parse_results(answer), answer.get("ledger_time_ms"))
 
     def authorize(

@@ -42,6 +42,7 @@ from sync.ledger import (
 from sync.ledger import requests as bodies
 from sync.ledger.body_limit import read_body
 from sync.ledger.errors import BadRequest, Conflict, LedgerError, Unauthorized
+from sync.ledger.fleet import FleetTelemetry, observed
 from sync.ledger.ingestion import (
     BatchError,
     check_signatures,
@@ -49,7 +50,9 @@ from sync.ledger.ingestion import (
     load_batch_json,
     parse_batch,
 )
+from sync.ledger.metrics import LedgerMetrics
 from sync.ledger.openapi import openapi_document
+from sync.ledger.ops_routes import OpsRoutes
 from sync.ledger.policy import LedgerPolicy
 from sync.ledger.registration import register_device as register_with_code
 from sync.ledger.storage import in_transaction, migrate, open_engine
@@ -245,11 +248,23 @@ def post_batch(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]
 
 
 def _log_batch(device_id: str, results: list[dict[str, Any]]) -> None:
+    """One line per batch with its sale ids (`sale_ids`), and one per sale the ledger did not
+    accept (`sale_id`), so one sale's story can be followed across kiosk, agent and ledger."""
     counts: dict[str, int] = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
+        if result["status"] in ("declined", "rejected"):
+            log.warning(
+                f"sale {result['status']}",
+                extra={
+                    "device_id": device_id,
+                    "sale_id": result.get("sale_id"),
+                    "reason": result.get("reason"),
+                },
+            )
     level = logging.WARNING if counts.get("rejected") else logging.INFO
-    log.log(level, "batch ingested", extra={"device_id": device_id, **counts})
+    sale_ids = [result.get("sale_id") for result in results]
+    log.log(level, "batch ingested", extra={"device_id": device_id, **counts, "sale_ids": sale_ids})
 
 
 def post_authorization(ledger: Ledger, request: Request, body: bytes) -> tuple[int, Any]:
@@ -500,6 +515,15 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
+def _route(
+    ledger: Ledger, telemetry: FleetTelemetry, path: str, handler: Handler
+) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint; the devices' own (signed) routes also feed the fleet's live readings."""
+    run = endpoint(ledger, handler)
+    signed_by_device = path.startswith("/v1/devices/{device_id}/") and not path.endswith("/limits")
+    return observed(telemetry, run) if signed_by_device else run
+
+
 async def _ledger_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LedgerError)
     return JSONResponse({"error": exc.code, "reason": exc.reason}, status_code=exc.status)
@@ -525,12 +549,15 @@ def create_app(
     policy: LedgerPolicy | None = None,
     template_key_file: Path | None = None,
     retention_days: int = enrolments.DEFAULT_RETENTION_DAYS,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """The ledger application on `db_url` (migrated to the newest schema first). With an
     `issuer_key` it also issues signed customer tokens; with a `template_key_file` (outside the
     database) it takes enrolments and keeps their templates sealed under that key. Without an
     `admin_token` it is open (operator calls and device registration): for development and tests
-    on loopback only; `ledger serve` refuses to start that way unless told `--insecure-dev`."""
+    on loopback only; `ledger serve` refuses to start that way unless told `--insecure-dev`.
+    `/metrics` takes the operator token or `metrics_token`; `/fleet` the operator token;
+    `/r/{sale_id}` is public."""
     engine = open_engine(db_url)
     migrate(engine)
     sealer = KeyFileSealer.from_file(template_key_file) if template_key_file else None
@@ -544,7 +571,14 @@ def create_app(
         sealer=sealer,
         retention_days=retention_days,
     )
-    routes = [Route(path, endpoint(ledger, h), methods=[m]) for m, path, h in ROUTES]
+    telemetry = FleetTelemetry(clock)
+    metrics = LedgerMetrics(engine, telemetry)
+    timed: dict[Handler, Handler] = {post_batch: metrics.timed(post_batch)}
+    routes = [
+        Route(path, _route(ledger, telemetry, path, timed.get(h, h)), methods=[m])
+        for m, path, h in ROUTES
+    ]
+    routes += OpsRoutes(ledger, metrics, telemetry, metrics_token).routes()
     document = openapi_document()
 
     async def openapi(request: Request) -> Response:
@@ -574,6 +608,7 @@ ENV_TEMPLATE_KEY_FILE, ENV_RETENTION_DAYS = (
     "SMILEPAY_LEDGER_TEMPLATE_KEY_FILE",
     "SMILEPAY_LEDGER_TEMPLATE_RETENTION_DAYS",
 )
+ENV_METRICS = "SMILEPAY_LEDGER_METRICS_TOKEN"
 
 
 def app_from_environment() -> Starlette:
@@ -595,4 +630,5 @@ def app_from_environment() -> Starlette:
         policy=policy,
         template_key_file=Path(template_file) if template_file else None,
         retention_days=int(os.environ.get(ENV_RETENTION_DAYS) or enrolments.DEFAULT_RETENTION_DAYS),
+        metrics_token=os.environ.get(ENV_METRICS) or None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 
@@ -12,7 +13,10 @@ def register(commands: Any, benches: Any) -> None:
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
     serve = ledger_sub.add_parser("serve", help="run the ledger HTTP service")
     serve.add_argument(
-        "--db", required=True, help="SQLAlchemy URL (sqlite:///... or postgresql://...)"
+        "--db",
+        default=os.environ.get("SMILEPAY_LEDGER_DB"),
+        help="SQLAlchemy URL (sqlite:///... or postgresql://...); default: $SMILEPAY_LEDGER_DB "
+        "(keeps a password out of the process list)",
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
@@ -50,7 +54,13 @@ def register(commands: Any, benches: Any) -> None:
         default=1095,
         help="delete templates unused (no enrolment, no sale) this long; default 3 years",
     )
+    serve.add_argument(
+        "--metrics-token-file", help="/metrics also accepts this bearer token (for Prometheus)"
+    )
     serve.set_defaults(handler=_serve)
+    migrate = ledger_sub.add_parser("migrate", help="bring the database to the newest schema")
+    migrate.add_argument("--db", default=os.environ.get("SMILEPAY_LEDGER_DB"))
+    migrate.set_defaults(handler=_migrate)
     code = ledger_sub.add_parser(
         "registration-code", help="mint a single-use registration code for one kiosk"
     )
@@ -95,6 +105,12 @@ def _registration_code(args: argparse.Namespace) -> int:
     from sync.ledger.operator_cli import registration_code_command
 
     return registration_code_command(args)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from sync.ledger.commands import migrate_command
+
+    return migrate_command(args)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -67,6 +67,7 @@ def serve_command(args: argparse.Namespace) -> int:
         ENV_DB,
         ENV_ISSUER_KEY_FILE,
         ENV_MAX_BODY,
+        ENV_METRICS,
         ENV_REGISTRATION,
         ENV_RETENTION_DAYS,
         ENV_SETTLE_LATER_MAX,
@@ -77,9 +78,11 @@ def serve_command(args: argparse.Namespace) -> int:
     from sync.ledger.server import serve, serve_workers
 
     configure_logging("ledger")
+    require_db(args)
     admin = read_token(args.admin_token_file, "--admin-token-file")
     registration = read_token(args.registration_token_file, "--registration-token-file")
     check_serve_security(args, admin, registration)
+    metrics_token = read_token(args.metrics_token_file, "--metrics-token-file")
     if args.workers < 1:
         raise SmilepayError("--workers must be at least 1")
     if args.max_body_bytes < 1024 or args.settle_later_max < 0:
@@ -109,6 +112,7 @@ def serve_command(args: argparse.Namespace) -> int:
             policy=policy,
             template_key_file=template_key,
             retention_days=args.template_retention_days,
+            metrics_token=metrics_token,
         )
         serve(app, args.host, args.port)
         return 0
@@ -123,9 +127,25 @@ def serve_command(args: argparse.Namespace) -> int:
             ENV_SETTLE_LATER_MAX: str(args.settle_later_max),
             ENV_TEMPLATE_KEY_FILE: args.template_key_file or "",
             ENV_RETENTION_DAYS: str(args.template_retention_days),
+            ENV_METRICS: metrics_token or "",
         }
     )
     serve_workers("sync.ledger.app:app_from_environment", args.host, args.port, args.workers)
+    return 0
+
+
+def require_db(args: argparse.Namespace) -> None:
+    """--db or $SMILEPAY_LEDGER_DB must name the database."""
+    if not args.db:
+        raise SmilepayError("no database: give --db URL or set SMILEPAY_LEDGER_DB")
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    """`smilepay ledger migrate`: bring the schema to the newest revision, then stop."""
+    configure_logging("ledger-cli", stream=_stderr())
+    require_db(args)
+    migrate(open_engine(args.db))
+    print("ledger database at the newest schema", flush=True)
     return 0
 
 

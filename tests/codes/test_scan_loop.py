@@ -14,6 +14,7 @@ from device.codes.scan import QRScanLoop
 from drivers.camera.replay import ReplayCamera
 from drivers.camera.supervisor import CameraSupervisor
 from drivers.camera.synthetic import SyntheticCamera
+from tests.timing import slow
 
 
 def code_frame(payload: bytes, seed: int = 0) -> np.ndarray:
@@ -53,7 +54,7 @@ def test_thread_scans_until_stopped_and_reports_through_the_callback() -> None:
         # WHEN a code is shown
         camera.feed(code_frame(b"SPT1.threaded"))
         # THEN it is reported
-        assert found.get(timeout=10).data == b"SPT1.threaded"
+        assert found.get(timeout=slow(10)).data == b"SPT1.threaded"
     finally:
         loop.stop()
     # AND after stop no more frames are consumed

@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
+from tests.timing import slow
 
-@pytest.mark.timeout(300)
+
+@pytest.mark.timeout(slow(300))
 def test_scripted_demo_runs_every_step_for_real(tmp_path) -> None:
     # GIVEN a fresh data directory
     # WHEN the scripted demo runs
@@ -27,7 +29,7 @@ def test_scripted_demo_runs_every_step_for_real(tmp_path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=slow(280),
     )
     # THEN it exits 0 and its last line says every step happened
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]

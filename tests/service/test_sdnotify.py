@@ -15,6 +15,7 @@ import pytest
 
 from base.sdnotify import SdNotifier, watchdog_interval_s
 from device.service import WatchdogPinger, kiosk_health_check, stale_loops, start_watchdog
+from tests.timing import slow
 
 
 class FakeManager:
@@ -23,10 +24,10 @@ class FakeManager:
     def __init__(self, address: str) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(address)
-        self.sock.settimeout(5)
+        self.sock.settimeout(slow(5))
 
     def receive(self, timeout_s: float = 5.0) -> str:
-        self.sock.settimeout(timeout_s)
+        self.sock.settimeout(slow(timeout_s))
         return self.sock.recv(4096).decode("utf-8")
 
     def receive_until(self, wanted: str) -> list[str]:

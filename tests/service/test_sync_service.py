@@ -12,6 +12,7 @@ from pathlib import Path
 from base import keys
 from sync.agent.device_identity import DeviceRecord, write_record
 from tests.service.test_sdnotify import FakeManager
+from tests.timing import slow
 
 UNREACHABLE_LEDGER = "http://127.0.0.1:9"
 
@@ -44,7 +45,7 @@ def test_sync_agent_tells_systemd_it_is_ready_pings_and_stops(tmp_path: Path) ->
         # AND on SIGTERM it says STOPPING=1 and exits cleanly
         agent.send_signal(signal.SIGTERM)
         seen += manager.receive_until("STOPPING=1")
-        assert agent.wait(timeout=20) == 0
+        assert agent.wait(timeout=slow(20)) == 0
     finally:
         if agent.poll() is None:
             agent.kill()
@@ -61,7 +62,7 @@ def test_sync_agent_outside_systemd_runs_without_a_notify_socket(tmp_path: Path)
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=slow(60),
     )
     # --once with an unreachable ledger fails (exit 1) after one attempt, saying why
     assert done.returncode == 1, done.stderr[-2000:]

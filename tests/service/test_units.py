@@ -177,3 +177,27 @@ def test_install_script_rejects_an_unknown_option() -> None:
     )
     assert result.returncode == 2
     assert "unknown option: --frobnicate" in result.stderr
+
+
+def test_a_staged_kiosk_config_names_no_hardware_so_the_kiosk_refuses_until_it_does(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a kiosk staged into an image (no hardware can be probed there)
+    staged = tmp_path / "image"
+    result = subprocess.run(
+        [str(UNITS_DIR / "install.sh"), "--root", str(staged)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    # THEN the config carries commented templates for each role and says so
+    text = (staged / "etc/smilepay/kiosk.toml").read_text()
+    assert '# [camera]\n# type = "picamera2"' in text
+    assert "name every role in kiosk.toml" in result.stdout + result.stderr
+    # AND the kiosk refuses it, naming the camera first
+    from base.errors import ConfigError
+    from device.config import required_hardware
+
+    with pytest.raises(ConfigError, match="no camera configured"):
+        required_hardware(load_config(staged / "etc/smilepay/kiosk.toml"))

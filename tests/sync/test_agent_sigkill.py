@@ -26,6 +26,7 @@ from tests.sync.harness import (
     open_queue,
 )
 from tests.sync.test_fault_injection import DeviceUnderTest, sell
+from tests.timing import slow
 
 SMILEPAY = str(Path(sys.executable).with_name("smilepay"))
 STARTED = '"event": "sync agent started"'
@@ -89,13 +90,13 @@ def run_with_kills(tmp_path: Path, seed: int, sales: int, kills: int) -> None:
                 wait_for(lambda n=started: log.read_text().count(STARTED) > n, 60)
             time.sleep(rng.uniform(0.1, 3.0))
             os.kill(agent.pid, signal.SIGKILL)
-            agent.wait(timeout=10)
+            agent.wait(timeout=slow(10))
             synced_per_life.append(
                 len(ledger_sales(ledger.db_url, device.identity.device_id)) - before
             )
-        producer.join(timeout=120)
+        producer.join(timeout=slow(120))
         final = start_agent(device.identity.data_dir, proxy.url, config, log, "--until-drained")
-        code = final.wait(timeout=240)
+        code = final.wait(timeout=slow(240))
     finally:
         proxy.stop()
     verdict = check_device(
@@ -153,7 +154,7 @@ def test_a_running_agent_takes_a_sync_now_request_and_stops_cleanly_on_sigterm(
         assert not (identity.data_dir / "sync-now").exists()
         # AND SIGTERM ends it with exit status 0
         agent.send_signal(signal.SIGTERM)
-        assert agent.wait(timeout=30) == 0
+        assert agent.wait(timeout=slow(30)) == 0
     finally:
         if agent.poll() is None:
             agent.kill()
@@ -170,6 +171,7 @@ def sell_one(identity: Any) -> str:
 
 
 def wait_for(condition: Any, within_s: float) -> None:
+    within_s = slow(within_s)
     deadline = time.monotonic() + within_s
     while not condition():
         if time.monotonic() > deadline:

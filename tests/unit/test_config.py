@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from base.errors import ConfigError
-from device.config import load_config
+from device.config import load_config, required_hardware
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -16,13 +16,12 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_no_file_gives_the_demo_defaults_on_simulators() -> None:
+def test_no_file_gives_defaults_that_name_no_hardware() -> None:
+    # Issue 18: hardware roles have no simulator defaults; `smilepay kiosk` refuses them.
     config = load_config(None)
-    assert (config.camera.type, config.scanner.type, config.printer.type) == (
-        "synthetic",
-        "simulated",
-        "simulated",
-    )
+    assert (config.camera, config.scanner, config.printer, config.indicator) == (None,) * 4
+    with pytest.raises(ConfigError, match="no camera configured"):
+        required_hardware(config)
     assert config.screen.port == 8080
 
 
@@ -44,6 +43,7 @@ host = "10.0.0.9"
 """,
     )
     config = load_config(path)
+    assert config.camera is not None and config.scanner is not None and config.printer is not None
     assert config.camera.type == "replay" and config.camera.fps == 10
     assert config.scanner.type == "serial" and config.scanner.framing == "length_prefix"
     assert config.printer.type == "escpos_network" and config.printer.port == 9100
@@ -88,3 +88,21 @@ def test_face_embedding_weights_are_chosen_by_config(tmp_path: Path) -> None:
     assert config.face.embedding_weights == "int8"
     with pytest.raises(ConfigError, match=r"face\.embedding_weights"):
         load_config(write(tmp_path, "[face]\nembedding_weights = 'int4'\n"))
+
+
+def test_the_receipt_link_comes_from_the_public_base_url_not_the_ledger_url(
+    tmp_path: Path,
+) -> None:
+    from device.receipts import receipt_link
+
+    # GIVEN a kiosk syncing to a private ledger address, with and without a public receipt URL
+    private = "[sync]\nledger_url = 'http://10.0.0.5:8700'\n"
+    public = load_config(
+        write(tmp_path, private + "[device]\nreceipt_base_url = 'https://pay.example.com/'\n")
+    )
+    unset = load_config(write(tmp_path, private))
+    # THEN the link is on the public address, and absent rather than private when unset
+    assert receipt_link("S-1", public) == "https://pay.example.com/r/S-1"
+    assert receipt_link("S-1", unset) == ""
+    with pytest.raises(ConfigError, match="receipt_base_url"):
+        load_config(write(tmp_path, "[device]\nreceipt_base_url = 'pay.example.com'\n"))
