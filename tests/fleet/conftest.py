@@ -3,6 +3,8 @@ its database, an admin token and a token issuer key; kiosks set up through the C
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import secrets
 import sqlite3
@@ -62,10 +64,26 @@ def last_json(output: str) -> dict:
 
 
 def init_kiosk(ledger: FleetLedger, data_dir: Path, merchant_id: str) -> str:
-    """`smilepay device init --merchant-id M`; returns the device id."""
+    """The operator mints a single-use code for merchant M (`smilepay ledger
+    registration-code`), then `smilepay device init --merchant-id M` takes it; returns the
+    device id."""
+    minted = minted_code(ledger, merchant_id)
+    code_file = data_dir.parent / f"{data_dir.name}.registration-code"
+    code_file.write_text(minted)
+    code_file.chmod(0o600)
     args = ["device", "init", "--data-dir", str(data_dir), "--ledger-url", ledger.url]
-    assert smilepay([*args, "--merchant-id", merchant_id]) == 0
+    args += ["--merchant-id", merchant_id, "--registration-token-file", str(code_file)]
+    assert smilepay(args) == 0
     return json.loads((data_dir / "device.json").read_text())["device_id"]
+
+
+def minted_code(ledger: FleetLedger, merchant_id: str) -> str:
+    """A registration code from the operator's CLI (its JSON line's `code`)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        command = ["ledger", "registration-code", *ledger.operator_args(), "--json"]
+        assert smilepay([*command, "--merchant-id", merchant_id]) == 0
+    return str(last_json(out.getvalue())["code"])
 
 
 def sync_until_drained(ledger: FleetLedger, data_dir: Path) -> None:
