@@ -111,7 +111,6 @@ class State:
     reason: str | None = None  # the same as a reason code the screen translates ("no_match")
     amount_shown_at: float | None = None  # when the face screen (with the amount) started
     offline: bool = False
-    settle_later: bool = False
     camera_ok: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
 
@@ -257,7 +256,6 @@ class SaleApproved:
     at: float
     sale_id: str
     offline: bool
-    settle_later: bool = False
 
 
 @dataclass(frozen=True)
@@ -519,7 +517,7 @@ def _on_back(state: State, event: Back) -> Step:
         basket = replace(state, phase=Phase.BASKET, sale_id=None, deadline=deadline)
         return replace(basket, notice=None, reason=None), []
     if state.phase in REFUSED_PHASES and event.new_sale_id:
-        retry = replace(state, sale_id=event.new_sale_id, offline=False, settle_later=False)
+        retry = replace(state, sale_id=event.new_sale_id, offline=False)
         return _back_to_choice(retry, event.at, None, None)
     return state, []
 
@@ -786,7 +784,6 @@ def _result(
 
 def _approved(state: State, event: SaleApproved) -> Step:
     recorded = replace(state, sale_id=event.sale_id, offline=event.offline)
-    recorded = replace(recorded, settle_later=event.settle_later)
     done, commands = _result(recorded, event.at, Phase.APPROVED, None)
     return done, [PrintReceipt(event.sale_id), *commands, PulseRelay()]
 

@@ -50,7 +50,6 @@ class ScreenView(TypedDict):
     merchant_qr_svg: str | None  # SVG of the kiosk's payment QR (merchant_qr phase)
     sale_id: str | None
     offline: bool  # this sale was taken offline
-    settle_later: bool
     camera_ok: bool
     seconds_left: float | None  # until the current step times out by itself (or walk-away)
     timeout_to: str | None  # the phase it then goes to ("idle": the sale is dropped)

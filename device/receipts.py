@@ -23,7 +23,6 @@ def receipt_for(record: SaleRecord, config: KioskConfig) -> Receipt:
             ReceiptLine(item["name"], item["quantity"], item["amount_minor"])
             for item in record["items"]
         ],
-        settle_later=False,
         receipt_url=receipt_link(record["sale_id"], config),
     )
 

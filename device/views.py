@@ -85,7 +85,6 @@ def state_view(
         "merchant_qr_svg": merchant_qr_svg if state.phase == Phase.MERCHANT_QR else None,
         "sale_id": state.sale_id,
         "offline": state.offline,
-        "settle_later": state.settle_later,
         "camera_ok": state.camera_ok,
         "seconds_left": None if ahead is None else round(ahead[0], 1),
         "timeout_to": None if ahead is None else ahead[1].value,

@@ -252,7 +252,6 @@ class PaymentDesk:
             return
         extra = {
             "offline": bool(record["offline"]),
-            "settle_later": bool(view.get("settle_later")),
             "method": record["method"],
             "receipt": self.kiosk.receipt_of(record),
         }

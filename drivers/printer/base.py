@@ -36,7 +36,6 @@ class Receipt:
     method: str
     offline: bool
     lines: list[ReceiptLine] = field(default_factory=list)
-    settle_later: bool = False
     receipt_url: str = ""
     refund_of: str = ""  # a refund receipt: the sale id the money came back from
 

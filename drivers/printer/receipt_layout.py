@@ -51,8 +51,6 @@ def status_lines(receipt: Receipt) -> list[str]:
     lines = []
     if receipt.offline:
         lines.append("TAKEN OFFLINE - recorded on this kiosk")
-    if receipt.settle_later:
-        lines.append("SETTLE LATER: scan the code to pay")
     return lines
 
 
@@ -110,7 +108,7 @@ def _header(printer: Escpos, receipt: Receipt) -> None:
 def _link(printer: Escpos, receipt: Receipt) -> None:
     if not receipt.receipt_url:
         return
-    caption = "Scan to settle this sale" if receipt.settle_later else "Your e-receipt"
+    caption = "Your e-receipt"
     printer.set(align="center")
     printer.textln(caption)
     printer.qr(receipt.receipt_url, size=QR_MODULE_DOTS, native=True)

@@ -20,7 +20,6 @@ RECEIPT = Receipt(
     method="customer_qr",
     offline=True,
     lines=[ReceiptLine("Sandwich", 1, 950), ReceiptLine("Water", 1, 300)],
-    settle_later=True,
     receipt_url="https://ledger.example/r/3f1c-42",
 )
 

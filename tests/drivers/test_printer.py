@@ -102,11 +102,10 @@ def test_the_qr_is_the_printers_native_command_not_an_image() -> None:
     assert GS + b"v0" not in out  # no raster image command
 
 
-def test_an_offline_settle_later_sale_says_so_and_links_to_the_settle_page() -> None:
-    out = rendered(receipt(offline=True, settle_later=True))
+def test_an_offline_sale_says_so_and_links_to_its_receipt_page() -> None:
+    out = rendered(receipt(offline=True))
     assert ESC + b"E\x01TAKEN OFFLINE - recorded on this kiosk\n" + ESC + b"E\x00" in out
-    assert ESC + b"E\x01SETTLE LATER: scan the code to pay\n" + ESC + b"E\x00" in out
-    assert b"Scan to settle this sale\n" + native_qr(URL) in out
+    assert b"Your e-receipt\n" + native_qr(URL) in out
 
 
 def test_without_a_link_no_qr_is_printed() -> None:

@@ -193,7 +193,7 @@ class StepKiosk:
         match = Match("customer-1", name, 0.91, 0.2) if kind in {"pay", "step_up"} else None
         self.feed(FaceDecided(time.monotonic(), kind, match))
 
-    def approve(self, offline: bool = False, settle_later: bool = False) -> None:
+    def approve(self, offline: bool = False) -> None:
         """The ledger (or the offline queue) recorded the sale."""
         with self._lock:
             sale_id = self.state.sale_id or "sale"
@@ -201,7 +201,7 @@ class StepKiosk:
                 self.online = False
                 self.backlog["count"] += 1
                 self.backlog["amount_minor"] += self.state.total_minor
-        self.feed(SaleApproved(time.monotonic(), sale_id, offline, settle_later))
+        self.feed(SaleApproved(time.monotonic(), sale_id, offline))
 
     def set_link(self, online: bool, backlog_count: int | None = None) -> None:
         """The link (and the backlog) changed: pushed to the screen as the real kiosk does."""

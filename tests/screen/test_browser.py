@@ -165,17 +165,16 @@ def test_an_offline_sale_tells_the_customer_it_is_confirmed_later_never_the_limi
     banner = page.visible_text("#offline-banner")
     assert banner == "Offline: your payment will be confirmed later"
     page.shot("01-offline-basket")
-    # WHEN they pay with a code and the queue records the sale offline, to settle later
+    # WHEN they pay with a code and the queue records the sale offline
     page.click("#pay")
     page.wait_phase("choose_payment")
     page.click("#method-customer-qr")
     page.wait_phase("qr_wait")
     screen.kiosk.feed(CodePresented(time.monotonic(), "token", "TOKEN-1", "customer-9"))
-    screen.kiosk.approve(offline=True, settle_later=True)
-    # THEN approved, with the offline and settle-later notices
+    screen.kiosk.approve(offline=True)
+    # THEN approved, with the offline notice
     page.wait_phase("approved")
     assert page.element("#approved-offline").is_displayed()
-    assert page.element("#settle-later").is_displayed()
     page.shot("02-offline-approved")
     # AND once the link is back the banner goes, without a tap or a reload
     screen.kiosk.set_link(True, backlog_count=0)

@@ -212,7 +212,7 @@ def test_a_shopper_walks_every_screen(
     page.tap("method-customer-qr")
     walk.phase("qr_wait")
     kiosk.feed(CodePresented(time.monotonic(), "token", "T-2", "customer-9"))
-    kiosk.approve(offline=True, settle_later=True)
+    kiosk.approve(offline=True)
     walk.phase("approved")
     walk.check("approved-offline", amount=False)
 

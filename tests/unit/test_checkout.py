@@ -411,9 +411,9 @@ def test_step_up_sale_records_that_a_step_up_happened() -> None:
     assert dict(sale.evidence)["step_up"] is True
 
 
-def test_approval_keeps_offline_and_settle_later_for_the_screen() -> None:
-    after, commands = step(AUTH, SaleApproved(3, "sale-1", offline=True, settle_later=True))
-    assert (after.offline, after.settle_later) == (True, True)
+def test_approval_keeps_offline_for_the_screen() -> None:
+    after, commands = step(AUTH, SaleApproved(3, "sale-1", offline=True))
+    assert after.offline is True
     assert commands[-2] == SetLight(Light.APPROVED)
 
 

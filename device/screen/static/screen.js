@@ -256,7 +256,6 @@ function renderChoice(v) {
 function renderResult(v) {
   setBound("approved_title", t("approved_title", { amount: totalText() }));
   document.getElementById("approved-offline").hidden = !v.offline;
-  document.getElementById("settle-later").hidden = !v.settle_later;
 }
 
 function screenFor(v) {
