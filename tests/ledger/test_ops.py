@@ -55,13 +55,20 @@ def scrape(url: str, token: str = METRICS) -> dict[str, float]:
     return series
 
 
+def registration_code(url: str) -> str:
+    """A single-use registration code the operator mints for one kiosk."""
+    answer = httpx.post(f"{url}/v1/registration-codes", json={}, headers=bearer(ADMIN), timeout=10)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["code"])
+
+
 def synced_device(url: str, tmp_path: Path, amounts: list[int]) -> tuple[DeviceIdentity, list]:
     """A registered device whose queue sold `amounts` to a funded customer, synced by the real
     agent until drained."""
     operator = Operator(url, admin_token=ADMIN)
     customer_id = operator.customer(sum(amounts))
     operator.close()
-    identity = new_device(tmp_path, url, limits=None)
+    identity = new_device(tmp_path, url, limits=None, registration_token=registration_code(url))
     queue = open_queue(identity)
     records = [
         queue.enqueue_sale(
@@ -111,7 +118,7 @@ def test_the_fleet_page_lists_devices_with_backlog_gaps_and_revocation(
 ) -> None:
     # GIVEN a kiosk that sent sales 1-2 and 5 (3-4 missing), reporting 7 more queued, then revoked
     kiosk = Kiosk(secured.url)
-    assert kiosk.register().status_code == 201
+    assert kiosk.register(token=registration_code(secured.url)).status_code == 201
     records = [kiosk.sale(100, None) for _ in range(5)]
     body = kiosk.batch_body(records[:2])
     path = f"/v1/devices/{kiosk.device_id}/sales:batch"

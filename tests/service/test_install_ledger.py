@@ -178,8 +178,11 @@ def test_the_installed_ledger_starts_as_its_unit_would_and_is_secured(
     assert httpx.get(f"{running}/fleet", timeout=10).status_code == 401
     assert httpx.get(f"{running}/fleet", headers=admin, timeout=10).status_code == 200
     assert httpx.get(f"{running}/metrics", headers=metrics, timeout=10).status_code == 200
-    registration = httpx.post(f"{running}/v1/devices", json={}, timeout=10)
-    assert registration.status_code == 401  # a registration token is required
+    # AND a kiosk cannot register without a code the operator minted
+    key = "A" * 43 + "="
+    kiosk = {"device_id": "k-1", "public_key": key, "merchant_id": "m-1", "store_id": "s-1"}
+    registration = httpx.post(f"{running}/v1/devices", json=kiosk, timeout=10)
+    assert registration.status_code == 401, registration.text
 
 
 def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(

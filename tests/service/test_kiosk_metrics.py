@@ -16,7 +16,13 @@ from prometheus_client import generate_latest
 
 from device.checkout import Method, Phase, State
 from device.metrics import CheckoutMetrics
-from device.screen.bench import _free_port, _wait_healthy, prepare_kiosk_home, service_environment
+from device.screen.bench import (
+    _free_port,
+    _launch_url_file,
+    _wait_healthy,
+    prepare_kiosk_home,
+    service_environment,
+)
 
 TOKEN = "kiosk-metrics-token-0123456789"
 
@@ -68,7 +74,11 @@ def test_the_kiosk_process_serves_its_metrics_with_a_token(tmp_path: Path) -> No
         stack.callback(stop, process)
         _wait_healthy(process, screen, time.monotonic())
         # WHEN an item goes in the basket and the metrics are scraped with and without the token
-        httpx.post(f"{screen}/api/items", json={"name": "tea", "quantity": 1, "unit_minor": 250})
+        # (as the kiosk's own browser: launched on the URL with the screen secret, by item id)
+        with httpx.Client(base_url=screen, timeout=10) as browser:
+            browser.get(_launch_url_file(config).read_text(encoding="utf-8").strip())
+            added = browser.post("/api/items", json={"item_id": "bench-0"})
+            assert added.status_code == 200, added.text
         url = f"http://127.0.0.1:{port}/metrics"
         denied = httpx.get(url, timeout=10)
         got = wait_for_phase(url, "basket")

@@ -141,10 +141,17 @@ def new_device(
     ledger_url: str,
     limits: OfflineLimits | None = ROOMY_LIMITS,
     merchant_id: str = "m-test",
+    registration_token: str | None = None,
 ) -> DeviceIdentity:
     """Create keys and register with the (real) ledger directly, not through a faulty link;
     give the device roomy offline limits on the ledger (the operator's PUT .../limits)."""
-    identity = init_device(data_dir, ledger_url, merchant_id=merchant_id, store_id="s-test")
+    identity = init_device(
+        data_dir,
+        ledger_url,
+        merchant_id=merchant_id,
+        store_id="s-test",
+        registration_token=registration_token,
+    )
     if limits is not None:
         response = httpx.put(
             f"{ledger_url}/v1/devices/{identity.device_id}/limits",
