@@ -111,7 +111,7 @@ start_postgres() {
 case "$mode" in
   demo)
     install_runtime "[kiosk]"
-    step "starting the demo kiosk: open http://127.0.0.1:8080"
+    step "starting the demo kiosk: open the screen URL it prints (it carries the screen's secret)"
     exec .venv/bin/smilepay demo "$@"
     ;;
   install)

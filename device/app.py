@@ -388,10 +388,15 @@ class Kiosk:
     def _apply(self, event: Event) -> None:
         before = self.state
         try:
-            self.state, commands = step(self.state, event)
+            after, commands = step(before, event)
         except Exception:  # a bug in the machine must not kill the kiosk
             log.exception("checkout step failed", extra={"event": type(event).__name__})
             return
+        # The commands run before the new state is visible: whoever sees a phase (the screen,
+        # a scenario, a POS) finds its inputs already on, e.g. the scanner listening in qr_wait.
+        for command in commands:
+            self._execute(command)
+        self.state = after
         if self.state.phase != before.phase:
             log.info(
                 "checkout",
@@ -402,8 +407,6 @@ class Kiosk:
                 },
             )
             self.metrics.transition(before, self.state, self.clock())
-        for command in commands:
-            self._execute(command)
         if self.state != before:
             self._notify()
 
