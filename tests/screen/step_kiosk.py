@@ -42,7 +42,7 @@ from device.checkout import Cancel as CancelEvent
 from device.codes.render import render_qr_svg
 from device.consent import CONSENT_VERSION
 from device.ports import BacklogView, CatalogueEntry, HealthReport, ScreenView
-from device.views import HealthParts, health_report, state_view
+from device.views import ALL_METHODS, HealthParts, health_report, state_view
 
 DEMO_SHELF = CatalogueConfig(
     items=(
@@ -73,6 +73,7 @@ class StepKiosk:
         self.currency = currency
         self.consents: list[str] = []
         self.face_box: list[float] | None = None
+        self.methods: tuple[str, ...] = ALL_METHODS  # terminal mode: the POS's choice
         self.frame_size = [640, 480]
         self.frame_jpeg = frame_jpeg
         self.step_up_digits = step_up_digits
@@ -244,4 +245,5 @@ class StepKiosk:
             face_box=self.face_box,
             frame_size=self.frame_size,
             merchant_qr_svg=self.merchant_qr_svg,
+            methods=self.methods,
         )

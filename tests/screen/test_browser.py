@@ -153,6 +153,23 @@ def test_qr_payments_show_our_code_or_wait_for_theirs_then_approve(
     page.wait_phase("approved")
 
 
+def test_the_choice_offers_only_the_methods_this_sale_allows(
+    browser: Any, screen: RunningScreen, screenshots: Path
+) -> None:
+    # GIVEN a sale whose POS allows only the customer's QR code (terminal mode)
+    screen.kiosk.methods = ("customer_qr",)
+    page = _page(browser, screen, screenshots, "methods")
+    _fill_basket(page)
+    # WHEN the customer reaches the payment choice
+    page.click("#pay")
+    page.wait_phase("choose_payment")
+    # THEN only that method is offered
+    assert page.element("#method-customer-qr").is_displayed()
+    assert not page.element("#method-face").is_displayed()
+    assert not page.element("#method-merchant-qr").is_displayed()
+    page.shot("01-one-method")
+
+
 def test_an_offline_sale_tells_the_customer_it_is_confirmed_later_never_the_limits(
     browser: Any, screen: RunningScreen, screenshots: Path
 ) -> None:

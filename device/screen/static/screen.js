@@ -249,8 +249,14 @@ function renderMerchantQr(v) {
 }
 
 function renderChoice(v) {
+  // Only the methods this sale allows (terminal mode: the POS's), and no face after consent
+  // was declined for this sale.
+  const allowed = new Set(v.methods || []);
   const declined = faceDeclinedFor !== null && faceDeclinedFor === v.sale_id;
-  document.getElementById("method-face").hidden = declined;
+  for (const button of document.querySelectorAll("button.method[data-method]")) {
+    const method = button.dataset.method;
+    button.hidden = !allowed.has(method) || (method === "face" && declined);
+  }
 }
 
 function renderResult(v) {
