@@ -13,7 +13,6 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from base.child import smilepay_argv
 from base.errors import SmilepayError
 from base.limits import OfflineLimits
 from base.progress import Progress
@@ -159,10 +159,7 @@ class LedgerServer:
             port = sock.getsockname()[1]
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "device.cli",
+                smilepay_argv(
                     "ledger",
                     "serve",
                     "--db",
@@ -170,7 +167,7 @@ class LedgerServer:
                     "--port",
                     str(port),
                     "--insecure-dev",  # loopback; the bench registers its own kiosk
-                ],
+                ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -13,7 +13,6 @@ import json
 import random
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,6 +23,7 @@ import httpx
 from sqlalchemy import Engine, MetaData, Table
 
 from base import wire
+from base.child import smilepay_argv
 from base.errors import SmilepayError
 from base.progress import Progress
 from sync.ledger import customers
@@ -74,10 +74,7 @@ class LedgerProcess:
 
     def __enter__(self) -> str:
         port = _free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "device.cli",
+        command = smilepay_argv(
             "ledger",
             "serve",
             "--db",
@@ -87,7 +84,7 @@ class LedgerProcess:
             "--workers",
             str(self.workers),
             "--insecure-dev",  # loopback only; the bench is its own operator
-        ]
+        )
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         self._wait_ready(url)

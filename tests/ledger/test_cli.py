@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from base.child import smilepay_argv
 from device.cli import main
 from sync.ledger.bench import _free_port
 from sync.ledger.kiosk import Kiosk, Operator
@@ -99,10 +99,7 @@ def test_serve_runs_the_ledger_and_logs_json_lines(ledger: LedgerUnderTest, tmp_
     token.write_text("serve-test-token-0123456789\n")
     token.chmod(0o600)
     port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "device.cli",
+    command = smilepay_argv(
         "ledger",
         "serve",
         "--db",
@@ -111,7 +108,7 @@ def test_serve_runs_the_ledger_and_logs_json_lines(ledger: LedgerUnderTest, tmp_
         str(port),
         "--admin-token-file",
         str(token),
-    ]
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -171,10 +168,7 @@ def test_the_benchmark_prints_its_figures_as_the_last_json_line(
 
 def start_serve(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "device.cli",
+    command = smilepay_argv(
         "ledger",
         "serve",
         "--db",
@@ -182,7 +176,7 @@ def start_serve(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
         "--port",
         str(port),
         "--insecure-dev",
-    ]
+    )
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import httpx
 import sqlalchemy as sa
 
 from base import wire
+from base.child import smilepay_argv
 from base.limits import OfflineLimits
 from sync.agent.config import SyncConfig
 from sync.agent.device_identity import DeviceIdentity, init_device
@@ -65,10 +65,7 @@ class LedgerProcess:
 
     def _start_once(self, ready_within_s: float) -> LedgerProcess:
         log = self.log_path.open("ab")
-        command = [
-            sys.executable,
-            "-m",
-            "device.cli",
+        command = smilepay_argv(
             "ledger",
             "serve",
             "--db",
@@ -76,7 +73,7 @@ class LedgerProcess:
             "--port",
             str(self.port),
             "--insecure-dev",
-        ]
+        )
         if self.template_key_file is not None:
             command += ["--template-key-file", str(self.template_key_file)]
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
