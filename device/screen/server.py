@@ -207,7 +207,7 @@ class _Screen:
         pin = await _pin_of(request)
         if pin is None:
             return _error(400, 'body must be {"pin": "<digits>"}')
-        verdict = self.gates.attempt(_client(request), pin)
+        verdict = self.gates.attempt(client_key(request), pin)
         if verdict.retry_after_s > 0:
             wait = int(verdict.retry_after_s) + 1
             body = {"error": "locked", "reason": f"too many wrong PINs: wait {wait} s"}
@@ -229,7 +229,7 @@ class _Screen:
 
     async def operator_health(self, request: Request) -> Response:
         if not self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
-            retry = self.gates.retry_after_s(_client(request)) if self.gates else 0.0
+            retry = self.gates.retry_after_s(client_key(request)) if self.gates else 0.0
             body = {"error": "operator login required", "retry_after_s": int(retry + 0.999)}
             return JSONResponse(body, status_code=401, headers=NO_STORE)
         health = await run_in_threadpool(self.kiosk.health)
@@ -281,7 +281,8 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
-def _client(request: Request) -> str:
+def client_key(request: Request) -> str:
+    """Whom a wrong operator PIN is counted against (per client, so nobody locks out others)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -20,7 +20,7 @@ RECENT = 20
 
 def operator_refund_routes(screen: Any) -> list[Route]:
     """Routes for the screen server (`screen` has .kiosk, .sessions and .gates)."""
-    from device.screen.server import SESSION_COOKIE
+    from device.screen.server import SESSION_COOKIE, client_key
 
     def logged_in(request: Request) -> bool:
         return bool(screen.sessions.valid(request.cookies.get(SESSION_COOKIE)))
@@ -40,7 +40,7 @@ def operator_refund_routes(screen: Any) -> list[Route]:
         body = await request.body()
         try:
             document = parse_pin(body)
-            verdict = screen.gates.attempt(_client(request), document.pop("pin"))
+            verdict = screen.gates.attempt(client_key(request), document.pop("pin"))
             if not verdict.ok:
                 return _refused(401 if not verdict.retry_after_s else 429, "wrong PIN")
             wanted = parse(RefundRequest, _json(document))
@@ -102,8 +102,3 @@ def _json(document: dict[str, Any]) -> bytes:
 
 def _refused(status: int, reason: str) -> Response:
     return JSONResponse({"error": "refused", "field": None, "reason": reason}, status_code=status)
-
-
-def _client(request: Request) -> str:
-    # The same per-client key as the login's lock-out, so a wrong PIN here counts there too.
-    return request.client.host if request.client else "unknown"
