@@ -30,10 +30,10 @@ class FakeManager:
         self.sock.settimeout(slow(timeout_s))
         return self.sock.recv(4096).decode("utf-8")
 
-    def receive_until(self, wanted: str) -> list[str]:
+    def receive_until(self, wanted: str, timeout_s: float = 5.0) -> list[str]:
         seen = []
         while True:
-            message = self.receive()
+            message = self.receive(timeout_s)
             seen.append(message)
             if wanted in message:
                 return seen

@@ -39,7 +39,8 @@ def test_sync_agent_tells_systemd_it_is_ready_pings_and_stops(tmp_path: Path) ->
     )
     try:
         # THEN it says READY=1, then keeps pinging the watchdog while it retries with backoff
-        seen = manager.receive_until("READY=1")
+        # Start-up (imports, opening the queue) took 5 s once under load 13: allow it time.
+        seen = manager.receive_until("READY=1", timeout_s=30)
         seen += manager.receive_until("WATCHDOG=1")
         seen += manager.receive_until("WATCHDOG=1")
         # AND on SIGTERM it says STOPPING=1 and exits cleanly
