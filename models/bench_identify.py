@@ -123,16 +123,23 @@ def enrol(
 
 def probe(
     engine: FaceEngine, gallery: Gallery, path: Path, config: FaceConfig
-) -> tuple[str, str | None, float]:
-    """(decision kind or "no_face", matched customer id, milliseconds) for one probe photo."""
-    vector = descriptor(engine, path)
-    if vector is None:
-        return "no_face", None, 0.0
+) -> tuple[str, str | None, float, bool]:
+    """(decision kind or "no_face", matched customer id, milliseconds, whether the face passed
+    the kiosk's quality gates) for one probe photo."""
+    try:
+        image = read_image(path)
+    except BadImage:
+        return "no_face", None, 0.0, False
+    observation = engine.analyse(image)
+    if observation.mesh is None:
+        return "no_face", None, 0.0, False
+    vector = engine.embed(image, observation)
     started = time.perf_counter()
     match = gallery.search(vector)
     kind = decide_match(match, TYPICAL_AMOUNT_MINOR, config, len(gallery))
     elapsed = (time.perf_counter() - started) * 1000
-    return kind, None if match is None or kind == "no_match" else match.best_id, elapsed
+    customer = None if match is None or kind == "no_match" else match.best_id
+    return kind, customer, elapsed, observation.usable
 
 
 def _share(count: int, total: int) -> float | None:
@@ -164,19 +171,37 @@ def bench_identify(
             enrol(engine, gallery, {"extra:" + k: v for k, v in extra_people.items()}, progress)
             for name, path in genuine:
                 progress.advance()
-                kind, customer, ms = probe(engine, gallery, path, config)
+                kind, customer, ms, usable = probe(engine, gallery, path, config)
                 right = customers.get(customer or "") == name
                 counts[f"genuine_{kind}_{'right' if right else 'wrong'}"] += 1
+                if usable:
+                    counts["genuine_usable"] += 1
+                    counts[f"genuine_usable_{kind}_{'right' if right else 'wrong'}"] += 1
                 decide_ms += [ms] if kind != "no_face" else []
             for path in strangers:
                 progress.advance()
-                kind, _, ms = probe(engine, gallery, path, config)
+                kind, _, ms, usable = probe(engine, gallery, path, config)
                 counts[f"stranger_{kind}"] += 1
+                if usable:
+                    counts["stranger_usable"] += 1
+                    counts[f"stranger_usable_{kind}"] += 1
                 decide_ms += [ms] if kind != "no_face" else []
             size = len(gallery)
     progress.finish()
     result = summary(counts, len(customers), size, len(genuine), len(strangers), config, decide_ms)
     result["probes_stranger_extra"] = len(extra_strangers or [])
+    # the same over the probes whose face passes the kiosk's quality gates: the kiosk embeds
+    # only such frames (bench face's `_usable` keys likewise)
+    usable_strangers, usable_genuine = counts["stranger_usable"], counts["genuine_usable"]
+    served = counts["genuine_usable_pay_right"] + counts["genuine_usable_step_up_right"]
+    result["probes_stranger_usable"] = usable_strangers
+    result["stranger_pay_usable"] = _share(counts["stranger_usable_pay"], usable_strangers)
+    result["stranger_pay_usable_upper_95"] = upper_bound_95(
+        counts["stranger_usable_pay"], usable_strangers
+    )
+    result["probes_genuine_usable"] = usable_genuine
+    result["wrong_pay_usable"] = _share(counts["genuine_usable_pay_wrong"], usable_genuine)
+    result["fnir_usable"] = _share(usable_genuine - served, usable_genuine)
     return result
 
 

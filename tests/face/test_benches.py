@@ -110,6 +110,10 @@ def test_extra_strangers_probe_as_strangers_and_bound_the_pay_rate(
     with_face = result["probes_stranger"] - result["stranger_no_face"]
     paid = round(result["stranger_pay"] * result["probes_stranger"])
     assert result["stranger_pay_upper_95"] == upper_bound_95(paid, with_face)
+    # AND the same over the probes that pass the quality gates, a subset of those with a face
+    assert 0 <= result["probes_stranger_usable"] <= with_face
+    assert 0 <= result["probes_genuine_usable"] <= result["probes_genuine"]
+    assert result["wrong_pay_usable"] in (0.0, None)
 
 
 def test_the_stranger_pay_bound_is_clopper_pearson() -> None:
