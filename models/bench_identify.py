@@ -5,12 +5,16 @@ The identities of a `path,identity,smiling` manifest are sorted; the first half 
 encrypted gallery; the rest of their photos probe as returning customers (genuine) and every
 photo of the second half probes as a stranger. Each probe is decided by
 `models.decision.decide_match` for a typical sale, intent and liveness taken as given.
-`--extra-gallery CSV` enrols more people (one template per identity) to grow the gallery.
+`--extra-gallery CSV` enrols more people (one template per identity) to grow the gallery;
+`--extra-strangers CSV` probes with every photo of a manifest with a `path` column (people who
+are not in `--dataset`), to bound the share of strangers paid more tightly.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import tempfile
 import time
@@ -51,6 +55,45 @@ def split_identities(
     return enrolment, genuine, strangers
 
 
+def stranger_paths(manifest: Path) -> list[Path]:
+    """Every photo of a CSV manifest with a `path` column (any other columns ignored)."""
+    try:
+        with manifest.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SmilepayError(f"{manifest}: cannot read the manifest: {exc}") from None
+    if not rows or "path" not in rows[0]:
+        raise SmilepayError(f"{manifest}: needs a header with a path column, and rows")
+    return [manifest.parent / row["path"] for row in rows]
+
+
+def upper_bound_95(count: int, total: int) -> float | None:
+    """One-sided 95 % upper confidence bound of a rate seen `count` times in `total` trials
+    (Clopper-Pearson: the rate at which seeing `count` or fewer has probability 5 %)."""
+    if not total:
+        return None
+    if count >= total:
+        return 1.0
+
+    def at_most(rate: float) -> float:
+        return sum(
+            math.exp(
+                math.lgamma(total + 1)
+                - math.lgamma(k + 1)
+                - math.lgamma(total - k + 1)
+                + k * math.log(rate)
+                + (total - k) * math.log1p(-rate)
+            )
+            for k in range(count + 1)
+        )
+
+    low, high = count / total, 1.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if at_most(middle) > 0.05 else (low, middle)
+    return round(high, 6)
+
+
 def descriptor(engine: FaceEngine, path: Path) -> np.ndarray | None:
     """The photo's face descriptor through the kiosk pipeline, or None without a face."""
     try:
@@ -80,16 +123,23 @@ def enrol(
 
 def probe(
     engine: FaceEngine, gallery: Gallery, path: Path, config: FaceConfig
-) -> tuple[str, str | None, float]:
-    """(decision kind or "no_face", matched customer id, milliseconds) for one probe photo."""
-    vector = descriptor(engine, path)
-    if vector is None:
-        return "no_face", None, 0.0
+) -> tuple[str, str | None, float, bool]:
+    """(decision kind or "no_face", matched customer id, milliseconds, whether the face passed
+    the kiosk's quality gates) for one probe photo."""
+    try:
+        image = read_image(path)
+    except BadImage:
+        return "no_face", None, 0.0, False
+    observation = engine.analyse(image)
+    if observation.mesh is None:
+        return "no_face", None, 0.0, False
+    vector = engine.embed(image, observation)
     started = time.perf_counter()
     match = gallery.search(vector)
     kind = decide_match(match, TYPICAL_AMOUNT_MINOR, config, len(gallery))
     elapsed = (time.perf_counter() - started) * 1000
-    return kind, None if match is None or kind == "no_match" else match.best_id, elapsed
+    customer = None if match is None or kind == "no_match" else match.best_id
+    return kind, customer, elapsed, observation.usable
 
 
 def _share(count: int, total: int) -> float | None:
@@ -97,10 +147,15 @@ def _share(count: int, total: int) -> float | None:
 
 
 def bench_identify(
-    engine: FaceEngine, dataset: list[Labelled], config: FaceConfig, extra: list[Labelled]
+    engine: FaceEngine,
+    dataset: list[Labelled],
+    config: FaceConfig,
+    extra: list[Labelled],
+    extra_strangers: list[Path] | None = None,
 ) -> dict[str, Any]:
     """The `bench identify` result object."""
     enrolment, genuine, strangers = split_identities(dataset)
+    strangers = strangers + list(extra_strangers or [])
     extra_people: dict[str, list[Path]] = defaultdict(list)
     for path, identity, _ in extra:
         if len(extra_people[identity]) < ENROL_PHOTOS:
@@ -116,18 +171,38 @@ def bench_identify(
             enrol(engine, gallery, {"extra:" + k: v for k, v in extra_people.items()}, progress)
             for name, path in genuine:
                 progress.advance()
-                kind, customer, ms = probe(engine, gallery, path, config)
+                kind, customer, ms, usable = probe(engine, gallery, path, config)
                 right = customers.get(customer or "") == name
                 counts[f"genuine_{kind}_{'right' if right else 'wrong'}"] += 1
+                if usable:
+                    counts["genuine_usable"] += 1
+                    counts[f"genuine_usable_{kind}_{'right' if right else 'wrong'}"] += 1
                 decide_ms += [ms] if kind != "no_face" else []
             for path in strangers:
                 progress.advance()
-                kind, _, ms = probe(engine, gallery, path, config)
+                kind, _, ms, usable = probe(engine, gallery, path, config)
                 counts[f"stranger_{kind}"] += 1
+                if usable:
+                    counts["stranger_usable"] += 1
+                    counts[f"stranger_usable_{kind}"] += 1
                 decide_ms += [ms] if kind != "no_face" else []
             size = len(gallery)
     progress.finish()
-    return summary(counts, len(customers), size, len(genuine), len(strangers), config, decide_ms)
+    result = summary(counts, len(customers), size, len(genuine), len(strangers), config, decide_ms)
+    result["probes_stranger_extra"] = len(extra_strangers or [])
+    # the same over the probes whose face passes the kiosk's quality gates: the kiosk embeds
+    # only such frames (bench face's `_usable` keys likewise)
+    usable_strangers, usable_genuine = counts["stranger_usable"], counts["genuine_usable"]
+    served = counts["genuine_usable_pay_right"] + counts["genuine_usable_step_up_right"]
+    result["probes_stranger_usable"] = usable_strangers
+    result["stranger_pay_usable"] = _share(counts["stranger_usable_pay"], usable_strangers)
+    result["stranger_pay_usable_upper_95"] = upper_bound_95(
+        counts["stranger_usable_pay"], usable_strangers
+    )
+    result["probes_genuine_usable"] = usable_genuine
+    result["wrong_pay_usable"] = _share(counts["genuine_usable_pay_wrong"], usable_genuine)
+    result["fnir_usable"] = _share(usable_genuine - served, usable_genuine)
+    return result
 
 
 def summary(
@@ -149,6 +224,10 @@ def summary(
         "probes_genuine": genuine,
         "probes_stranger": strangers,
         "stranger_pay": _share(counts["stranger_pay"], strangers),
+        # 95 % upper bound of stranger_pay over the strangers with a face (0 of n: about 3/n)
+        "stranger_pay_upper_95": upper_bound_95(
+            counts["stranger_pay"], strangers - counts["stranger_no_face"]
+        ),
         "stranger_step_up": _share(counts["stranger_step_up"], strangers),
         "stranger_no_face": counts["stranger_no_face"],
         "wrong_pay": _share(counts["genuine_pay_wrong"], genuine),
@@ -167,10 +246,12 @@ def summary(
 
 
 def bench_identify_command(args: Any, face: FaceConfig) -> int:
-    """`smilepay bench identify --dataset CSV [--extra-gallery CSV ...] --json`."""
+    """`smilepay bench identify --dataset CSV [--extra-gallery CSV ...]
+    [--extra-strangers CSV ...] --json`."""
     dataset = csv_dataset(args.dataset)
     extra = [row for manifest in args.extra_gallery or [] for row in csv_dataset(manifest)]
+    more = [path for manifest in args.extra_strangers or [] for path in stranger_paths(manifest)]
     engine = FaceEngine.load(face)
-    result = bench_identify(engine, dataset, face, extra)
+    result = bench_identify(engine, dataset, face, extra, more)
     print(json.dumps(result) if args.json else result)
     return 0

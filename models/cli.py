@@ -70,6 +70,14 @@ def register(commands: Any, benches: Any) -> None:
         metavar="CSV",
         help="more people to enrol (path,identity,smiling), to grow the gallery; repeatable",
     )
+    identify.add_argument(
+        "--extra-strangers",
+        type=Path,
+        action="append",
+        metavar="CSV",
+        help="more stranger probes: every photo of a CSV with a path column (people not in "
+        "--dataset); repeatable",
+    )
     identify.add_argument("--json", action="store_true")
     _common_face_options(identify)
     identify.set_defaults(handler=_bench_identify)

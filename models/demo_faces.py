@@ -1,9 +1,12 @@
 """A face the project may ship, as a neutral→smile camera sequence, for the demo and the tests.
 
 The source is scikit-image's astronaut (public domain), who smiles. A neutral version is made by
-warping the mouth: the corners are pulled in towards the mouth centre and down, with a smooth
-displacement field that fades away from the mouth (OpenCV remap; the FaceMesh landmarks locate
-it). A sequence then shows a few neutral frames, the smile growing back, and smiling frames,
+warping the mouth: the corners are pulled in towards the mouth centre and down, and the lips
+are closed over the teeth (the rows of the opening are cut out, each lip sampled from further
+from the lip line), with a displacement field that fades away from the mouth (OpenCV remap; the
+FaceMesh landmarks locate it). The trained smile model calls a mouth that is merely narrowed
+but still shows its teeth a smile, as a person would. A sequence then shows a few neutral
+frames, the smile growing back, and smiling frames,
 each with a small head motion and sensor noise as a camera would see.
 """
 
@@ -21,7 +24,7 @@ from models.engine import FaceEngine, read_image
 
 ASTRONAUT_FILE = "astronaut"
 MOUTH_CORNERS = (61, 291)
-LIP_CENTRE = (13, 14)
+LIP_CENTRE = (13, 14)  # inner upper and lower lip, middle
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,16 @@ class MouthGeometry:
     centre: np.ndarray
     corners: np.ndarray
     width: float
+    opening: float = 0.0  # gap between the inner lips, pixels
 
 
 def mouth_geometry(points: np.ndarray) -> MouthGeometry:
     """The mouth's centre, corners and width from FaceMesh points."""
     corners = points[list(MOUTH_CORNERS), :2].astype(np.float64)
     centre = points[list(LIP_CENTRE), :2].mean(axis=0).astype(np.float64)
-    return MouthGeometry(centre, corners, float(np.linalg.norm(corners[1] - corners[0])))
+    upper, lower = points[list(LIP_CENTRE), :2].astype(np.float64)
+    width = float(np.linalg.norm(corners[1] - corners[0]))
+    return MouthGeometry(centre, corners, width, float(np.linalg.norm(lower - upper)))
 
 
 def relax_mouth(image: np.ndarray, mouth: MouthGeometry, strength: float) -> np.ndarray:
@@ -51,15 +57,21 @@ def relax_mouth(image: np.ndarray, mouth: MouthGeometry, strength: float) -> np.
     cx, cy = mouth.centre
     sigma = mouth.width * 0.55
     window = np.exp(-((xs - cx) ** 2 + ((ys - cy) * 1.6) ** 2) / (2 * sigma**2))
-    narrow = 0.55 * strength * window
+    narrow = 0.7 * strength * window
     map_x = cx + (xs - cx) * (1.0 + narrow)
     lower = np.zeros_like(xs)
     for corner_x, corner_y in mouth.corners:
         corner_window = np.exp(
             -((xs - corner_x) ** 2 + (ys - corner_y) ** 2) / (2 * (sigma * 0.5) ** 2)
         )
-        lower += corner_window * mouth.width * 0.08 * strength
-    map_y = ys - lower
+        lower += corner_window * mouth.width * 0.15 * strength
+    # close the lips: output rows near the lip line sample from half the opening further out
+    # (a cut at the lip line), fading along the mouth and away from it
+    half = 0.6 * mouth.opening * strength
+    along = np.exp(-((xs - cx) ** 2) / (2 * (mouth.width * 0.35) ** 2))
+    across = np.exp(-((ys - cy) ** 2) / (2 * (mouth.width * 0.25) ** 2))
+    close = np.sign(ys - cy) * half * along * across
+    map_y = ys - lower + close
     return cv2.remap(
         image,
         map_x.astype(np.float32),

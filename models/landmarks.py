@@ -61,8 +61,11 @@ class LandmarkModel:
 
         return cls(load_interpreter(model_file, threads))
 
-    def landmarks(self, image_rgb: np.ndarray, detection: Detection) -> FaceMesh | None:
-        """The 468 landmarks of the detected face, or None if the model sees no face there."""
+    def landmarks(
+        self, image_rgb: np.ndarray, detection: Detection, min_presence: float = MIN_PRESENCE
+    ) -> FaceMesh | None:
+        """The 468 landmarks of the detected face, or None if the model's face-presence score
+        is below `min_presence` (it sees no face there)."""
         to_crop = crop_transform(detection)
         crop = cv2.warpAffine(
             image_rgb,
@@ -76,7 +79,7 @@ class LandmarkModel:
         self.interpreter.invoke()
         raw_presence = float(self.interpreter.get_tensor(self.presence_index).reshape(-1)[0])
         presence = 1.0 / (1.0 + math.exp(-max(min(raw_presence, 80.0), -80.0)))
-        if presence < MIN_PRESENCE:
+        if presence < min_presence:
             return None
         crop_points = self.interpreter.get_tensor(self.points_index).reshape(468, 3)
         return FaceMesh(to_image(crop_points, to_crop), presence)

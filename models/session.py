@@ -2,13 +2,17 @@
 
 The amount is on screen when the session starts. The customer must then show a neutral face
 and go on to smile; a face already smiling at the start counts only after it relaxes and smiles
-again. On the smile, liveness is judged over the session's frames, the face is embedded from the
-best neutral and best smiling frames (averaged) and searched in the gallery.
+again. Neutral and smiling are the trained smile model's calls on each frame (P(smiling) below
+or at/above its threshold, `models.smile.SmileModel`), the same model `bench face` measures.
+On the smile, liveness is judged over the session's frames (among them: the mouth must have
+deformed between the most neutral and the widest-smiling frame, so a neutral face the model
+misreads for two frames does not pay), the face is embedded from the best neutral and best
+smiling frames (averaged) and searched in the gallery.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import cv2
@@ -21,7 +25,6 @@ from models.engine import FaceEngine, FaceObservation
 from models.gallery import Gallery, Match
 from models.liveness import FaceTrace, LivenessResult, assess_liveness, trace
 from models.presentation import face_crop
-from models.smile import SmileCalibration
 
 DecisionKind = Literal["pay", "step_up", "no_match", "not_live", "no_face"]
 PAD_FRAMES = 8  # frames, evenly spread over the session, that the printed-photo check scores
@@ -66,8 +69,6 @@ class _Pick:
 class _SmileState:
     phase: Literal["need_neutral", "need_smile", "decided"] = "need_neutral"
     run: int = 0  # consecutive frames agreeing with what the phase waits for
-    widest: float = 0.0
-    neutral_ratios: list[float] = field(default_factory=list)
     # The most neutral and the widest-smiling frames: liveness compares their mouths.
     neutral_trace: FaceTrace | None = None
     neutral_low: float = float("inf")
@@ -92,7 +93,6 @@ class SmileToPaySession:
         amount_minor: int,
         config: FaceConfig,
         started_at: float,
-        calibration: SmileCalibration | None = None,
     ) -> None:
         if amount_minor < 0:
             raise SmilepayError(f"sale amount must not be negative, got {amount_minor}")
@@ -101,7 +101,6 @@ class SmileToPaySession:
         self.amount_minor = amount_minor
         self.config = config
         self.started_at = started_at
-        self.calibration = calibration or SmileCalibration()
         self.state = _SmileState()
         self.traces: list[FaceTrace] = []
         self.saw_face = False
@@ -138,21 +137,21 @@ class SmileToPaySession:
         self.traces = [*self.traces[-MAX_TRACES + 1 :], current]
         crop = face_crop(image_bgr, observation.mesh.points)
         self.pad_crops = [*self.pad_crops[-MAX_TRACES + 1 :], crop]
+        assert observation.smiling is not None
         ratio = observation.smile_ratio
-        state = self.state
-        state.widest = max(state.widest, ratio)
         pick = _Pick(image_bgr, observation, _goodness(observation))
-        if state.phase == "need_neutral":
-            return self._wait_for_neutral(ratio, current, pick)
-        return self._wait_for_smile(ratio, current, pick)
+        if self.state.phase == "need_neutral":
+            return self._wait_for_neutral(observation.smiling, ratio, current, pick)
+        return self._wait_for_smile(observation.smiling, ratio, current, pick)
 
-    def _wait_for_neutral(self, ratio: float, current: FaceTrace, pick: _Pick) -> str:
+    def _wait_for_neutral(
+        self, smiling: bool, ratio: float, current: FaceTrace, pick: _Pick
+    ) -> str:
         state = self.state
-        if not self.calibration.relaxed(ratio, state.widest):
+        if smiling:  # smiling before the amount was seen, or not yet relaxed
             state.run = 0
             return "hold_still"
         state.run += 1
-        state.neutral_ratios.append(ratio)
         _keep_best(state, "best_neutral", pick)
         _keep_most_neutral(state, ratio, current)
         if state.run >= NEUTRAL_FRAMES:
@@ -160,15 +159,12 @@ class SmileToPaySession:
             return "now_smile"
         return "hold_still"
 
-    def _wait_for_smile(self, ratio: float, current: FaceTrace, pick: _Pick) -> str:
+    def _wait_for_smile(self, smiling: bool, ratio: float, current: FaceTrace, pick: _Pick) -> str:
         state = self.state
-        neutral = float(np.median(state.neutral_ratios))
-        if not self.calibration.smiling(ratio, neutral):
+        if not smiling:
             state.run = 0
-            if self.calibration.relaxed(ratio, state.widest) and ratio <= neutral:
-                state.neutral_ratios.append(ratio)
-                _keep_most_neutral(state, ratio, current)
-                _keep_best(state, "best_neutral", pick)
+            _keep_most_neutral(state, ratio, current)
+            _keep_best(state, "best_neutral", pick)
             return "now_smile"
         state.run += 1
         if ratio >= state.smile_high:
@@ -237,7 +233,10 @@ class SmileToPaySession:
         if not self.saw_face:
             return FaceDecision("no_face", live_reasons=("no_face",))
         self.liveness = assess_liveness(self.traces, self.state.neutral_trace, None)
-        return FaceDecision("not_live", live=False, live_reasons=self.liveness.reasons)
+        reasons = self.liveness.reasons
+        if self._looks_printed():  # say so too: a print the smile model never saw smile
+            reasons = (*reasons, "presentation_attack")
+        return FaceDecision("not_live", live=False, live_reasons=reasons)
 
 
 def _keep_best(state: _SmileState, slot: str, pick: _Pick) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.linear import WEIGHTS_DIR, LinearModel
+from models.linear import WEIGHTS_DIR, LinearModel, MlpModel, load_classifier
 
 MOUTH_CORNERS = (61, 291)
 OUTER_EYE_CORNERS = (33, 263)
@@ -115,15 +115,16 @@ def smile_features(grey: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 class SmileModel:
-    """The shipped smile classifier (tools/train_smile.py): P(smiling) from `smile_features`."""
+    """The shipped smile classifier (tools/train_smile.py): P(smiling) from `smile_features`
+    (a small ensemble of one-hidden-layer networks; a logistic model file also loads)."""
 
-    def __init__(self, model: LinearModel) -> None:
+    def __init__(self, model: LinearModel | MlpModel) -> None:
         self.model = model
 
     @classmethod
     def load(cls, path: Path | None = None) -> SmileModel:
         """The model shipped in models/weights (or the file at `path`)."""
-        return cls(LinearModel.load(path or WEIGHTS_DIR / SMILE_MODEL_FILE))
+        return cls(load_classifier(path or WEIGHTS_DIR / SMILE_MODEL_FILE))
 
     @property
     def threshold(self) -> float:

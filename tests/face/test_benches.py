@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from base.errors import SmilepayError
 from models.bench import Labelled, bench_face, csv_dataset
-from models.bench_identify import bench_identify, split_identities
+from models.bench_identify import (
+    bench_identify,
+    split_identities,
+    stranger_paths,
+    upper_bound_95,
+)
 from models.bench_liveness import bench_liveness, liveness_dataset
 from models.config import FaceConfig
 from models.engine import FaceEngine
@@ -88,6 +94,42 @@ def test_bench_identify_reports_its_keys_with_sane_values(
         assert 0.0 <= result[key] <= 1.0, key
     assert result["wrong_pay"] == 0.0
     assert result["pay_threshold"] <= result["step_up_threshold"]
+
+
+def test_extra_strangers_probe_as_strangers_and_bound_the_pay_rate(
+    engine: FaceEngine, shared_data: Path, tmp_path: Path
+) -> None:
+    # GIVEN four in-the-wild people and, as extra strangers, three NUAA frames (path,subject,attack)
+    manifest = write_manifest(tmp_path / "m.csv", celeba_rows(shared_data, 4, 5))
+    nuaa = shared_data / "faces/nuaa-dev/manifest.csv"
+    extra = stranger_paths(nuaa)[::300]
+    # WHEN the open-set benchmark runs with them
+    result = bench_identify(engine, csv_dataset(manifest), FaceConfig(), [], extra)
+    # THEN they are probed as strangers on top of the manifest's own, and the bound is reported
+    assert result["probes_stranger"] == 10 + len(extra) and result["probes_stranger_extra"] == 3
+    with_face = result["probes_stranger"] - result["stranger_no_face"]
+    paid = round(result["stranger_pay"] * result["probes_stranger"])
+    assert result["stranger_pay_upper_95"] == upper_bound_95(paid, with_face)
+    # AND the same over the probes that pass the quality gates, a subset of those with a face
+    assert 0 <= result["probes_stranger_usable"] <= with_face
+    assert 0 <= result["probes_genuine_usable"] <= result["probes_genuine"]
+    assert result["wrong_pay_usable"] in (0.0, None)
+
+
+def test_the_stranger_pay_bound_is_clopper_pearson() -> None:
+    # 0 of n: 1 - 0.05^(1/n), about 3/n (the rule of three); 5 of 100: 10.2 %
+    assert upper_bound_95(0, 3000) == pytest.approx(1 - 0.05 ** (1 / 3000), rel=1e-4)
+    bound = upper_bound_95(0, 3000)
+    assert bound is not None and bound < 3 / 3000
+    assert upper_bound_95(5, 100) == pytest.approx(0.1023, abs=2e-4)
+    assert upper_bound_95(0, 0) is None and upper_bound_95(4, 4) == 1.0
+
+
+def test_a_stranger_manifest_without_a_path_column_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("file,subject\nx.jpg,1\n")
+    with pytest.raises(SmilepayError, match="path column"):
+        stranger_paths(manifest)
 
 
 def test_bench_liveness_reports_apcer_and_bpcer(

@@ -69,8 +69,8 @@ def test_a_printed_photo_held_to_the_camera_never_pays(
 
 
 def animated_print(engine: FaceEngine, path: Path) -> list[np.ndarray]:
-    """A printed-photo frame made to go from neutral to "smiling" (the demo's mouth warp),
-    each frame with small motion and sensor noise: it passes the transition checks."""
+    """A printed-photo frame animated with the demo's mouth warp (mouth narrowed and closed,
+    then back to the print's own face), each frame with small motion and sensor noise."""
     image = read_image(path)
     observation = engine.analyse(image)
     assert observation.mesh is not None
@@ -97,6 +97,7 @@ def test_a_print_animated_to_smile_is_stopped_by_the_texture_check(
     for number, frame in enumerate(frames):
         decision = session.observe(frame, number / 10).decision or decision
     decision = decision or session.expire()
-    # THEN it is refused as not live, the texture check among the reasons
+    # THEN it is refused as not live: the smile model sees no smile (the print's face is
+    # neutral), and the texture check, run when the session ends, says it is a print
     assert decision.kind == "not_live", decision
     assert "presentation_attack" in decision.live_reasons

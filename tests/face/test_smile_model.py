@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
+import numpy as np
+import pytest
 
-from models.engine import FaceEngine, read_image
+from base.errors import SmilepayError
+from models.config import FaceConfig
+from models.engine import WHOLE_FACE_MIN_PRESENCE, FaceEngine, read_image
+from models.gallery import Gallery
+from models.linear import MlpModel, fit_mlp, load_classifier
+from models.session import SmileToPaySession
 from models.smile import SmileModel
 
 
@@ -61,3 +69,63 @@ def test_faces_filling_a_small_crop_are_found_by_retrying_inside_a_border(
     assert not any(bare)
     # WHEN the engine analyses them THEN its retry inside a border finds every face
     assert all(engine.analyse(image).mesh is not None for image in images)
+
+
+def test_a_face_filling_a_small_crop_is_found_by_facemesh_on_the_whole_crop(
+    engine: FaceEngine, shared_data: Path
+) -> None:
+    # GIVEN GENKI crops where BlazeFace finds no face even inside a border, and two non-faces
+    # (lettering, fabric) that FaceMesh alone would half-believe
+    folder = shared_data / "faces/genki-dev/img"
+    faces = [read_image(folder / name) for name in ("1_file0078.jpg", "0_file3078.jpg")]
+    not_faces = [read_image(folder / name) for name in ("0_file2646.jpg", "1_file0716.jpg")]
+    for image in faces + not_faces:
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        for border in (0, 16, 32):
+            padded = cv2.copyMakeBorder(rgb, border, border, border, border, cv2.BORDER_REPLICATE)
+            detections = engine.detector.detect(padded)
+            assert not any(engine.landmarks.landmarks(padded, d) for d in detections)
+    # WHEN analysed THEN the faces are found as the whole crop, the others are not faces
+    found = [engine.analyse(image) for image in faces]
+    assert all(o.mesh is not None and o.mesh.presence >= WHOLE_FACE_MIN_PRESENCE for o in found)
+    assert all(engine.analyse(image).mesh is None for image in not_faces)
+
+
+def test_the_mlp_file_round_trips_and_a_broken_one_is_refused(tmp_path: Path) -> None:
+    # GIVEN a tiny network trained on a separable problem
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 3)).astype(np.float32)
+    y = x[:, 0] + 0.5 * x[:, 1] > 0
+    mean, scale, member = fit_mlp(x, y, hidden=8, dropout=0.0, epochs=200, learning_rate=1e-2)
+    model = MlpModel(mean, scale, (member,), 0.5, {"data": "test"})
+    # WHEN saved and loaded THEN it scores the same and learnt the problem
+    model.save(tmp_path / "m.json")
+    loaded = load_classifier(tmp_path / "m.json")
+    assert isinstance(loaded, MlpModel)
+    assert np.allclose(loaded.probability(x), model.probability(x), atol=1e-3)
+    assert np.mean((np.asarray(loaded.probability(x)) >= 0.5) == y) > 0.9
+    # AND a file whose layers do not fit is refused naming the file
+    broken = tmp_path / "broken.json"
+    broken.write_text((tmp_path / "m.json").read_text().replace('"mean":[', '"mean":[0,'))
+    with pytest.raises(SmilepayError, match=r"broken\.json"):
+        load_classifier(broken)
+
+
+def test_the_session_takes_the_smile_from_the_model(
+    engine: FaceEngine, demo_frames: list, face_config: FaceConfig, tmp_path: Path
+) -> None:
+    # GIVEN the shipped smile model, but one that never calls a smile (threshold above 1)
+    never = SmileModel(replace(engine.smile.model, threshold=1.01))
+    blind = FaceEngine(engine.detector, engine.landmarks, engine.embedder, smile=never)
+    gallery = Gallery.open(tmp_path / "g.db", tmp_path / "k.key")
+    # WHEN the demo's neutral→smile frames come in
+    decisions = []
+    for model_engine in (engine, blind):
+        session = SmileToPaySession(model_engine, gallery, 1000, face_config, started_at=0.0)
+        for number, frame in enumerate(demo_frames):
+            session.observe(frame, number / 10)
+        decisions.append(session.expire())
+    gallery.close()
+    # THEN the real model sees the smile (live, nobody enrolled: no match), the blind one never
+    assert decisions[0].kind == "no_match" and decisions[0].smile_transition
+    assert decisions[1].kind == "not_live" and "no_smile_transition" in decisions[1].live_reasons
