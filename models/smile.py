@@ -71,6 +71,14 @@ SMILE_POINTS = (
     *(205, 425, 50, 280, 36, 266, 216, 436, 57, 287, 43, 273, 202, 422),
     *(145, 153, 159, 374, 380, 386, 1, 2, 152, 199),
 )
+# FaceMesh points that are each other's mirror image (left/right of the face), for the smile
+# points and the eye rings; the others listed in SMILE_POINTS lie on the midline.
+MIRROR_PAIRS = (
+    *((61, 291), (146, 375), (91, 321), (181, 405), (84, 314), (37, 267), (39, 269), (40, 270)),
+    *((185, 409), (78, 308), (95, 324), (88, 318), (178, 402), (87, 317), (82, 312), (81, 311)),
+    *((80, 310), (191, 415), (205, 425), (50, 280), (36, 266), (216, 436), (57, 287), (43, 273)),
+    *((202, 422), (145, 374), (153, 380), (159, 386), (33, 263), (133, 362)),
+)
 _HOG = None
 
 
@@ -95,15 +103,43 @@ def _mouth_hog(patch: np.ndarray) -> np.ndarray:
     return np.asarray(_HOG.compute(patch), np.float32).reshape(-1)
 
 
-def smile_features(grey: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Landmark geometry of the mouth, cheeks and eyelids plus HOG of the mouth, eye-normalised."""
+def mirrored_points(points: np.ndarray, width: int) -> np.ndarray:
+    """The FaceMesh points of the horizontally mirrored image (x -> width - 1 - x), with the
+    left/right points of MIRROR_PAIRS swapped so that each index names the same part of the
+    face again (only the smile points and eye rings are re-indexed)."""
+    flipped = np.array(points, np.float64, copy=True)
+    flipped[:, 0] = width - 1 - flipped[:, 0]
+    pairs = np.array(MIRROR_PAIRS)
+    flipped[np.concatenate([pairs[:, 0], pairs[:, 1]])] = flipped[
+        np.concatenate([pairs[:, 1], pairs[:, 0]])
+    ]
+    return flipped
+
+
+def smile_features(grey: np.ndarray, points: np.ndarray, mirror: bool = False) -> np.ndarray:
+    """Landmark geometry of the mouth, cheeks and eyelids plus HOG of the mouth, eye-normalised.
+
+    With `mirror`, the features of the horizontally mirrored image, computed from the same
+    landmarks (re-indexed) and one more 64x64 warp: no landmark network run.
+    """
     import cv2
 
+    if mirror:
+        points = mirrored_points(points, grey.shape[1])
     transform = canonical_transform(points)
     shape = points[list(SMILE_POINTS), :2] @ transform[:, :2].T + transform[:, 2]
+    warp = transform
+    if mirror:  # image pixels -> mirrored image (x -> w - 1 - x) -> canonical face
+        flip = np.array([[-1.0, 0.0, grey.shape[1] - 1.0], [0.0, 1.0, 0.0]])
+        warp = np.hstack(
+            [
+                transform[:, :2] @ flip[:, :2],
+                (transform[:, :2] @ flip[:, 2] + transform[:, 2])[:, None],
+            ]
+        )
     face = cv2.warpAffine(
         grey,
-        transform,
+        warp,
         (CANONICAL_SIZE, CANONICAL_SIZE),
         flags=cv2.INTER_AREA,
         borderMode=cv2.BORDER_REPLICATE,
@@ -131,6 +167,15 @@ class SmileModel:
         """Probability at or above which a face counts as smiling."""
         return self.model.threshold
 
+    @property
+    def mirror_average(self) -> bool:
+        """Whether the model was trained to be scored as the mean over the face and its mirror."""
+        return bool(self.model.about.get("mirror_average", False))
+
     def score(self, grey: np.ndarray, points: np.ndarray) -> float:
-        """P(smiling) of the face with these FaceMesh points in a grey image."""
-        return float(self.model.probability(smile_features(grey, points)))
+        """P(smiling) of the face with these FaceMesh points in a grey image (the mean with its
+        mirror image's when the model says `mirror_average`)."""
+        if not self.mirror_average:
+            return float(self.model.probability(smile_features(grey, points)))
+        both = np.stack([smile_features(grey, points), smile_features(grey, points, mirror=True)])
+        return float(np.mean(self.model.probability(both)))

@@ -16,7 +16,7 @@ from models.engine import WHOLE_FACE_MIN_PRESENCE, FaceEngine, read_image
 from models.gallery import Gallery
 from models.linear import MlpModel, fit_mlp, load_classifier
 from models.session import SmileToPaySession
-from models.smile import SmileModel
+from models.smile import SMILE_POINTS, SmileModel, eye_distance, mirrored_points, smile_features
 
 
 def smiling(engine: FaceEngine, path: Path) -> bool | None:
@@ -89,6 +89,54 @@ def test_a_face_filling_a_small_crop_is_found_by_facemesh_on_the_whole_crop(
     found = [engine.analyse(image) for image in faces]
     assert all(o.mesh is not None and o.mesh.presence >= WHOLE_FACE_MIN_PRESENCE for o in found)
     assert all(engine.analyse(image).mesh is None for image in not_faces)
+
+
+def test_mirror_features_come_from_the_same_landmarks_without_another_network_run(
+    engine: FaceEngine, shared_data: Path
+) -> None:
+    # GIVEN a Yale smile, its landmarks, and the same photo mirrored
+    image = read_image(shared_data / "faces/yale/subject01.happy.jpeg")
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    mesh = engine.analyse(image).mesh
+    assert mesh is not None
+    points = mesh.points
+    flipped = np.ascontiguousarray(grey[:, ::-1])
+    mirror = smile_features(grey, points, mirror=True)
+    # THEN the mirror features equal those of the mirrored photo with the re-indexed landmarks
+    # (geometry exactly; the mouth HOG up to the warp's rounding)
+    same = smile_features(flipped, mirrored_points(points, grey.shape[1]))
+    geometry = 2 * len(SMILE_POINTS)
+    assert np.allclose(mirror[:geometry], same[:geometry], atol=1e-6)
+    assert np.allclose(mirror[geometry:], same[geometry:], atol=0.02)
+    assert np.corrcoef(mirror[geometry:], same[geometry:])[0, 1] > 0.999
+    # AND the re-indexed landmarks are where FaceMesh itself puts them on the mirrored photo
+    # (the left/right pairs are right: without the swap they land on the other side)
+    found = engine.analyse(cv2.cvtColor(flipped, cv2.COLOR_GRAY2BGR)).mesh
+    assert found is not None
+    used = list(SMILE_POINTS)
+    eyes = eye_distance(points)
+    error = np.linalg.norm(
+        mirrored_points(points, grey.shape[1])[used, :2] - found.points[used, :2], axis=1
+    )
+    unswapped = points[used, :2] * [-1, 1] + [grey.shape[1] - 1, 0]
+    wrong = np.linalg.norm(unswapped - found.points[used, :2], axis=1)
+    assert error.mean() < 0.05 * eyes and wrong.mean() > 0.2 * eyes, (error.mean(), wrong.mean())
+
+
+def test_a_mirror_averaging_model_scores_the_mean_of_the_face_and_its_mirror(
+    engine: FaceEngine, shared_data: Path
+) -> None:
+    image = read_image(shared_data / "faces/yale/subject02.happy.jpeg")
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    mesh = engine.analyse(image).mesh
+    assert mesh is not None
+    points = mesh.points
+    model = engine.smile.model
+    averaging = SmileModel(replace(model, about=model.about | {"mirror_average": True}))
+    single = SmileModel(replace(model, about=model.about | {"mirror_average": False}))
+    both = [float(model.probability(smile_features(grey, points, mirror=m))) for m in (False, True)]
+    assert single.score(grey, points) == pytest.approx(both[0], abs=1e-6)
+    assert averaging.score(grey, points) == pytest.approx(np.mean(both), abs=1e-6)
 
 
 def test_the_mlp_file_round_trips_and_a_broken_one_is_refused(tmp_path: Path) -> None:
