@@ -138,10 +138,15 @@ def test_bench_face_on_a_csv_manifest(
         "landmarks_ms_p50",
         "embed_ms_p50",
         "pipeline_ms_p50",
+        "frame_ms_p50",
+        "frame_640x480_ms_p50",
+        "decision_640x480_ms_p50",
         "rss_mb",
         "backend",
     ):
         assert key in result, key
+    # a camera frame costs less than a decision, which embeds two frames
+    assert 0 < result["frame_640x480_ms_p50"] < result["decision_640x480_ms_p50"]
     assert result["pairs_genuine"] == 2 and result["pairs_impostor"] == 4
     assert result["smile_accuracy"] == 1.0 and result["backend"] == "litert"
 
