@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="reuse/save extracted features (.npz)")
     args = parser.parse_args(argv)
     engine = untrained_engine()
-    count = sum(1 for _ in (args.data / "faces/genki-dev/manifest.csv").open()) - 1
+    with (args.data / "faces/genki-dev/manifest.csv").open(newline="", encoding="utf-8") as handle:
+        count = len(list(csv.DictReader(handle)))
     rng = np.random.default_rng(SEED)
     held_out = rng.permutation(count) < count // 5
     if args.cache and args.cache.exists():
