@@ -117,7 +117,8 @@ def mirrored_points(points: np.ndarray, width: int) -> np.ndarray:
 
 
 def smile_features(grey: np.ndarray, points: np.ndarray, mirror: bool = False) -> np.ndarray:
-    """Landmark geometry of the mouth, cheeks and eyelids plus HOG of the mouth, eye-normalised.
+    """Landmark geometry of the mouth, cheeks and eyelids, HOG of the mouth and the mouth's
+    equalised pixels at 24x12, all in the eye-normalised 64x64 face (776 values).
 
     With `mirror`, the features of the horizontally mirrored image, computed from the same
     landmarks (re-indexed) and one more 64x64 warp: no landmark network run.
@@ -147,7 +148,8 @@ def smile_features(grey: np.ndarray, points: np.ndarray, mirror: bool = False) -
     face = cv2.equalizeHist(face)
     mouth = np.ascontiguousarray(face[36:60, 8:56])
     geometry = (shape / CANONICAL_SIZE).reshape(-1)
-    return np.concatenate([geometry, _mouth_hog(mouth)]).astype(np.float32)
+    pixels = cv2.resize(mouth, (24, 12), interpolation=cv2.INTER_AREA).reshape(-1) / 255.0
+    return np.concatenate([geometry, _mouth_hog(mouth), pixels]).astype(np.float32)
 
 
 class SmileModel:

@@ -42,7 +42,7 @@ from models.smile import SMILE_MODEL_FILE, SMILE_POINTS, SmileModel, smile_featu
 
 SEED = 17
 ENSEMBLE_SEEDS = (0, 1, 2)
-FEATURE_SIZE = 2 * len(SMILE_POINTS) + 360
+FEATURE_SIZE = 2 * len(SMILE_POINTS) + 360 + 288  # geometry, mouth HOG, mouth pixels
 JITTERS = 2  # random copies per crop: rotation +-10 degrees, scale 0.9-1.1, shift +-3 px
 HIDDEN = 64
 # (augmentation, L2, input dropout): chosen among these by the inner cross-validation
