@@ -5,7 +5,9 @@ cookie), `/events` server-sent events carrying the ScreenView, `/api/<action>` P
 `/camera.jpg` the latest frame, `/operator` the PIN-protected operator page with
 `/operator/login`, `/operator/logout`, `/api/operator/health` and `/api/operator/sync`,
 `/healthz`, `/screen.json` (languages, the first is the default; the catalogue; the consent
-version). Events, actions and the camera need the screen secret (see device.screen.guard).
+version; whether self-service enrolment is on), and `/enrol` with `/api/enrol/...` when the
+kiosk can enrol (device/screen/enrol.py). Events, actions and the camera need the screen secret
+(see device.screen.guard).
 """
 
 from __future__ import annotations
@@ -66,14 +68,16 @@ def create_screen_app(
     """The screen app for `kiosk`; without `operator_pin` the operator page stays closed.
     `screen_secret` (made here when not given) is what the kiosk's own browser must present:
     launch it on `ScreenServer.launch_url`. With an `enrolment` service (device/screen/enrol.py)
-    it also serves the `/enrol` flow."""
+    it also serves the `/enrol` flow, to a logged-in operator (operator-assisted) and, when
+    `screen.self_enrolment` is on, to the customer on the kiosk's own screen (self-service)."""
     check_languages(config.languages)
     screen = _Screen(kiosk, config, operator_pin, screen_secret or new_screen_secret())
+    screen.enrolment_served = enrolment is not None
     routes: list[Route | Mount] = screen.routes()
     if enrolment is not None:
         from device.screen.enrol import enrol_routes
 
-        routes = [*enrol_routes(enrolment), *routes]
+        routes = [*enrol_routes(enrolment, screen.enrol_gate), *routes]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -114,6 +118,7 @@ class _Screen:
         self.gates = PinGates(operator_pin) if operator_pin else None
         self.sessions = OperatorSessions()
         self.repeats = RepeatFilter(time.monotonic)
+        self.enrolment_served = False
 
     def routes(self) -> list[Route | Mount]:
         return [
@@ -194,8 +199,23 @@ class _Screen:
             "languages": list(self.config.languages),
             "catalogue": catalogue,
             "consent_version": CONSENT_VERSION,
+            "enrolment": self.enrolment_served,
+            "self_enrolment": self.enrolment_served and self.config.self_enrolment,
         }
         return JSONResponse(settings, headers=NO_STORE)
+
+    async def enrol_gate(self, request: Request) -> tuple[int, str] | None:
+        """Who may enrol: a logged-in operator, or (self-service, if configured) the kiosk's
+        own screen. None: allowed; else the HTTP status and why not."""
+        if not self.guard.origin_ok(request):
+            return 403, "wrong origin"
+        if self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
+            return None
+        if not self.guard.trusted(request):
+            return 401, "enrolment is for the kiosk's own screen or a logged-in operator"
+        if not self.config.self_enrolment:
+            return 403, "self-service enrolment is off on this kiosk: staff can enrol you"
+        return None
 
     async def operator_login(self, request: Request) -> Response:
         if self.gates is None:

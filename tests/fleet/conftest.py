@@ -101,6 +101,9 @@ def write_frames(folder: Path, frames: list[np.ndarray]) -> Path:
 def sealed_templates(data_dir: Path) -> dict[str, bytes]:
     """customer id -> the sealed template bytes as stored in the kiosk's gallery file."""
     with sqlite3.connect(data_dir / "gallery.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "templates" not in tables:  # a kiosk that never held a template
+            return {}
         rows = conn.execute("SELECT customer_id, sealed FROM templates").fetchall()
     return {str(customer_id): bytes(sealed) for customer_id, sealed in rows}
 

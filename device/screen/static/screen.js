@@ -472,6 +472,8 @@ async function start() {
   window.smilepayCatalogue = settings.catalogue || [];
   if (!languages.includes(lang)) lang = languages[0];
   document.getElementById("lang").hidden = languages.length < 2;
+  // Self-service enrolment, where the kiosk allows it (screen.self_enrolment).
+  document.getElementById("enrol-entry").hidden = !settings.self_enrolment;
   wireButtons();
   applyLanguage();
   if (location.pathname === "/consent") showScreen("consent");
