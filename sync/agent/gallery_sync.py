@@ -35,8 +35,17 @@ class TemplateSource(Protocol):
     def template_or_none(self, customer_id: str) -> Any: ...
 
 
+# The ledger takes no enrolments now (started without its template key): the rows stay queued.
+HELD = "enrolments_disabled"
+
+
+class EnrolmentsHeld(Exception):
+    """The ledger cannot take enrolments now; the outbox keeps them for a later cycle."""
+
+
 def push_enrolments(outbox: OutboxLike, gallery: TemplateSource, client: LedgerClient) -> int:
-    """Send every pending enrolment; returns how many the ledger now holds."""
+    """Send every pending enrolment; returns how many the ledger now holds. Raises
+    EnrolmentsHeld, with every row still queued, when the ledger takes no enrolments."""
     pushed = 0
     while entries := outbox.pending(PAGE):
         for entry in entries:
@@ -62,6 +71,8 @@ def _push_one(
     try:
         answer = client.enroll(body)
     except LedgerRefused as exc:
+        if exc.code == HELD:
+            raise EnrolmentsHeld(f"the ledger takes no enrolments now: {exc.reason}") from None
         log.error("enrolment refused by the ledger", extra={"customer_id": entry.customer_id})
         outbox.refused(entry.enrolment_id, f"{exc.code}: {exc.reason}")
         return 0
