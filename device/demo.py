@@ -554,6 +554,7 @@ def _start_background(stack: ExitStack, setup: DemoSetup) -> None:
     from sync.agent.agent import SyncAgent
     from sync.agent.device_identity import DeviceIdentity
     from sync.agent.trigger import SyncTrigger
+    from sync.queue.deletion_outbox import DeletionOutbox
     from sync.queue.enrolment_outbox import EnrolmentOutbox
 
     setup.world.start()
@@ -566,6 +567,8 @@ def _start_background(stack: ExitStack, setup: DemoSetup) -> None:
     client = stack.enter_context(setup.kiosk.services.new_ledger_client())
     outbox = EnrolmentOutbox.open(data_dir / "gallery.db")
     stack.callback(outbox.close)
+    deletions = DeletionOutbox.open(data_dir / "gallery.db")
+    stack.callback(deletions.close)
     agent = SyncAgent(
         setup.kiosk.services.queue,
         client,
@@ -573,6 +576,7 @@ def _start_background(stack: ExitStack, setup: DemoSetup) -> None:
         setup.config.sync,
         gallery=LazyGallery(data_dir, setup.config),  # enrolments made on the screen go up
         outbox=outbox,
+        deletions=deletions,
         trigger=trigger,
     )
     thread = threading.Thread(target=agent.run, name="sync-agent", daemon=True)

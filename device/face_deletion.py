@@ -4,11 +4,18 @@ Identity comes from the face (recorded frames matched against this kiosk's galle
 customer's token; proof from the step-up digits or that token. The ledger checks the proof (the
 step-up secret never leaves it), records the deletion and has every kiosk of the merchant delete
 the template and confirm; this kiosk deletes its copy at once and confirms at its next sync.
+
+While the ledger is unreachable, a token is still proof: the kiosk checks it against the
+ledger's token-issuer public key, queues the request (sync/queue/deletion_outbox.py) and then
+removes its own copy at once; the sync agent sends the request when the ledger is back. The
+step-up digits can only be checked by the ledger, so offline they are refused (nothing is
+removed) and the customer is asked for their payment code instead.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +24,7 @@ from base.errors import SmilepayError
 
 def forget_command(args: Any, face: Any, key_file: Path) -> int:
     """Ask the ledger to delete the customer's face data, then delete the local copy."""
-    from sync.agent.client import LedgerClient, LedgerRefused
+    from sync.agent.client import LedgerClient, LedgerRefused, LedgerUnavailable
     from sync.agent.device_identity import DeviceIdentity
 
     token = args.token_file.read_text().strip() if args.token_file else None
@@ -32,10 +39,45 @@ def forget_command(args: Any, face: Any, key_file: Path) -> int:
             answer = c.delete_face(customer_id, step_up_digits=args.step_up, token=token)
         except LedgerRefused as exc:
             raise SmilepayError(f"deletion refused: {exc.reason}") from None
+        except LedgerUnavailable as exc:
+            answer = _queue_offline(args, customer_id, token, str(exc))
     removed = _delete_here(args.data_dir, key_file, customer_id)
     result = {"customer_id": customer_id, "removed_here": removed, **answer}
     print(json.dumps(result) if args.json else f"deleted {customer_id}; removed here: {removed}")
     return 0
+
+
+def _queue_offline(args: Any, customer_id: str, token: str | None, why: str) -> dict[str, Any]:
+    """The ledger is unreachable: with a token that checks out here, queue the request (before
+    the local copy goes, so a crash cannot lose it); with the digits, refuse."""
+    from base.token import TokenRejected, verify_token
+    from device.codes_input import load_issuer_key
+    from device.config import load_config
+    from models.gallery import now_iso
+    from sync.queue.deletion_outbox import DeletionOutbox
+
+    if not token:
+        raise SmilepayError(
+            f"the ledger is unreachable ({why}) and only it can check the step-up digits: "
+            "nothing was deleted; show your payment code (--token-file) or try again later"
+        )
+    key_path = load_config(getattr(args, "config", None)).payments.token_issuer_key_file
+    issuer = load_issuer_key(key_path if key_path.is_absolute() else args.data_dir / key_path)
+    if issuer is None:
+        raise SmilepayError(f"the ledger is unreachable and {key_path} is missing: no proof")
+    now = time.time()
+    try:
+        claims = verify_token(token, issuer, now)
+    except TokenRejected as exc:
+        raise SmilepayError(f"deletion refused: token refused: {exc}") from None
+    if claims.customer_id != customer_id:
+        raise SmilepayError("deletion refused: the token is another customer's")
+    outbox = DeletionOutbox.open(args.data_dir / "gallery.db")
+    try:
+        request_id = outbox.add(customer_id, token, int(now * 1000), now_iso())
+    finally:
+        outbox.close()
+    return {"customer_id": customer_id, "queued": True, "request_id": request_id}
 
 
 def _who(args: Any, face: Any, key_file: Path, token: str | None) -> str:

@@ -252,15 +252,22 @@ class LedgerClient:
         return self._call("POST", self._device_path("/step-up:check"), body, total_s=limit)[1]
 
     def delete_face(
-        self, customer_id: str, step_up_digits: str | None = None, token: str | None = None
+        self,
+        customer_id: str,
+        step_up_digits: str | None = None,
+        token: str | None = None,
+        proven_at_ms: int | None = None,
     ) -> dict[str, Any]:
         """A customer at this kiosk asks to delete their face data, proving it with their
-        step-up digits or a customer token; the ledger then has every holder delete it."""
+        step-up digits or a customer token; the ledger then has every holder delete it.
+        `proven_at_ms`: when this kiosk checked the token, for a request queued offline."""
         body: dict[str, Any] = {"customer_id": customer_id}
         if step_up_digits:
             body["step_up_digits"] = step_up_digits
         if token:
             body["token"] = token
+        if proven_at_ms is not None:
+            body["proven_at_ms"] = proven_at_ms
         return self._call("POST", self._device_path("/face-deletions"), body)[1]
 
     def get_config(self) -> LedgerConfig:
