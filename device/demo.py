@@ -476,6 +476,7 @@ def run_interactive(data_dir: Path | None, port: int, as_json: bool = False) -> 
 
     from base.logs import configure_logging
     from device.screen.enrol import kiosk_enrolment
+    from device.screen.forget import kiosk_forget
     from device.screen.server import create_screen_app
     from device.screen.serving import serve_screen_in_thread
 
@@ -487,10 +488,15 @@ def run_interactive(data_dir: Path | None, port: int, as_json: bool = False) -> 
         root = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         setup = set_up(stack, root, port)
         operator_pin = f"{secrets.randbelow(10**6):06d}"
-        enrolment = kiosk_enrolment(setup.kiosk)
-        if enrolment is not None:  # the simulated customer faces the camera while it captures
-            setup.world.enrolling = lambda: enrolment.state.step == "capture"
-        app = create_screen_app(setup.kiosk, setup.config.screen, operator_pin, enrolment=enrolment)
+        enrolment, forget = kiosk_enrolment(setup.kiosk), kiosk_forget(setup.kiosk)
+        if enrolment is not None and forget is not None:
+            # The simulated customer faces the camera while the screen asks for a face.
+            setup.world.wants_face = lambda: (
+                enrolment.state.step == "capture" or forget.state.step == "identify"
+            )
+        app = create_screen_app(
+            setup.kiosk, setup.config.screen, operator_pin, enrolment=enrolment, forget=forget
+        )
         screen = serve_screen_in_thread(app, setup.config.screen.host, port)
         stack.callback(screen.stop)
         _start_background(stack, setup)

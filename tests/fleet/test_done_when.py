@@ -7,8 +7,9 @@ headless Chromium. The demo's world plays the customer in front of each simulate
   by `smilepay enroll --json`; A, B and C sync (`sync run --until-drained`);
 - customer 1 pays by face at kiosk B: a booked sale, on the ledger after B syncs; `face replay`
   at B matches too; kiosk C never holds either template (no row, no bytes);
-- customer 1 deletes their face at B (face plus step-up); the operator deletes customer 2 at
-  the ledger (`DELETE /v1/customers/{id}` with the admin token); every kiosk syncs;
+- customer 1 deletes their face data on B's screen (face plus step-up digits on the keypad);
+  the operator deletes customer 2 at the ledger (`DELETE /v1/customers/{id}` with the admin
+  token); every kiosk syncs;
 - nobody matches them any more, `customer show` lists A and B under `confirmed_by` with nothing
   `pending`, and neither the sealed template nor its float32 encoding is left in any SQLite file
   (database, WAL) of any kiosk.
@@ -162,6 +163,36 @@ def enrol_on_screen(page: Page, kiosk: RunningKiosk, name: str) -> str:
     return customer_id
 
 
+def forget_on_screen(stack: ExitStack, driver: Any, shots: Path, kiosk: RunningKiosk) -> None:
+    """The customer taps the idle screen's "delete my face data", faces the camera and types
+    their step-up digits on the keypad."""
+    from device.screen.forget import kiosk_forget
+    from device.screen.server import create_screen_app, serve_screen_in_thread
+
+    forget = kiosk_forget(kiosk.kiosk)
+    assert forget is not None
+    kiosk.world.wants_face = lambda: forget.state.step == "identify"
+    app = create_screen_app(kiosk.kiosk, kiosk.kiosk.config.screen, None, forget=forget)
+    screen = serve_screen_in_thread(app, "127.0.0.1", 0)
+    stack.callback(screen.stop)
+    page = Page(driver, screen, shots, "fleet-forget", wait_s=WAIT_S)
+    step = lambda: page.element("body").get_attribute("data-forget-step")  # noqa: E731
+    page.open("/")
+    page.wait_phase("idle")
+    page.wait_until(lambda: page.element("#forget-entry").is_displayed())
+    page.click("#forget-entry")
+    page.wait_until(lambda: step() == "cancelled")
+    page.click("#forget-start")
+    page.wait_until(lambda: step() == "prove")
+    page.shot("1-prove")
+    page.element("#forget-digits").send_keys(STEP_UP)
+    page.click("#forget-digits-ok")
+    page.wait_until(lambda: step() in ("done", "refused"))
+    page.shot("2-done")
+    assert step() == "done", page.visible_text("#forget-reason")
+    assert "Deleted from this kiosk" in page.visible_text("#forget-outcome")
+
+
 def pay_by_face(kiosk: Any) -> dict[str, Any]:
     """A sale at `kiosk` paid by the face in front of its camera; returns its queued record."""
     from device.checkout import Phase
@@ -236,7 +267,7 @@ def test_enrol_on_a_screen_pay_at_b_never_at_c_delete_everywhere_bytes_gone(
     kiosk_a = start_kiosk(stack, fleet_ledger, a, a_id, face_1)
     enrolment = kiosk_enrolment(kiosk_a.kiosk)
     assert enrolment is not None
-    kiosk_a.world.enrolling = lambda: enrolment.state.step == "capture"
+    kiosk_a.world.wants_face = lambda: enrolment.state.step == "capture"
     app = create_screen_app(kiosk_a.kiosk, kiosk_a.kiosk.config.screen, None, enrolment=enrolment)
     screen = serve_screen_in_thread(app, "127.0.0.1", 0)
     stack.callback(screen.stop)
@@ -274,9 +305,10 @@ def test_enrol_on_a_screen_pay_at_b_never_at_c_delete_everywhere_bytes_gone(
     assert (at_b["customer_id"], at_b["match"]) == (customer_1, "Yale Five")
     assert replay(frames_1, c, capsys)["customer_id"] is None
     assert replay(frames_2, b, capsys)["customer_id"] == customer_2
-    # WHEN customer 1 deletes their face data at B (face plus step-up)
-    forget = ["face", "forget", str(frames_1), "--data-dir", str(b), "--step-up", STEP_UP]
-    assert cli([*forget, "--json"], capsys)["customer_id"] == customer_1
+    # WHEN customer 1 deletes their face data on B's screen (face plus step-up)
+    forget_on_screen(stack, browser, screenshots, kiosk_b)
+    # THEN it is gone from B at once: B's running kiosk no longer finds them
+    assert kiosk_b.kiosk.services.gallery.template_or_none(customer_1) is None
     # AND the operator deletes customer 2 at the ledger (admin bearer token)
     token = fleet_ledger.admin_token_file.read_text().strip()
     response = httpx.delete(
