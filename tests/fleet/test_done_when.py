@@ -1,4 +1,4 @@
-"""Issue 15's "done when", end to end in one test: a real ledger (SQLite on a socket), kiosks A
+"""Issue 15's "done when", end to end in one test: a real ledger (SQLite, and PostgreSQL), kiosks A
 and B of merchant shop-1 and C of shop-2 (`device init --merchant-id`), real face models, real
 Yale faces from the shared test data, and the real kiosk (`device.app.Kiosk`) with its screen in
 headless Chromium. The demo's world plays the customer in front of each simulated camera.
@@ -17,7 +17,6 @@ headless Chromium. The demo's world plays the customer in front of each simulate
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from tests.fleet.conftest import (
     init_kiosk,
     last_json,
     sealed_templates,
+    start_fleet_ledger,
     sync_until_drained,
     write_frames,
 )
@@ -120,11 +120,11 @@ def start_kiosk(
 
 
 @pytest.fixture()
-def fleet(fleet_ledger: FleetLedger, tmp_path: Path) -> dict[str, tuple[Path, str]]:
+def fleet(done_when_ledger: FleetLedger, tmp_path: Path) -> dict[str, tuple[Path, str]]:
     kiosks = {}
     for name, merchant in (("A", "shop-1"), ("B", "shop-1"), ("C", "shop-2")):
         data_dir = tmp_path / f"kiosk-{name}"
-        kiosks[name] = (data_dir, init_kiosk(fleet_ledger, data_dir, merchant))
+        kiosks[name] = (data_dir, init_kiosk(done_when_ledger, data_dir, merchant))
     return kiosks
 
 
@@ -238,15 +238,42 @@ def plain_template(data_dir: Path, customer_id: str) -> bytes:
 
 
 def ledger_sale(ledger: FleetLedger, sale_id: str) -> tuple[str, int, str] | None:
-    with sqlite3.connect(ledger.db_path) as conn:
-        row = conn.execute(
-            "SELECT customer_id, amount_minor, status FROM sales WHERE sale_id = ?", (sale_id,)
-        ).fetchone()
+    """(customer, amount, status) of a sale as the ledger's own database holds it."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(ledger.db_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text("SELECT customer_id, amount_minor, status FROM sales WHERE sale_id = :s"),
+                {"s": sale_id},
+            ).first()
+    finally:
+        engine.dispose()
     return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def done_when_ledger(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url: str
+) -> Iterator[FleetLedger]:
+    """The ledger on SQLite, or on a PostgreSQL database of its own."""
+    from tests.ledger.conftest import _postgres_database
+
+    if request.param == "sqlite":
+        (tmp_path / "ledger").mkdir()
+        ledger = start_fleet_ledger(tmp_path, f"sqlite:///{tmp_path / 'ledger' / 'ledger.db'}")
+        yield ledger
+        ledger.server.stop()
+        return
+    for db_url in _postgres_database(pg_admin_url):
+        ledger = start_fleet_ledger(tmp_path, db_url)
+        yield ledger
+        ledger.server.stop()
+
+
 def test_enrol_on_a_screen_pay_at_b_never_at_c_delete_everywhere_bytes_gone(
-    fleet_ledger: FleetLedger,
+    done_when_ledger: FleetLedger,
     fleet: dict[str, tuple[Path, str]],
     stack: ExitStack,
     browser: Any,  # noqa: F811
@@ -258,6 +285,7 @@ def test_enrol_on_a_screen_pay_at_b_never_at_c_delete_everywhere_bytes_gone(
     from device.screen.enrol import kiosk_enrolment
     from device.screen.server import create_screen_app, serve_screen_in_thread
 
+    fleet_ledger = done_when_ledger
     (a, a_id), (b, b_id), (c, c_id) = fleet["A"], fleet["B"], fleet["C"]
     face_1 = yale_frames(shared_data, SCREEN_SUBJECT)
     face_2 = yale_frames(shared_data, CLI_SUBJECT)
