@@ -571,21 +571,27 @@ def _start_background(stack: ExitStack, setup: DemoSetup) -> None:
     identity = DeviceIdentity.load(data_dir)
     trigger = SyncTrigger(data_dir)
     client = stack.enter_context(setup.kiosk.services.new_ledger_client())
-    outbox = EnrolmentOutbox.open(data_dir / "gallery.db")
-    stack.callback(outbox.close)
-    deletions = DeletionOutbox.open(data_dir / "gallery.db")
-    stack.callback(deletions.close)
-    agent = SyncAgent(
-        setup.kiosk.services.queue,
-        client,
-        identity.key,
-        setup.config.sync,
-        gallery=LazyGallery(data_dir, setup.config),  # enrolments made on the screen go up
-        outbox=outbox,
-        deletions=deletions,
-        trigger=trigger,
-    )
-    thread = threading.Thread(target=agent.run, name="sync-agent", daemon=True)
+
+    def run_agent() -> None:
+        # The outboxes' SQLite connections belong to the thread that uses them.
+        outbox = EnrolmentOutbox.open(data_dir / "gallery.db")
+        deletions = DeletionOutbox.open(data_dir / "gallery.db")
+        try:
+            SyncAgent(
+                setup.kiosk.services.queue,
+                client,
+                identity.key,
+                setup.config.sync,
+                gallery=LazyGallery(data_dir, setup.config),  # screen enrolments go up
+                outbox=outbox,
+                deletions=deletions,
+                trigger=trigger,
+            ).run()
+        finally:
+            outbox.close()
+            deletions.close()
+
+    thread = threading.Thread(target=run_agent, name="sync-agent", daemon=True)
     thread.start()
     stack.callback(thread.join, timeout=10)
     stack.callback(trigger.stop)
