@@ -143,7 +143,10 @@ class EnrolmentService:
             )
             self.state = done
         log.info("enrolled on the screen", extra={"customer_id": done.customer_id})
-        self.on_enrolled()
+        try:
+            self.on_enrolled()
+        except Exception:  # the enrolment is stored; the agent uploads it at its next cycle
+            log.exception("could not ask the sync agent to run now")
         return flow.view(done)
 
     def cancel(self) -> dict[str, Any]:
