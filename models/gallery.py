@@ -48,7 +48,8 @@ CODE_RANGE = 0.6  # components beyond ±0.6 are clamped: the error bound grows a
 FIRST_CANDIDATES = 16  # one-pass scan: candidates asked of the first scan
 FIRST_PREFIX_CANDIDATES = 256  # prefix scan: enough for almost every query in one scan
 FALLBACK_FROM = 4096  # beyond this many candidates every prefix distance is computed
-RERANK_BATCH = 4
+RERANK_FIRST = 8  # the most promising candidates, decrypted in a first read
+RERANK_MAX = 256  # ... then the others not ruled out, up to this many per read
 SLACK = 1e-4  # float rounding (the rotation, the distances) on top of the quantization error
 PREFIX_DIMS = 48  # rotated components in the first pass (dlib: ~97 % of the spread)
 PREFIX_ENERGY = 0.9  # ...used only if they carry at least this share of it
@@ -455,11 +456,14 @@ class Gallery:
             f" WHERE slot IN ({placeholders})",
             [int(slot) for slot in slots],
         ).fetchall()
-        found = []
-        for customer_id, name, nonce, sealed in rows:
-            vector = self._open_template(customer_id, name, nonce, sealed)
-            found.append((float(np.linalg.norm(vector - query)), customer_id, name))
-        return sorted(found)
+        if not rows:
+            return []
+        vectors = np.stack([self._open_template(*row) for row in rows])
+        distances = np.linalg.norm(vectors - query, axis=1)
+        return sorted(
+            (float(distance), str(row[0]), str(row[1]))
+            for distance, row in zip(distances, rows, strict=True)
+        )
 
     def _open_template(
         self, customer_id: str, name: str, nonce: bytes, sealed: bytes
@@ -846,9 +850,15 @@ class CodeIndex:
         full = prefix_distances + np.einsum("ij,ij->i", rest, rest)
         bounds = np.sqrt(np.maximum(full, 0.0)) * self._step - (self.max_error + SLACK)
         order = np.argsort(bounds, kind="stable")
-        for start in range(0, len(order), RERANK_BATCH):
-            batch = order[start : start + RERANK_BATCH]
-            if len(ranked) >= 2 and bounds[batch[0]] > ranked[1][0]:
-                break
-            ranked = sorted(ranked + exact(query, slots[batch]))[:2]
+        ordered = bounds[order]
+        done = 0
+        while done < len(order):
+            if len(ranked) < 2:  # the few most promising first: they set the second-best
+                end = done + RERANK_FIRST
+            else:  # then every candidate it does not rule out, in one read
+                end = min(int(np.searchsorted(ordered, ranked[1][0], "right")), done + RERANK_MAX)
+                if end <= done:
+                    break
+            ranked = sorted(ranked + exact(query, slots[order[done:end]]))[:2]
+            done = end
         return ranked
