@@ -326,6 +326,7 @@ def bench_match_size(
                 "prefix_components": index.rotation.prefix,
                 "loose_templates": len(index.loose),
                 "max_code_error": round(index.max_error, 4),
+                "index_allocated_mb": round(index.allocated_bytes / 1e6, 1),
             }
             applied = time_apply_changes(gallery, size, rng, kind)
     return {

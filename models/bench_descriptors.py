@@ -19,6 +19,7 @@ from models.linear import WEIGHTS_DIR
 
 DESCRIPTOR_MODEL_FILE: Path = WEIGHTS_DIR / "descriptor_model.json"
 ENROL_CAPTURES = 3
+BLOCK = 65_536
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,13 @@ class DescriptorModel:
         return (centres + spread / np.sqrt(averaged)).astype(np.float32)
 
     def templates(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        """Enrolled templates of `count` new people (each the mean of 3 captures)."""
-        return self.captures(self.people(count, rng), rng, ENROL_CAPTURES)
+        """Enrolled templates of `count` new people (each the mean of 3 captures), drawn in
+        blocks so a 1M gallery does not hold float64 intermediates of all of it at once."""
+        out = np.empty((count, len(self.mean)), np.float32)
+        for first in range(0, count, BLOCK):
+            people = self.people(min(BLOCK, count - first), rng)
+            out[first : first + len(people)] = self.captures(people, rng, ENROL_CAPTURES)
+        return out
 
     def returning(self, templates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A fresh capture of each template's person: the template plus the spread between

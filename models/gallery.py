@@ -685,6 +685,12 @@ class CodeIndex:
         """Memory per template held by the index (both parts of its code)."""
         return int(self.index.code_size) + self._rest.shape[1]
 
+    @property
+    def allocated_bytes(self) -> int:
+        """Bytes held for the codes: the faiss part's size (its vector's spare capacity is not
+        visible from Python) plus the numpy part with its spare rows."""
+        return int(self.index.codes.size()) + int(self._rest.nbytes)
+
     def _prefix_codes(self) -> np.ndarray:
         size = self.count * self.index.code_size
         flat = self._faiss.rev_swig_ptr(self.index.codes.data(), size)
