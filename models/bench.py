@@ -320,6 +320,9 @@ def bench_match_size(
         with closing(Gallery.open(*paths, threads)) as gallery:
             open_s = time.perf_counter() - started
             timed = time_searches(gallery, templates, make_queries(templates, queries, rng, kind))
+            # searches (warm and cold) that needed a second scan, or every prefix distance
+            timed["widened"] = gallery._index.widened
+            timed["exhaustive"] = gallery._index.exhaustive
             index_bytes = gallery.memory_bytes_per_template
             index = gallery._index
             shape = {

@@ -674,6 +674,8 @@ class CodeIndex:
         self.loose: set[int] = set()
         self.max_error = 0.0  # largest |decode(code) - template| of the others, 128 components
         self.max_prefix_error = 0.0  # the same over the first `prefix` components
+        self.widened = 0  # searches that needed a wider candidate list
+        self.exhaustive = 0  # searches that computed every prefix distance
 
     @property
     def count(self) -> int:
@@ -822,6 +824,7 @@ class CodeIndex:
         wanted = min(self.count, first)
         while True:
             if wanted > FALLBACK_FROM:
+                self.exhaustive += 1
                 distances = self._every_prefix_distance(head)
                 slots = np.arange(self.count)
             else:
@@ -837,6 +840,7 @@ class CodeIndex:
                 return ranked  # every slot was scanned
             if len(ranked) >= 2 and bounds[-1] > ranked[1][0]:
                 return ranked
+            self.widened += wanted == first
             wanted = min(self.count, wanted * 16)
 
     def _rerank(

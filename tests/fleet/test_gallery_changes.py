@@ -194,13 +194,14 @@ def test_a_template_beyond_the_code_range_is_measured_exactly(tmp_path: Path) ->
     gallery.close()
 
 
+@pytest.mark.parametrize("fallback_from", [64, 4])
 def test_the_widened_scan_and_the_exhaustive_fallback_stay_exact(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback_from: int
 ) -> None:
-    # GIVEN a prefix scan that asks for very few candidates at first and computes every prefix
-    # distance after two widenings (4, 64, then all)
+    # GIVEN a prefix scan that asks for 4 candidates at first, then 64 (fallback_from 64) or
+    # every prefix distance (fallback_from 4) when those do not settle the answer
     monkeypatch.setattr(gallery_module, "FIRST_PREFIX_CANDIDATES", 4)
-    monkeypatch.setattr(gallery_module, "FALLBACK_FROM", 64)
+    monkeypatch.setattr(gallery_module, "FALLBACK_FROM", fallback_from)
     gallery = open_gallery(tmp_path)
     templates = dlib_like(3000, 12)
     gallery.upsert_many((f"c{i}", "n", v, None, None) for i, v in enumerate(templates))
@@ -210,4 +211,6 @@ def test_the_widened_scan_and_the_exhaustive_fallback_stay_exact(
         [model.returning(templates[rng.integers(0, 3000, 20)], rng), model.strangers(20, rng)]
     )
     assert_exact(gallery, {f"c{i}": v for i, v in enumerate(templates)}, queries)
+    assert gallery._index.widened > 0  # the path under test ran
+    assert (gallery._index.exhaustive > 0) == (fallback_from == 4)
     gallery.close()
