@@ -7,7 +7,7 @@ template; a deletion removes the template and records when and why.
 
 Search: every template is held in memory only as 128 one-byte codes (128 bytes), written in
 axes fitted to the gallery (its principal axes, an orthogonal change of axes that keeps every
-distance). For dlib descriptors the first 48 of those axes carry about 97 % of the spread, so a
+distance). For dlib descriptors the first 48 of those axes carry about 93-96 % of the spread, so a
 first pass scans only those 48 bytes per template (faiss, no approximate index): the coded
 distance over them, less the largest quantization error, is a lower bound on the true distance.
 The candidates' full coded distances follow from the rest of their codes, and the closest are
@@ -51,8 +51,8 @@ FALLBACK_FROM = 4096  # beyond this many candidates every prefix distance is com
 RERANK_FIRST = 8  # the most promising candidates, decrypted in a first read
 RERANK_MAX = 256  # ... then the others not ruled out, up to this many per read
 SLACK = 1e-4  # float rounding (the rotation, the distances) on top of the quantization error
-PREFIX_DIMS = 48  # rotated components in the first pass (dlib: ~97 % of the spread)
-PREFIX_ENERGY = 0.9  # ...used only if they carry at least this share of it
+PREFIX_DIMS = 48  # rotated components in the first pass (dlib: 93-96 % of the spread)
+PREFIX_ENERGY = 0.85  # ...used only if they carry at least this share of it
 FIT_FROM = 1_000  # templates needed to fit the rotation (at load, or once grown to it)
 FIT_SAMPLE = 10_000  # the rotation is fitted on the first templates, by slot
 RANGE_MARGIN = 1.5  # code range: this much beyond the farthest fitted component
@@ -621,7 +621,7 @@ class Rotation:
     @classmethod
     def fit(cls, vectors: np.ndarray) -> Rotation:
         """Principal axes of `vectors`; a prefix pass only if its components carry at least
-        PREFIX_ENERGY of the spread (dlib descriptors: ~97 % in 48; random vectors: 38 %)."""
+        PREFIX_ENERGY of the spread (dlib descriptors: 93-96 % in 48; random vectors: 38 %)."""
         sample = vectors.astype(np.float64)
         mean = sample.mean(axis=0)
         centred = sample - mean

@@ -1,6 +1,6 @@
 """Fit the statistical model of dlib face descriptors that `smilepay bench match` draws its
 synthetic galleries from (instead of random unit vectors, which spread evenly over all 128
-directions, unlike real descriptors: about 97 % of their spread lies in 48 directions).
+directions, unlike real descriptors: 93 % of their spread lies in 48 directions).
 
 Runs the photos of a `path,identity,smiling` manifest (default: celeba-dev, 100 in-the-wild
 people; CelebA, Liu et al. ICCV 2015, non-commercial research) through the kiosk pipeline and
