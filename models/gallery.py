@@ -46,7 +46,7 @@ from base.private_files import private_db_file
 DIMENSIONS = 128
 CODE_RANGE = 0.6  # components beyond ±0.6 are clamped: the error bound grows and covers it
 FIRST_CANDIDATES = 16  # one-pass scan: candidates asked of the first scan
-FIRST_PREFIX_CANDIDATES = 256  # prefix scan: enough for almost every query in one scan
+FIRST_PREFIX_CANDIDATES = 1024  # prefix scan: 96 % of queries settled at 1M (256: 69 %)
 FALLBACK_FROM = 4096  # beyond this many candidates every prefix distance is computed
 RERANK_FIRST = 8  # the most promising candidates, decrypted in a first read
 RERANK_MAX = 256  # ... then the others not ruled out, up to this many per read
@@ -819,8 +819,8 @@ class CodeIndex:
         coded distance comes from the rest of its code; the candidates whose bound is below
         the exact second-best so far are decrypted and measured. Once the bound of the last
         candidate scanned exceeds the exact second-best, no template left can beat it; if
-        it does not, the scan is widened (x16), and beyond FALLBACK_FROM candidates every
-        prefix distance is computed (exhaustive, slow, exact).
+        it does not, the scan is widened (x4; x16 for the one-pass scan), and beyond
+        FALLBACK_FROM candidates every prefix distance is computed (exhaustive, slow, exact).
         """
         rotation = self.rotation
         rotated = rotation.apply(query[None])[0]
@@ -850,7 +850,8 @@ class CodeIndex:
             if len(ranked) >= 2 and bounds[-1] > ranked[1][0]:
                 return ranked
             self.widened += wanted == first
-            wanted = min(self.count, wanted * 16)
+            # a one-pass rescan reads all 128 bytes again: fewer, wider steps
+            wanted = min(self.count, wanted * (16 if rotation.prefix == DIMENSIONS else 4))
 
     def _rerank(
         self,
