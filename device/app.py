@@ -96,6 +96,9 @@ class KioskServices:
     request_sync: Callable[[], None] = lambda: None
     # A ledger client with short timeouts for the idle link probe (None: new_ledger_client).
     new_probe_client: Callable[[], Any] | None = None
+    # The face engine the face sessions use (models.engine.FaceEngine): screen enrolment runs
+    # it on the camera thread too (device/screen/enrol.py). None: no enrolment on the screen.
+    engine: Any = None
 
 
 class Kiosk:

@@ -73,4 +73,5 @@ def open_services(config: KioskConfig) -> KioskServices:
         issuer_key=load_issuer_key(config.secret_path(config.payments.token_issuer_key_file)),
         request_sync=request_sync,
         new_probe_client=new_probe_client,
+        engine=engine,
     )

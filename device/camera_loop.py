@@ -4,9 +4,10 @@ scanner on each frame depending on what the checkout is waiting for, and reports
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,6 +19,24 @@ from drivers.camera.supervisor import CameraStatus, CameraSupervisor
 
 log = logging.getLogger("smilepay.kiosk.camera")
 SessionFactory = Callable[[int, float], Any]  # (amount_minor, started_at) -> SmileToPaySession
+T = TypeVar("T")
+
+
+class _FrameJob:
+    """A check to run on the camera thread with the next frame (see CameraLoop.examine)."""
+
+    def __init__(self, check: Callable[[np.ndarray], Any]) -> None:
+        self.check = check
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self, image: np.ndarray) -> None:
+        try:
+            self.result = self.check(image)
+        except Exception as exc:  # handed to the caller, who knows what it means
+            self.error = exc
+        self.done.set()
 
 
 class CameraLoop:
@@ -41,6 +60,8 @@ class CameraLoop:
         self._scanning = False
         self._last_guidance: str | None = None
         self._last_code: bytes | None = None
+        self._jobs: list[_FrameJob] = []
+        self._jobs_lock = threading.Lock()
         self._loop = LoopThread("camera", self._run)
         camera.on_change = self._camera_changed
 
@@ -69,6 +90,25 @@ class CameraLoop:
         self._scanning = on
         self._last_code = None
 
+    def examine(self, check: Callable[[np.ndarray], T], timeout_s: float) -> T | None:
+        """Run `check` on the camera thread with the next frame's image and return its result
+        (its exception is raised here); None if no frame came within `timeout_s`. The face
+        models belong to the camera thread: enrolment captures run there, never beside a face
+        session on another thread."""
+        job = _FrameJob(check)
+        with self._jobs_lock:
+            self._jobs.append(job)
+        if not job.done.wait(timeout_s):
+            with self._jobs_lock:
+                if job in self._jobs:
+                    self._jobs.remove(job)
+                    return None
+            job.done.wait()  # taken by the camera thread just now: its answer is due
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
     def _camera_changed(self, status: CameraStatus) -> None:
         at = time.monotonic()
         if status.state == "unavailable":
@@ -84,10 +124,17 @@ class CameraLoop:
             except CameraUnavailable:
                 continue  # the supervisor reported it and retries with backoff
             self.latest = frame
+            self._run_jobs(frame)
             try:
                 self._process(frame)
             except Exception:  # a bad frame must not kill the camera thread
                 log.exception("frame processing failed", extra={"frame": frame.index})
+
+    def _run_jobs(self, frame: Frame) -> None:
+        with self._jobs_lock:
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            job.run(frame.image)
 
     def _process(self, frame: Frame) -> None:
         session = self._session

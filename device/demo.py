@@ -38,6 +38,7 @@ DEMO_CATALOGUE = [
     {"id": "orange-juice", "name": "Orange juice", "unit_minor": 420},
     {"id": "green-tea", "name": "Green tea", "unit_minor": 250},
 ]
+TEMPLATE_KEY = "template.key"  # the ledger's key for enrolled templates, beside its database
 WAITING_PHASE = {"face": Phase.FACE_CAPTURE, "customer_qr": Phase.QR_WAIT}
 
 
@@ -73,14 +74,21 @@ def say(step: str, **details: Any) -> None:
 
 
 def start_ledger(
-    db_url: str, issuer: Ed25519PrivateKey, port: int = 0, admin_token: str | None = None
+    db_url: str,
+    issuer: Ed25519PrivateKey,
+    port: int = 0,
+    admin_token: str | None = None,
+    template_key_file: Path | None = None,
 ) -> Any:
     """The real ledger service (uvicorn on a real socket) on `db_url`, issuing customer tokens
-    signed with `issuer`; operator calls and registrations need `admin_token` (and a code)."""
+    signed with `issuer`; operator calls and registrations need `admin_token` (and a code).
+    With `template_key_file` it takes enrolments (templates sealed under that key)."""
     from sync.ledger.app import create_app
     from sync.ledger.server import serve_in_thread
 
-    app = create_app(db_url, admin_token=admin_token, issuer_key=issuer)
+    app = create_app(
+        db_url, admin_token=admin_token, issuer_key=issuer, template_key_file=template_key_file
+    )
     return serve_in_thread(app, "127.0.0.1", port)
 
 
@@ -128,7 +136,8 @@ def demo_config(
                 "receipt_base_url": ledger_url,  # the demo's ledger is its own public site
             },
             "sync": {"ledger_url": ledger_url, "online_auth_timeout_s": 1.0, "interval_s": 1.0},
-            "screen": {"port": port},
+            # The demo customer may enrol at the idle screen's "enrol" entry (self-service).
+            "screen": {"port": port, "self_enrolment": True},
             "catalogue": {"items": DEMO_CATALOGUE},
             "terminal": {
                 "enabled": terminal_mode,
@@ -220,7 +229,9 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
     db_url = f"sqlite:///{ledger_dir / 'ledger.db'}"
     issuer = token_issuer(ledger_dir)
     admin = admin_token(ledger_dir)
-    ledger = start_ledger(db_url, issuer, admin_token=admin)
+    ledger = start_ledger(
+        db_url, issuer, admin_token=admin, template_key_file=ledger_dir / TEMPLATE_KEY
+    )
     stack.callback(lambda: ledger.stop())
     say("ledger started", url=ledger.url, db=db_url)
     code = registration_code(ledger.url, admin)
@@ -382,7 +393,8 @@ def run_journey(setup: DemoSetup) -> dict[str, Any]:
         raise DemoFailed(f"expected 2 queued offline sales, the queue holds {queued_offline}")
     say("offline sales queued", count=len(queued_offline))
     issuer = token_issuer(setup.data_dir / "ledger")
-    setup.ledger = start_ledger(setup.ledger_db_url, issuer, port, setup.admin_token)
+    template_key = setup.data_dir / "ledger" / TEMPLATE_KEY
+    setup.ledger = start_ledger(setup.ledger_db_url, issuer, port, setup.admin_token, template_key)
     say("ledger back", url=setup.ledger.url)
     synced = drain(setup)
     left = kiosk.services.queue.status().backlog_count
@@ -463,6 +475,8 @@ def run_interactive(data_dir: Path | None, port: int, as_json: bool = False) -> 
     import threading
 
     from base.logs import configure_logging
+    from device.screen.enrol import kiosk_enrolment
+    from device.screen.forget import kiosk_forget
     from device.screen.server import create_screen_app
     from device.screen.serving import serve_screen_in_thread
 
@@ -474,7 +488,15 @@ def run_interactive(data_dir: Path | None, port: int, as_json: bool = False) -> 
         root = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         setup = set_up(stack, root, port)
         operator_pin = f"{secrets.randbelow(10**6):06d}"
-        app = create_screen_app(setup.kiosk, setup.config.screen, operator_pin)
+        enrolment, forget = kiosk_enrolment(setup.kiosk), kiosk_forget(setup.kiosk)
+        if enrolment is not None and forget is not None:
+            # The simulated customer faces the camera while the screen asks for a face.
+            setup.world.wants_face = lambda: (
+                enrolment.state.step == "capture" or forget.state.step == "identify"
+            )
+        app = create_screen_app(
+            setup.kiosk, setup.config.screen, operator_pin, enrolment=enrolment, forget=forget
+        )
         screen = serve_screen_in_thread(app, setup.config.screen.host, port)
         stack.callback(screen.stop)
         _start_background(stack, setup)
@@ -534,9 +556,12 @@ def _start_background(stack: ExitStack, setup: DemoSetup) -> None:
     """The simulated world, the kiosk, and the sync agent (a thread here, a service on a Pi)."""
     import threading
 
+    from device.sync_service import LazyGallery
     from sync.agent.agent import SyncAgent
     from sync.agent.device_identity import DeviceIdentity
     from sync.agent.trigger import SyncTrigger
+    from sync.queue.deletion_outbox import DeletionOutbox
+    from sync.queue.enrolment_outbox import EnrolmentOutbox
 
     setup.world.start()
     stack.callback(setup.world.stop)
@@ -546,10 +571,27 @@ def _start_background(stack: ExitStack, setup: DemoSetup) -> None:
     identity = DeviceIdentity.load(data_dir)
     trigger = SyncTrigger(data_dir)
     client = stack.enter_context(setup.kiosk.services.new_ledger_client())
-    agent = SyncAgent(
-        setup.kiosk.services.queue, client, identity.key, setup.config.sync, trigger=trigger
-    )
-    thread = threading.Thread(target=agent.run, name="sync-agent", daemon=True)
+
+    def run_agent() -> None:
+        # The outboxes' SQLite connections belong to the thread that uses them.
+        outbox = EnrolmentOutbox.open(data_dir / "gallery.db")
+        deletions = DeletionOutbox.open(data_dir / "gallery.db")
+        try:
+            SyncAgent(
+                setup.kiosk.services.queue,
+                client,
+                identity.key,
+                setup.config.sync,
+                gallery=LazyGallery(data_dir, setup.config),  # screen enrolments go up
+                outbox=outbox,
+                deletions=deletions,
+                trigger=trigger,
+            ).run()
+        finally:
+            outbox.close()
+            deletions.close()
+
+    thread = threading.Thread(target=run_agent, name="sync-agent", daemon=True)
     thread.start()
     stack.callback(thread.join, timeout=10)
     stack.callback(trigger.stop)

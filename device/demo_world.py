@@ -75,6 +75,9 @@ class DemoWorld:
         self.face_frames = face_frames
         self.qr_frame = qr_frame
         self.customer_present = True
+        # Whether the screen asks for a face outside a sale (enrolment, deletion): the customer
+        # faces the camera then.
+        self.wants_face: Callable[[], bool] = lambda: False
         self._idle = empty_counter()
         self._loop = LoopThread("demo-world", self._run)
 
@@ -98,7 +101,8 @@ class DemoWorld:
             if phase == Phase.QR_WAIT and not shown:
                 self._refresh_qr()
             shown = phase == Phase.QR_WAIT
-            if self.customer_present and phase in (Phase.FACE_CAPTURE, Phase.SMILE_PROMPT):
+            facing = phase in (Phase.FACE_CAPTURE, Phase.SMILE_PROMPT) or self.wants_face()
+            if self.customer_present and facing:
                 frame = self.face_frames[face_index % len(self.face_frames)]
                 face_index += 1
             else:

@@ -149,6 +149,8 @@ def start_kiosk_and_screen(stack: ExitStack, config: KioskConfig) -> tuple[Any, 
     """Assemble and start the kiosk, then serve its screen; both stop when `stack` closes.
     Returns the kiosk and the screen's URL."""
     from device.app import Kiosk
+    from device.screen.enrol import kiosk_enrolment
+    from device.screen.forget import kiosk_forget
     from device.screen.guard import boot_secret, write_launch_url
     from device.screen.operator import read_operator_pin
     from device.screen.server import create_screen_app, serve_screen_in_thread
@@ -164,7 +166,14 @@ def start_kiosk_and_screen(stack: ExitStack, config: KioskConfig) -> tuple[Any, 
 
         start_terminal(stack, kiosk, config.terminal)
     launch_file = config.screen.launch_url_file
-    app = create_screen_app(kiosk, config.screen, pin, boot_secret(launch_file))
+    app = create_screen_app(
+        kiosk,
+        config.screen,
+        pin,
+        boot_secret(launch_file),
+        enrolment=kiosk_enrolment(kiosk),
+        forget=kiosk_forget(kiosk),
+    )
     server = serve_screen_in_thread(app, config.screen.host, config.screen.port)
     stack.callback(server.stop)
     if launch_file is not None:

@@ -15,6 +15,7 @@ from sync.agent.agent import PushOutcome, RunMode, SyncAgent
 from sync.agent.client import LedgerClient
 from sync.agent.device_identity import DeviceIdentity
 from sync.agent.trigger import SyncTrigger
+from sync.queue.deletion_outbox import DeletionOutbox
 from sync.queue.enrolment_outbox import EnrolmentOutbox
 
 log = logging.getLogger("smilepay.sync")
@@ -88,6 +89,7 @@ def run_agent(
             config.sync,
             gallery=LazyGallery(data_dir, config),
             outbox=EnrolmentOutbox.open(data_dir / "gallery.db"),
+            deletions=DeletionOutbox.open(data_dir / "gallery.db"),
             trigger=trigger,
             on_batch=lambda outcome: _advance(progress, outcome),
             refunds=_refund_queue(data_dir, identity, queue),

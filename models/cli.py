@@ -95,6 +95,12 @@ def register(commands: Any, benches: Any) -> None:
     )
     bench_match.add_argument("--queries", type=int, default=200)
     bench_match.add_argument("--threads", type=int, default=1, help="faiss search threads")
+    bench_match.add_argument(
+        "--templates",
+        choices=("dlib", "unit"),
+        default="dlib",
+        help="dlib: synthetic descriptors shaped like dlib's (default); unit: random unit vectors",
+    )
     bench_match.set_defaults(handler=_bench_match)
 
 

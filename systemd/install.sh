@@ -21,8 +21,10 @@
 #     ESC/POS printer (/dev/serial/by-id/*, USB printer-class devices), GPIO (/dev/gpiochip0).
 #     What it does not find is left commented out and said: the kiosk refuses to start until
 #     every role is named (`smilepay kiosk --check --config /etc/smilepay/kiosk.toml`);
-#   - with --ledger: creates the operator (admin), registration and metrics token files
-#     (/etc/smilepay/ledger-*.token, 0600, owned by smilepay-ledger) and /etc/smilepay/ledger.env
+#   - with --ledger: creates the operator (admin) and metrics token files
+#     (/etc/smilepay/ledger-*.token), the customer-token issuer key and the template key
+#     (/etc/smilepay/ledger-{issuer,template}.key; all 0600, owned by smilepay-ledger; kiosks
+#     register with single-use codes: `smilepay ledger registration-code`) and /etc/smilepay/ledger.env
 #     (0600, root: systemd reads it), unless they exist. With --db postgresql://USER[:PW]@HOST/DB
 #     it creates the role and the database (as the local `postgres` superuser, or through
 #     --db-admin URL), with a generated password when the URL has none; without --db the ledger
@@ -277,10 +279,20 @@ write_secret() {  # path, owner ("" when staging): write stdin to a 0600 file
 
 ledger_tokens() {
     owner=; [ "$STAGING" = no ] && owner=smilepay-ledger:smilepay-ledger
-    for kind in admin registration metrics; do
+    for kind in admin metrics; do
         file="$ROOT/etc/smilepay/ledger-$kind.token"
         if [ -s "$file" ]; then say "kept $file"; continue; fi
         new_token | write_secret "$file" "$owner"
+        say "wrote $file (0600)"
+    done
+    # Kiosks register with single-use codes (`smilepay ledger registration-code`), not with a
+    # fleet-wide token. The issuer key signs customer tokens; the template key seals face
+    # templates at rest, outside the database (a stolen dump holds no usable template). Both are
+    # 32 random bytes (an Ed25519 seed; an AES-256 key) and are never replaced once written.
+    for kind in issuer template; do
+        file="$ROOT/etc/smilepay/ledger-$kind.key"
+        if [ -s "$file" ]; then say "kept $file"; continue; fi
+        head -c 32 /dev/urandom | write_secret "$file" "$owner"
         say "wrote $file (0600)"
     done
 }

@@ -26,3 +26,7 @@ class ScreenConfig(Section):
     # secret); put it on a tmpfs (/run/...) so each boot gets a new secret. None: not written
     # (the demo and tests hand the URL over themselves).
     launch_url_file: Path | None = None
+    # Self-service enrolment: the idle screen offers "enrol your face" and any customer at the
+    # kiosk may enrol. Off by default: enrolment is then operator-assisted only (from the
+    # operator page, after the operator PIN).
+    self_enrolment: bool = False

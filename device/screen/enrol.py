@@ -1,17 +1,23 @@
 """Enrolment on the kiosk's screen: the `/enrol` page and its `/api/enrol/...` routes, driving
 the pure state machine in device/enrolment.py with real frames and the real face models.
 
-The service takes frames from any camera callable (the kiosk's latest frame, or a synthetic
-camera in tests), gates each with the face engine's quality checks, and at confirmation writes
-the consent, the template and the enrolment outbox row (sync.queue) in one gallery transaction,
-so the sync agent uploads it to the ledger exactly once.
+The service checks frames with the face engine's quality gates: on a running kiosk
+(`kiosk_enrolment`) each check runs on the kiosk's camera thread with its next frame (the
+thread that owns the face models); elsewhere (tests) on a frame from any camera callable. At
+confirmation it writes the consent, the template and the enrolment outbox row (sync.queue) in
+one gallery transaction, so the sync agent uploads it to the ledger exactly once, and asks the
+agent to sync now.
+
+Who may use it is the screen's decision (device/screen/server.py): the operator (logged in on
+the operator page), or the customer on the kiosk's own screen when `screen.self_enrolment` is on.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +28,17 @@ from starlette.routing import Route
 
 from device import enrolment as flow
 
+log = logging.getLogger("smilepay.kiosk.enrol")
+
 STATIC = Path(__file__).parent / "static"
 Frame = Any  # a BGR numpy image
+# Runs a check on the next camera frame (None: no frame came in time).
+Examine = Callable[[Callable[[Frame], Any]], Any]
+# Why an enrolment cannot start now (None: it can), e.g. a customer is paying.
+Blocker = Callable[[], str | None]
+# Whether a request may use the enrolment (None: yes), else why not and the HTTP status.
+Gate = Callable[[Request], Awaitable[tuple[int, str] | None]]
+CAMERA_WAIT_S = 1.0
 
 
 class EnrolmentService:
@@ -33,21 +48,32 @@ class EnrolmentService:
         self,
         engine: Any,
         gallery: Any,
-        camera: Callable[[], Frame | None],
+        camera: Callable[[], Frame | None] | None,
         kiosk_id: str,
         same_person_below: float = 0.6,
+        *,
+        examine: Examine | None = None,
+        blocked: Blocker | None = None,
+        on_enrolled: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.gallery = gallery
         self.camera = camera
         self.kiosk_id = kiosk_id
         self.same_person_below = same_person_below
+        self.examine = examine or self._examine_camera
+        self.blocked = blocked or (lambda: None)
+        self.on_enrolled = on_enrolled or (lambda: None)
         self.state = flow.EnrolmentState(step="cancelled")
         self._lock = threading.Lock()
 
     def start(self) -> dict[str, Any]:
-        """Begin a new enrolment at the consent step (dropping any unfinished one)."""
+        """Begin a new enrolment at the consent step (dropping any unfinished one); refused
+        while the kiosk is busy (a customer paying)."""
         with self._lock:
+            reason = self.blocked()
+            if reason is not None:
+                raise flow.EnrolmentRefused(reason)
             self.state = flow.EnrolmentState()
             return flow.view(self.state)
 
@@ -69,14 +95,15 @@ class EnrolmentService:
         from models.errors import BadImage
 
         with self._lock:
-            frame = self.camera()
+            if self.state.step != "capture":  # no camera work outside the capture step
+                raise flow.EnrolmentRefused(f"enrolment is at {self.state.step!r}, not 'capture'")
             descriptor, guidance = None, "no_face"
-            if frame is not None:
-                try:
-                    vector = capture_embedding(self.engine, frame)
+            try:
+                vector = self.examine(lambda frame: capture_embedding(self.engine, frame))
+                if vector is not None:
                     descriptor, guidance = tuple(float(v) for v in vector), "ok"
-                except BadImage as exc:
-                    guidance = str(exc)
+            except BadImage as exc:
+                guidance = str(exc)
             self.state = flow.add_capture(self.state, descriptor, guidance, self.same_person_below)
             return flow.view(self.state)
 
@@ -115,7 +142,12 @@ class EnrolmentService:
                 consent_recorded=True,
             )
             self.state = done
-            return flow.view(self.state)
+        log.info("enrolled on the screen", extra={"customer_id": done.customer_id})
+        try:
+            self.on_enrolled()
+        except Exception:  # the enrolment is stored; the agent uploads it at its next cycle
+            log.exception("could not ask the sync agent to run now")
+        return flow.view(done)
 
     def cancel(self) -> dict[str, Any]:
         with self._lock:
@@ -126,6 +158,10 @@ class EnrolmentService:
         with self._lock:
             return flow.view(self.state)
 
+    def _examine_camera(self, check: Callable[[Frame], Any]) -> Any:
+        frame = self.camera() if self.camera is not None else None
+        return None if frame is None else check(frame)
+
     def _consent(self, state: flow.EnrolmentState) -> Any:
         from models.gallery import Consent
 
@@ -135,15 +171,45 @@ class EnrolmentService:
         )
 
 
-def enrol_routes(service: EnrolmentService) -> list[Route]:
+def kiosk_enrolment(kiosk: Any) -> EnrolmentService | None:
+    """The enrolment service of a running kiosk (device.app.Kiosk): captures come from its
+    camera loop and its face engine, the template goes to its gallery, and the sync agent is
+    asked to upload at once. None when the kiosk has no camera or no face engine."""
+    from device.checkout import Phase
+
+    engine, camera_loop = kiosk.services.engine, kiosk.camera_loop
+    if engine is None or camera_loop is None:
+        return None
+
+    def blocked() -> str | None:
+        phase = kiosk.state.phase
+        return None if phase == Phase.IDLE else f"a customer is at the checkout ({phase.value})"
+
+    return EnrolmentService(
+        engine,
+        kiosk.services.gallery,
+        None,
+        kiosk.services.device_id,
+        kiosk.config.face.match_threshold,
+        examine=lambda check: camera_loop.examine(check, CAMERA_WAIT_S),
+        blocked=blocked,
+        on_enrolled=kiosk.services.request_sync,
+    )
+
+
+def enrol_routes(service: EnrolmentService, gate: Gate | None = None) -> list[Route]:
     """The page and its actions; each answers the enrolment's view (400 with a reason when the
-    action does not fit the step)."""
+    action does not fit the step). `gate` says who may act (403/401 with its reason if not)."""
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "enrol.html", headers={"Cache-Control": "no-store"})
 
     def action(call: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
         async def run(request: Request) -> Response:
+            refusal = await gate(request) if gate is not None else None
+            if refusal is not None:
+                status, reason = refusal
+                return JSONResponse({"error": reason}, status_code=status)
             try:
                 body = await request.json() if await request.body() else {}
                 if not isinstance(body, dict):

@@ -5,7 +5,10 @@ cookie), `/events` server-sent events carrying the ScreenView, `/api/<action>` P
 `/camera.jpg` the latest frame, `/operator` the PIN-protected operator page with
 `/operator/login`, `/operator/logout`, `/api/operator/health` and `/api/operator/sync`,
 `/healthz`, `/screen.json` (languages, the first is the default; the catalogue; the consent
-version). Events, actions and the camera need the screen secret (see device.screen.guard).
+version; whether self-service enrolment and deletion are on), and `/enrol` with
+`/api/enrol/...` and `/forget` with `/api/forget/...` when the kiosk can enrol and delete
+(device/screen/enrol.py, device/screen/forget.py). Events, actions and the camera need the
+screen secret (see device.screen.guard).
 """
 
 from __future__ import annotations
@@ -62,18 +65,28 @@ def create_screen_app(
     operator_pin: str | None,
     screen_secret: str | None = None,
     enrolment: Any = None,
+    forget: Any = None,
 ) -> Starlette:
     """The screen app for `kiosk`; without `operator_pin` the operator page stays closed.
     `screen_secret` (made here when not given) is what the kiosk's own browser must present:
     launch it on `ScreenServer.launch_url`. With an `enrolment` service (device/screen/enrol.py)
-    it also serves the `/enrol` flow."""
+    it also serves the `/enrol` flow, to a logged-in operator (operator-assisted) and, when
+    `screen.self_enrolment` is on, to the customer on the kiosk's own screen (self-service).
+    With a `forget` service (device/screen/forget.py) it serves `/forget`, where a customer
+    deletes their face data (always offered on the kiosk's own screen: it is their right)."""
     check_languages(config.languages)
     screen = _Screen(kiosk, config, operator_pin, screen_secret or new_screen_secret())
+    screen.enrolment_served = enrolment is not None
+    screen.forget_served = forget is not None
     routes: list[Route | Mount] = screen.routes()
     if enrolment is not None:
         from device.screen.enrol import enrol_routes
 
-        routes = [*enrol_routes(enrolment), *routes]
+        routes = [*enrol_routes(enrolment, screen.enrol_gate), *routes]
+    if forget is not None:
+        from device.screen.forget import forget_routes
+
+        routes = [*forget_routes(forget, screen.forget_gate), *routes]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -114,6 +127,8 @@ class _Screen:
         self.gates = PinGates(operator_pin) if operator_pin else None
         self.sessions = OperatorSessions()
         self.repeats = RepeatFilter(time.monotonic)
+        self.enrolment_served = False
+        self.forget_served = False
 
     def routes(self) -> list[Route | Mount]:
         return [
@@ -194,8 +209,34 @@ class _Screen:
             "languages": list(self.config.languages),
             "catalogue": catalogue,
             "consent_version": CONSENT_VERSION,
+            "enrolment": self.enrolment_served,
+            "self_enrolment": self.enrolment_served and self.config.self_enrolment,
+            "forget": self.forget_served,
         }
         return JSONResponse(settings, headers=NO_STORE)
+
+    async def enrol_gate(self, request: Request) -> tuple[int, str] | None:
+        """Who may enrol: a logged-in operator, or (self-service, if configured) the kiosk's
+        own screen. None: allowed; else the HTTP status and why not."""
+        if not self.guard.origin_ok(request):
+            return 403, "wrong origin"
+        if self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
+            return None
+        if not self.guard.trusted(request):
+            return 401, "enrolment is for the kiosk's own screen or a logged-in operator"
+        if not self.config.self_enrolment:
+            return 403, "self-service enrolment is off on this kiosk: staff can enrol you"
+        return None
+
+    async def forget_gate(self, request: Request) -> tuple[int, str] | None:
+        """Who may delete face data here: the kiosk's own screen, or a logged-in operator."""
+        if not self.guard.origin_ok(request):
+            return 403, "wrong origin"
+        if self.sessions.valid(request.cookies.get(SESSION_COOKIE)):
+            return None
+        if not self.guard.trusted(request):
+            return 401, "face data is deleted on the kiosk's own screen"
+        return None
 
     async def operator_login(self, request: Request) -> Response:
         if self.gates is None:

@@ -23,7 +23,14 @@ from base.limits import OfflineLimits
 from sync.agent.client import LedgerClient, LedgerError, LedgerUnavailable
 from sync.agent.clock import ClockSample, ClockWatch
 from sync.agent.config import SyncConfig
-from sync.agent.gallery_sync import OutboxLike, local_changes, push_enrolments
+from sync.agent.gallery_sync import (
+    DeletionsLike,
+    EnrolmentsHeld,
+    OutboxLike,
+    local_changes,
+    push_deletions,
+    push_enrolments,
+)
 from sync.agent.refunds import push_refunds
 from sync.agent.trigger import SyncTrigger
 from sync.queue.refunds import RefundQueue
@@ -81,6 +88,8 @@ class SyncStatus:
     last_error_at: float | None = None
     consecutive_failures: int = 0
     clock: dict[str, Any] = field(default_factory=dict)
+    # Why enrolments wait in the outbox although the ledger answers (None: they do not).
+    enrolments_held: str | None = None
 
 
 class ProtocolViolation(LedgerUnavailable):
@@ -103,6 +112,7 @@ class SyncAgent:
         rng: random.Random | None = None,
         on_batch: Callable[[PushOutcome], None] | None = None,
         refunds: RefundQueue | None = None,
+        deletions: DeletionsLike | None = None,
     ) -> None:
         self.queue = queue
         self.refunds = refunds  # the device's refund queue (sync/queue/refunds.py), if any
@@ -110,6 +120,7 @@ class SyncAgent:
         self.config = config or client.config
         self.gallery = gallery
         self.outbox = outbox
+        self.deletions = deletions  # deletions customers asked for while offline
         self.trigger = trigger
         self._key = key
         self.backoff = Backoff(self.config.backoff_base_s, self.config.backoff_cap_s, rng)
@@ -206,10 +217,23 @@ class SyncAgent:
             applied += len(steps)
 
     def push_enrolments(self) -> int:
-        """Upload the enrolments waiting in the outbox (exactly once; see gallery_sync)."""
-        if self.outbox is None or self.gallery is None:
+        """Upload the enrolments waiting in the outbox (exactly once; see gallery_sync), then
+        the deletions customers asked for while the ledger was away. When
+        the ledger takes none (no template key), they stay queued, the error is logged once and
+        kept in the status, and the cycle goes on: sales and gallery pulls never wait on it."""
+        pushed = 0
+        try:
+            if self.outbox is not None and self.gallery is not None:
+                pushed += push_enrolments(self.outbox, self.gallery, self.client)
+            if self.deletions is not None:
+                pushed += push_deletions(self.deletions, self.client)
+        except EnrolmentsHeld as exc:
+            if self.status.enrolments_held != str(exc):
+                log.error("enrolments held in the outbox", extra={"error": str(exc)})
+            self.status.enrolments_held = str(exc)
             return 0
-        return push_enrolments(self.outbox, self.gallery, self.client)
+        self.status.enrolments_held = None
+        return pushed
 
     # --- one cycle and the loop ----------------------------------------------------------------
 
@@ -246,6 +270,12 @@ class SyncAgent:
         return 0
 
     def _drained_exit_code(self) -> int:
+        if self.status.enrolments_held is not None:
+            log.error(
+                "sales drained, enrolments still queued: the ledger takes none",
+                extra={"error": self.status.enrolments_held},
+            )
+            return 1
         rejected = int(self.queue.status().rejected_count)
         if rejected:
             log.error(

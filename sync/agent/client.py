@@ -252,15 +252,22 @@ class LedgerClient:
         return self._call("POST", self._device_path("/step-up:check"), body, total_s=limit)[1]
 
     def delete_face(
-        self, customer_id: str, step_up_digits: str | None = None, token: str | None = None
+        self,
+        customer_id: str,
+        step_up_digits: str | None = None,
+        token: str | None = None,
+        proven_at_ms: int | None = None,
     ) -> dict[str, Any]:
         """A customer at this kiosk asks to delete their face data, proving it with their
-        step-up digits or a customer token; the ledger then has every holder delete it."""
+        step-up digits or a customer token; the ledger then has every holder delete it.
+        `proven_at_ms`: when this kiosk checked the token, for a request queued offline."""
         body: dict[str, Any] = {"customer_id": customer_id}
         if step_up_digits:
             body["step_up_digits"] = step_up_digits
         if token:
             body["token"] = token
+        if proven_at_ms is not None:
+            body["proven_at_ms"] = proven_at_ms
         return self._call("POST", self._device_path("/face-deletions"), body)[1]
 
     def get_config(self) -> LedgerConfig:
@@ -381,8 +388,17 @@ class LedgerClient:
             raise PinMismatch(f"ledger TLS certificate sha256 {seen} is not the pinned one")
 
 
+# 409 codes on a signed request that are the ledger's final word on an enrolment, not a replay.
+ENROLMENT_CONFLICTS = frozenset(
+    {"enrolments_disabled", "enrolment_id_taken", "other_merchant", "customer_erased"}
+)
+
+
 def _decode(status: int, raw: bytes, signed: bool) -> dict[str, Any]:
     """Turn an HTTP answer into a JSON object or the right error."""
+    if signed and status == 409 and _error_code(raw) in ENROLMENT_CONFLICTS:
+        answer = json.loads(raw)
+        raise LedgerRefused(status, str(answer["error"]), str(answer.get("reason")))
     if status >= 500 or status in (408, 429) or (signed and status == 409):
         # 409 on a signed request is a replayed nonce: our earlier copy may have landed.
         raise LedgerUnavailable(f"ledger answered {status}: {raw[:200]!r}")
@@ -397,6 +413,14 @@ def _decode(status: int, raw: bytes, signed: bool) -> dict[str, Any]:
     if status >= 400:
         raise LedgerRefused(status, str(answer.get("error")), str(answer.get("reason")))
     return answer
+
+
+def _error_code(raw: bytes) -> str | None:
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        return None
+    return str(answer.get("error")) if isinstance(answer, dict) else None
 
 
 def _parse_results(answer: dict[str, Any]) -> list[wire.SaleResult]:

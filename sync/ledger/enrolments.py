@@ -358,13 +358,25 @@ def _refused_proof(
     issuer_public: Any,
     now_ms: int,
 ) -> str | None:
-    """Why the proof does not hold, or None when it does."""
+    """Why the proof does not hold, or None when it does. A token is checked at the time the
+    kiosk says it checked it (`proven_at_ms`, for a request queued offline; at most
+    QUEUED_DELETION_MAX_AGE_MS old), else now."""
     if request.get("token"):
-        return _token_refusal(row.customer_id, request["token"], issuer_public, now_ms)
+        at_ms = request.get("proven_at_ms")
+        if at_ms is None:
+            at_ms = now_ms
+        elif not now_ms - QUEUED_DELETION_MAX_AGE_MS <= at_ms <= now_ms + CLOCK_SKEW_MS:
+            return "the proof's time is in the future or over 30 days old"
+        return _token_refusal(row.customer_id, request["token"], issuer_public, at_ms)
     if not request.get("step_up_digits"):
         return "a deletion needs the step-up digits or a customer token"
     answer = step_up_check(conn, row, request["step_up_digits"], sealer)
     return None if answer["ok"] else f"step-up refused: {answer['reason']}"
+
+
+# A deletion a kiosk queued while offline is honoured up to this long after its proof was checked.
+QUEUED_DELETION_MAX_AGE_MS = 30 * 86_400_000
+CLOCK_SKEW_MS = 300_000
 
 
 def _token_refusal(customer_id: str, token: str, issuer_public: Any, now_ms: int) -> str | None:

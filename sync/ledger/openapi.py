@@ -294,6 +294,7 @@ def _paths() -> dict[str, Any]:
                     customer_id=ID,
                     step_up_digits=DIGITS,
                     token={"type": "string", "minLength": 1, "maxLength": 2000},
+                    proven_at_ms={"type": "integer", "minimum": 0},
                 ),
             )
         },

@@ -100,6 +100,8 @@ class FaceDeletion(Body):
     customer_id: Id
     step_up_digits: Digits | None = None
     token: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    # When the kiosk checked the token, for a request it queued while the ledger was away.
+    proven_at_ms: Annotated[int, Field(ge=0)] | None = None
 
 
 class TokenRequest(Body):

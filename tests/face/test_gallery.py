@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import sqlite3
 import stat
@@ -11,6 +12,9 @@ import numpy as np
 import pytest
 
 from models.bench import exact_top2, random_templates
+from models.bench_descriptors import DescriptorModel
+from models.bench_identify import descriptor
+from models.engine import FaceEngine
 from models.gallery import Gallery, GalleryError, TemplateTampered, step_up_secret
 from tests.face.conftest import consent
 
@@ -185,3 +189,45 @@ def test_changes_made_by_another_process_are_seen_by_search(tmp_path: Path) -> N
 def test_memory_per_template_is_128_bytes(gallery: Gallery) -> None:
     # GIVEN the gallery's index THEN each template costs 128 bytes of memory
     assert gallery.memory_bytes_per_template == 128
+
+
+def test_search_on_real_descriptors_equals_exact_float32(
+    tmp_path: Path, shared_data: Path, engine: FaceEngine
+) -> None:
+    # GIVEN real dlib descriptors of 40 celeba-dev people: 30 enrolled as the mean of their
+    # first 3 photos, their other photos kept as returning-customer queries; 10 strangers
+    grouped: dict[str, list[np.ndarray]] = {}
+    with (shared_data / "faces/celeba-dev/manifest.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            if len(grouped) == 40 and row["identity"] not in grouped:
+                break
+            vector = descriptor(engine, shared_data / "faces/celeba-dev" / row["path"])
+            if vector is not None:
+                grouped.setdefault(row["identity"], []).append(vector)
+    people = [vectors for vectors in list(grouped.values())[:30] if len(vectors) >= 4]
+    real_strangers = [v for vectors in list(grouped.values())[30:] for v in vectors]
+    real = np.stack([np.mean(vectors[:3], axis=0) for vectors in people])
+    returning = np.stack([v for vectors in people for v in vectors[3:]])
+    # AND 3,000 synthetic dlib-like templates around them (so the search runs in fitted axes)
+    rng = np.random.default_rng(12)
+    model = DescriptorModel.load()
+    templates = np.vstack([real, model.templates(3000, rng)]).astype(np.float32)
+    gallery = Gallery.open(tmp_path / "g.db", tmp_path / "k")
+    gallery.upsert_many((f"c{i}", f"n{i}", v, None, None) for i, v in enumerate(templates))
+    assert gallery._index.rotation.prefix < 128  # the prefix scan is what is tested
+    # WHEN queried with the real photos, real strangers' photos and synthetic strangers
+    queries = np.vstack([returning, *real_strangers, model.strangers(50, rng)]).astype(np.float32)
+    for query in queries:
+        match = gallery.search(query)
+        best, best_distance, second_distance = exact_top2(templates, query)
+        # THEN best and second-best are the exact float32 answers
+        assert match is not None and match.second_distance is not None
+        assert match.best_id == f"c{best}"
+        assert abs(match.best_distance - best_distance) < 1e-5
+        assert abs(match.second_distance - second_distance) < 1e-5
+    # AND each returning customer's photo finds them (the data is what it claims to be)
+    owners = np.repeat(np.arange(len(people)), [len(v) - 3 for v in people])
+    found = [gallery.search(q) for q in returning]
+    hits = sum(m is not None and m.best_id == f"c{o}" for m, o in zip(found, owners, strict=True))
+    assert hits >= 0.9 * len(returning)
+    gallery.close()

@@ -29,7 +29,8 @@ class FleetLedger:
 
     server: RunningServer
     admin_token_file: Path
-    db_path: Path
+    db_path: Path | None  # the SQLite file (None on PostgreSQL)
+    db_url: str = ""
 
     @property
     def url(self) -> str:
@@ -41,22 +42,28 @@ class FleetLedger:
 
 @pytest.fixture()
 def fleet_ledger(tmp_path: Path) -> Iterator[FleetLedger]:
+    db_path = tmp_path / "ledger" / "ledger.db"
+    db_path.parent.mkdir()
+    ledger = start_fleet_ledger(tmp_path, f"sqlite:///{db_path}")
+    yield ledger
+    ledger.server.stop()
+
+
+def start_fleet_ledger(tmp_path: Path, db_url: str) -> FleetLedger:
+    """The ledger on `db_url` with its secrets in tmp_path/ledger-secrets (0600 files)."""
     secrets_dir = tmp_path / "ledger-secrets"
     secrets_dir.mkdir(mode=0o700)
     token_file = secrets_dir / "admin.token"
     token_file.write_text(secrets.token_hex(16))
     token_file.chmod(0o600)
-    db_path = tmp_path / "ledger" / "ledger.db"
-    db_path.parent.mkdir()
     app = create_app(
-        f"sqlite:///{db_path}",
+        db_url,
         admin_token=token_file.read_text(),
         issuer_key=create_key_file(secrets_dir / "issuer.key"),
         template_key_file=secrets_dir / "template.key",
     )
-    server = serve_in_thread(app)
-    yield FleetLedger(server, token_file, db_path)
-    server.stop()
+    db_path = Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite") else None
+    return FleetLedger(serve_in_thread(app), token_file, db_path, db_url)
 
 
 def last_json(output: str) -> dict:
@@ -101,6 +108,9 @@ def write_frames(folder: Path, frames: list[np.ndarray]) -> Path:
 def sealed_templates(data_dir: Path) -> dict[str, bytes]:
     """customer id -> the sealed template bytes as stored in the kiosk's gallery file."""
     with sqlite3.connect(data_dir / "gallery.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "templates" not in tables:  # a kiosk that never held a template
+            return {}
         rows = conn.execute("SELECT customer_id, sealed FROM templates").fetchall()
     return {str(customer_id): bytes(sealed) for customer_id, sealed in rows}
 

@@ -56,7 +56,9 @@ def enrol_screen(
     key = kiosk_a / KioskConfig().secrets.template_key_file
     gallery = Gallery.open(kiosk_a / "gallery.db", key)
     service = EnrolmentService(engine, gallery, SyntheticCamera(demo_frames[:6]), "kiosk-a")
-    app = create_screen_app(StepKiosk(), ScreenConfig(port=0), None, enrolment=service)
+    app = create_screen_app(
+        StepKiosk(), ScreenConfig(port=0, self_enrolment=True), None, enrolment=service
+    )
     server = serve_screen_in_thread(app, "127.0.0.1", 0)
     yield server, service
     server.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ from tests.fleet.conftest import (
     sync_until_drained,
     write_frames,
 )
+
+TOKEN_TTL_S = 4
 
 
 @pytest.fixture()
@@ -134,3 +137,49 @@ def test_an_operator_deletion_reaches_every_holder_and_is_confirmed(
     assert deletion["confirmed_by"] == sorted([a_id, b_id]) and deletion["pending"] == []
     assert replay(frames, b, capsys)["customer_id"] is None
     assert stored not in raw_file_bytes(b)
+
+
+def test_offline_a_customer_token_deletes_the_face_here_at_once_and_everywhere_later(
+    fleet_ledger: FleetLedger,
+    fleet: dict[str, tuple[Path, str]],
+    demo_frames: list[np.ndarray],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from base.keys import load_key_file, public_key_b64
+
+    frames = write_frames(tmp_path / "frames", demo_frames)
+    (a, a_id), (b, b_id), _ = fleet["A"], fleet["B"], fleet["C"]
+    issuer = load_key_file(fleet_ledger.admin_token_file.parent / "issuer.key")
+    (b / "token_issuer.pub").write_text(public_key_b64(issuer) + "\n")
+    # GIVEN a customer enrolled at A and held by A and B
+    customer = enrol(a, frames, "Astronaut", capsys)
+    sync_all(fleet_ledger, fleet)
+    stored = sealed_templates(b)[customer]
+    offline = ["--data-dir", str(b), "--ledger-url", "http://127.0.0.1:9", "--json"]
+    # WHEN the ledger is unreachable and the customer proves it with the step-up digits
+    # THEN nothing is deleted (only the ledger can check them)
+    assert smilepay(["face", "forget", str(frames), *offline, "--step-up", "4711"]) != 0
+    assert customer in sealed_templates(b)
+    # WHEN they show a payment code (a short-lived one, fetched by their phone) instead
+    token_args = ["ledger", "customer", "token", customer, "--ttl-s", str(TOKEN_TTL_S)]
+    assert smilepay([*token_args, *fleet_ledger.operator_args(), "--json"]) == 0
+    token_file = tmp_path / "customer.token"
+    token_file.write_text(last_json(capsys.readouterr().out)["token"])
+    assert smilepay(["face", "forget", *offline, "--token-file", str(token_file)]) == 0
+    answer = last_json(capsys.readouterr().out)
+    time.sleep(TOKEN_TTL_S + 1)  # the code expires before the ledger is back
+    # THEN B's copy is gone at once, bytes included, and the request waits in B's outbox
+    assert answer["removed_here"] is True and answer["queued"] is True
+    assert customer not in sealed_templates(b) and stored not in raw_file_bytes(b)
+    assert replay(frames, b, capsys)["customer_id"] is None
+    # WHEN B and then A sync, the ledger reachable again
+    sync_until_drained(fleet_ledger, b)
+    sync_until_drained(fleet_ledger, a)
+    sync_until_drained(fleet_ledger, b)
+    # THEN the ledger took the code as checked by B when it was valid, deleted the customer's
+    # face data, and A and B confirmed, nothing pending
+    deletion = show(fleet_ledger, customer, capsys)["deletion"]
+    assert deletion["confirmed_by"] == sorted([a_id, b_id]) and deletion["pending"] == []
+    assert replay(frames, a, capsys)["customer_id"] is None
+    assert token_file.read_text().encode() not in raw_file_bytes(b)  # the token left B's files

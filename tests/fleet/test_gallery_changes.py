@@ -1,5 +1,5 @@
 """The kiosk gallery under fleet sync: a page of changes in one transaction, deletion that leaves
-no bytes behind, and the split scan that stays exact."""
+no bytes behind, and the searches (split, prefix, widened, exhaustive) that stay exact."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import models.gallery as gallery_module
+from models.bench_descriptors import DescriptorModel
 from models.gallery import Consent, Gallery, GalleryError
 
 
@@ -116,3 +117,100 @@ def test_the_kiosk_follows_the_agents_template_writes_but_not_its_outbox_writes(
     assert match is not None and match.best_id == "b" and kiosk._index is not codes_before
     kiosk.close()
     agent.close()
+
+
+def dlib_like(count: int, seed: int) -> np.ndarray:
+    return DescriptorModel.load().templates(count, np.random.default_rng(seed))
+
+
+def assert_exact(gallery: Gallery, stored: dict[str, np.ndarray], queries: np.ndarray) -> None:
+    ids = list(stored)
+    templates = np.stack([stored[i] for i in ids])
+    for query in queries:
+        distances = np.linalg.norm(templates - query, axis=1)
+        best, second = np.argsort(distances)[:2]
+        match = gallery.search(query)
+        assert match is not None and match.best_id == ids[best]
+        assert match.best_distance == pytest.approx(float(distances[best]), abs=1e-5)
+        assert match.second_distance == pytest.approx(float(distances[second]), abs=1e-5)
+
+
+def test_a_page_of_changes_on_a_grown_gallery_keeps_the_prefix_search_exact(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a gallery opened empty that grows past FIT_FROM: its codes are rebuilt once in axes
+    # fitted to the templates, and the first pass scans a prefix of them
+    gallery = open_gallery(tmp_path)
+    model, rng = DescriptorModel.load(), np.random.default_rng(8)
+    first = dlib_like(2500, 9)
+    gallery.apply_changes([("upsert", f"c{i}", f"n{i}", v) for i, v in enumerate(first)])
+    assert gallery._index.fitted and gallery._index.rotation.prefix < 128
+    stored = {f"c{i}": v for i, v in enumerate(first)}
+    # WHEN one page adds 600, replaces 300 and deletes 400 (slots move into the holes)
+    page: list = [("upsert", f"new{i}", "N", v) for i, v in enumerate(dlib_like(600, 10))]
+    for i in rng.choice(2500, 300, replace=False):
+        page.append(("upsert", f"c{i}", f"n{i}", model.returning(first[i : i + 1], rng)[0]))
+    doomed = {f"c{i}" for i in rng.choice(2500, 400, replace=False)}
+    page += [("delete", customer, "ledger", None) for customer in sorted(doomed)]
+    assert set(gallery.apply_changes(page)) == doomed
+    for kind, customer, _, vector in page:
+        if kind == "upsert":
+            stored[customer] = vector
+        else:
+            del stored[customer]
+    # THEN returning customers and strangers get the float32 best and second, before and
+    # after a reopen (which refits the axes on the templates as they now are)
+    picked = np.stack(list(stored.values()))[rng.integers(0, len(stored), 40)]
+    queries = np.vstack([model.returning(picked, rng), model.strangers(40, rng)])
+    assert_exact(gallery, stored, queries)
+    gallery.close()
+    gallery = open_gallery(tmp_path)
+    assert len(gallery) == len(stored)
+    assert_exact(gallery, stored, queries)
+    gallery.close()
+
+
+def test_a_template_beyond_the_code_range_is_measured_exactly(tmp_path: Path) -> None:
+    # GIVEN a fitted gallery, then a template far outside the fitted code range (its code is
+    # clamped, so its coded distance is no bound)
+    gallery = open_gallery(tmp_path)
+    templates = dlib_like(1500, 11)
+    gallery.upsert_many((f"c{i}", "n", v, None, None) for i, v in enumerate(templates))
+    rotation = gallery._index.rotation
+    odd = templates[0] + np.float32(2 * rotation.code_range) * rotation.axes[0]
+    gallery.upsert_many([("odd", "Odd", odd, None, None)])
+    assert gallery._index.loose == {1500}
+    stored = {f"c{i}": v for i, v in enumerate(templates)} | {"odd": odd}
+    # WHEN searched near it THEN it is found with its exact distance
+    near = odd + np.float32(0.01)
+    assert_exact(gallery, stored, near[None])
+    # WHEN another customer is deleted (the odd one, in the last slot, moves into the hole)
+    assert gallery.delete("c7", "customer asked")
+    del stored["c7"]
+    assert gallery._index.loose == {7}
+    # THEN it is still found exactly, and so is everyone else
+    queries = np.vstack([near[None], templates[100:110] + np.float32(0.02)])
+    assert_exact(gallery, stored, queries)
+    gallery.close()
+
+
+@pytest.mark.parametrize("fallback_from", [64, 4])
+def test_the_widened_scan_and_the_exhaustive_fallback_stay_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback_from: int
+) -> None:
+    # GIVEN a prefix scan that asks for 4 candidates at first, then 64 (fallback_from 64) or
+    # every prefix distance (fallback_from 4) when those do not settle the answer
+    monkeypatch.setattr(gallery_module, "FIRST_PREFIX_CANDIDATES", 4)
+    monkeypatch.setattr(gallery_module, "FALLBACK_FROM", fallback_from)
+    gallery = open_gallery(tmp_path)
+    templates = dlib_like(3000, 12)
+    gallery.upsert_many((f"c{i}", "n", v, None, None) for i, v in enumerate(templates))
+    model, rng = DescriptorModel.load(), np.random.default_rng(13)
+    # WHEN searched THEN every answer is still the float32 best and second
+    queries = np.vstack(
+        [model.returning(templates[rng.integers(0, 3000, 20)], rng), model.strangers(20, rng)]
+    )
+    assert_exact(gallery, {f"c{i}": v for i, v in enumerate(templates)}, queries)
+    assert gallery._index.widened > 0  # the path under test ran
+    assert (gallery._index.exhaustive > 0) == (fallback_from == 4)
+    gallery.close()

@@ -120,6 +120,36 @@ def test_a_customer_deletes_with_their_token_at_a_kiosk_and_a_stranger_kiosk_can
     stranger.close()
 
 
+def test_a_queued_deletion_counts_the_token_when_the_kiosk_checked_it_within_30_days(
+    clocked: tuple[RunningServer, Clock, Any],
+) -> None:
+    server, clock, _ = clocked
+    kiosk = registered(server.url)
+    customer = "late-" + uuid.uuid4().hex
+    assert kiosk.post_json("/enrollments", enrolment(customer)).status_code == 201
+    operator = Operator(server.url)
+    token = operator.http.post(f"/v1/customers/{customer}/tokens", json={"ttl_s": 30}).json()
+    checked_ms = int(clock.now * 1000)
+    body = {"customer_id": customer, "token": token["token"], "proven_at_ms": checked_ms}
+    # GIVEN the kiosk checked the token while offline and sends the request after it expired
+    # (two minutes later: within the signed requests' clock window)
+    clock.now += 120
+    # WHEN the request claims a time in the future, or one over 30 days old THEN refused
+    future = {**body, "proven_at_ms": int(clock.now * 1000) + 3600_000}
+    assert kiosk.post_json("/face-deletions", future).status_code == 403
+    ancient = {**body, "proven_at_ms": checked_ms - 31 * DAY_MS}
+    assert kiosk.post_json("/face-deletions", ancient).status_code == 403
+    # AND without the time the expired token is refused
+    refused = kiosk.post_json(
+        "/face-deletions", {k: v for k, v in body.items() if k != "proven_at_ms"}
+    )
+    assert refused.status_code == 403 and "expired" in refused.json()["reason"]
+    # WHEN it says when it checked the token THEN the deletion is taken
+    answer = kiosk.post_json("/face-deletions", body)
+    assert answer.status_code == 202, answer.text
+    kiosk.close()
+
+
 def test_the_kiosk_asks_the_ledger_for_the_step_up_and_declines_when_it_cannot(
     clocked: tuple[RunningServer, Clock, Any], tmp_path: Path
 ) -> None:

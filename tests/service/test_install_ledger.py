@@ -154,12 +154,17 @@ def test_install_creates_secret_files_0600_and_a_postgres_database(installed: In
     # THEN every secret file is 0600, tokens are long, and the URL carries a generated password
     for name in (
         "ledger.env",
-        *(f"ledger-{k}.token" for k in ("admin", "registration", "metrics")),
+        *(f"ledger-{k}.token" for k in ("admin", "metrics")),
+        *(f"ledger-{k}.key" for k in ("issuer", "template")),
     ):
         mode = stat.S_IMODE(installed.etc(name).stat().st_mode)
         assert mode == 0o600, f"{name} is {oct(mode)}"
-    assert len({installed.token(k) for k in ("admin", "registration", "metrics")}) == 3
+    assert len({installed.token(k) for k in ("admin", "metrics")}) == 2
     assert all(len(installed.token(k)) >= 32 for k in ("admin", "metrics"))
+    keys = [installed.etc(f"ledger-{k}.key").read_bytes() for k in ("issuer", "template")]
+    assert [len(k) for k in keys] == [32, 32] and keys[0] != keys[1]
+    # AND no fleet-wide registration token: kiosks register with single-use codes
+    assert not installed.etc("ledger-registration.token").exists()
     db = installed.env()["SMILEPAY_LEDGER_DB"]
     assert re.match(rf"postgresql://{installed.role}:[A-Za-z0-9]{{43}}@127.0.0.1:5432/", db)
     assert "database at the newest schema" in installed.output  # the migrations ran
@@ -168,8 +173,12 @@ def test_install_creates_secret_files_0600_and_a_postgres_database(installed: In
 
 
 def test_the_installed_ledger_starts_as_its_unit_would_and_is_secured(
-    installed: Installed, running: str
+    installed: Installed, running: str, tmp_path: Path
 ) -> None:
+    from sync.agent.client import LedgerClient
+    from sync.agent.device_identity import init_device
+    from tests.sync.test_agent_e2e import template_b64
+
     # WHEN operator and metrics endpoints are called with and without the installed tokens
     admin = {"Authorization": f"Bearer {installed.token('admin')}"}
     metrics = {"Authorization": f"Bearer {installed.token('metrics')}"}
@@ -183,6 +192,42 @@ def test_the_installed_ledger_starts_as_its_unit_would_and_is_secured(
     kiosk = {"device_id": "k-1", "public_key": key, "merchant_id": "m-1", "store_id": "s-1"}
     registration = httpx.post(f"{running}/v1/devices", json=kiosk, timeout=10)
     assert registration.status_code == 401, registration.text
+    # AND it issues customer tokens (issuer key) and takes enrolments (template key)
+    operator = Operator(running, admin_token=installed.token("admin"))
+    customer = operator.customer(100)
+    operator.close()
+    token = httpx.post(
+        f"{running}/v1/customers/{customer}/tokens", json={}, headers=admin, timeout=10
+    )
+    assert token.status_code == 201, token.text
+    kiosk_data = tmp_path / "kiosk"
+    identity = init_device(kiosk_data, running, registration_token=code(installed, running))
+    with LedgerClient(running, identity.device_id, identity.key) as client:
+        answer = client.enroll(
+            {
+                "customer_id": "cust-installed",
+                "name": "Ada",
+                "currency": "EUR",
+                "template_b64": template_b64(7),
+                "consent": {
+                    "text_version": "v1",
+                    "accepted_at": "2026-01-01T00:00:00Z",
+                    "kiosk_id": identity.device_id,
+                },
+            }
+        )
+    assert answer["status"] == "accepted"
+    view = httpx.get(f"{running}/v1/customers/cust-installed", headers=admin, timeout=10)
+    assert view.status_code == 200, view.text
+    assert view.json()["enrolment"]["active"] is True
+
+
+def code(installed: Installed, running: str) -> str:
+    """A single-use registration code, minted with the installed operator token."""
+    headers = {"Authorization": f"Bearer {installed.token('admin')}"}
+    answer = httpx.post(f"{running}/v1/registration-codes", json={}, headers=headers, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["code"])
 
 
 def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
@@ -192,7 +237,7 @@ def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
     operator = Operator(running, admin_token=installed.token("admin"))
     customer = operator.customer(5000)
     kiosk = Kiosk(running)
-    assert kiosk.register(token=installed.token("registration")).status_code == 201
+    assert kiosk.register(token=code(installed, running)).status_code == 201
     assert kiosk.post_batch([kiosk.sale(300, customer) for _ in range(4)]).status_code == 200
     # WHEN it is backed up with pg_dump while it runs, and restored into a new database
     dump, env = tmp_path / "ledger.dump", {**os.environ, "SMILEPAY_LEDGER_DB": ""}
@@ -235,8 +280,7 @@ def test_a_kiosk_data_directory_backup_restores_and_its_sales_sync(
     customer = operator.customer(1000)
     operator.close()
     data = tmp_path / "kiosk"
-    token = installed.token("registration")
-    identity = init_device(data, running, registration_token=token)
+    identity = init_device(data, running, registration_token=code(installed, running))
     queue = open_queue(identity)
     for amount in (100, 200, 300):
         draft = SaleDraft(amount_minor=amount, currency="EUR", method="face", customer_id=customer)

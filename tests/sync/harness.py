@@ -40,9 +40,16 @@ class PortTaken(Exception):
 class LedgerProcess:
     """`smilepay ledger serve` on a fixed loopback port, killed and restarted on demand."""
 
-    def __init__(self, db_url: str, log_path: Path, template_key_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        log_path: Path,
+        template_key_file: Path | None = None,
+        issuer_key_file: Path | None = None,
+    ) -> None:
         self.db_url = db_url
         self.template_key_file = template_key_file
+        self.issuer_key_file = issuer_key_file  # signs customer tokens
         self.port = free_port()
         self.log_path = log_path
         self.restarts = 0
@@ -76,6 +83,8 @@ class LedgerProcess:
         )
         if self.template_key_file is not None:
             command += ["--template-key-file", str(self.template_key_file)]
+        if self.issuer_key_file is not None:
+            command += ["--issuer-key-file", str(self.issuer_key_file)]
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self._wait_ready(ready_within_s)

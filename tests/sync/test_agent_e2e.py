@@ -433,3 +433,88 @@ def test_until_drained_gives_up_when_the_ledger_refuses_the_batch(
         assert agent.run("until-drained") == 1
     assert "400" in (load_status(queue).last_error or "")
     assert queue.status().backlog_count == 1001
+
+
+def test_without_a_template_key_enrolments_wait_while_sales_and_deletions_go_through(
+    tmp_path: Path,
+) -> None:
+    from sync.queue.enrolment_outbox import EnrolmentOutbox, record_enrolment
+
+    # GIVEN a ledger started without --template-key-file, and a kiosk with a sale to push and
+    # an enrolment in its outbox
+    db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    server = serve_in_thread(create_app(db_url))
+    try:
+        kiosk = new_device(tmp_path / "kiosk", server.url)
+        queue = open_queue(kiosk)
+        sold = sell(queue, 2)
+        gallery = Gallery.open(tmp_path / "kiosk" / "gallery.db", tmp_path / "kiosk" / "t.key")
+        vector = np.frombuffer(base64.b64decode(template_b64(3)), "<f4")
+        consent = {"text_version": "v1", "accepted_at": "2026-01-01T00:00:00Z", "kiosk_id": "k"}
+        customer_id = gallery.enroll(
+            "Hedy",
+            [vector],
+            _consent(),
+            within=lambda conn, cid: record_enrolment(conn, cid, "Hedy", consent),
+        )
+        outbox = EnrolmentOutbox.open(tmp_path / "kiosk" / "gallery.db")
+        agent = agent_for(kiosk, queue, server.url, gallery=gallery, outbox=outbox)
+        # WHEN the agent runs until drained
+        code = agent.run("until-drained")
+        # THEN the sales are at the ledger, and the enrolment is still queued (not lost, not
+        # marked refused), with the reason on record
+        assert {r["sale_id"] for r in ledger_sales(db_url, kiosk.device_id)} == set(sold)
+        assert queue.status().backlog_count == 0
+        assert outbox.counts() == {"pending": 1, "refused": 0}
+        assert [e.customer_id for e in outbox.pending()] == [customer_id]
+        status = load_status(queue)  # a cycle counts as a success only after its gallery pull
+        assert status.online is True and status.last_ok_at is not None
+        assert status.enrolments_held and "enrolments" in status.enrolments_held
+        # AND until-drained says it could not push everything
+        assert code == 1
+    finally:
+        server.stop()
+
+
+def _consent() -> Any:
+    from models.gallery import Consent
+
+    return Consent("Hedy", "2026-01-01T00:00:00+00:00", "kiosk-test", "face-consent-v1")
+
+
+def test_an_enrolment_the_ledger_refuses_for_good_is_set_aside_and_the_agent_moves_on(
+    ledger: tuple[RunningServer, str], tmp_path: Path
+) -> None:
+    from sync.queue.enrolment_outbox import EnrolmentOutbox, record_enrolment
+
+    server, _ = ledger
+    kiosk = new_device(tmp_path / "kiosk", server.url)
+    queue = open_queue(kiosk)
+    gallery = Gallery.open(tmp_path / "kiosk" / "gallery.db", tmp_path / "kiosk" / "t.key")
+    outbox = EnrolmentOutbox.open(tmp_path / "kiosk" / "gallery.db")
+    agent = agent_for(kiosk, queue, server.url, gallery=gallery, outbox=outbox)
+    consent = {"text_version": "v1", "accepted_at": "2026-01-01T00:00:00Z", "kiosk_id": "k"}
+    vector = np.frombuffer(base64.b64decode(template_b64(4)), "<f4")
+
+    def enrol(customer_id: str | None = None) -> str:
+        return str(
+            gallery.enroll(
+                "Lise",
+                [vector],
+                _consent(),
+                customer_id=customer_id,
+                within=lambda conn, cid: record_enrolment(conn, cid, "Lise", consent),
+            )
+        )
+
+    # GIVEN a customer enrolled here, uploaded, then erased at the ledger
+    customer_id = enrol()
+    assert agent.run("until-drained") == 0
+    operator(server.url, "DELETE", f"/v1/customers/{customer_id}")
+    assert agent.run("until-drained") == 0
+    # WHEN the kiosk enrols the same customer id again
+    enrol(customer_id)
+    # THEN the ledger's 409 (customer erased) sets the row aside, without its step-up data,
+    # and the agent drains instead of retrying it for ever
+    assert agent.run("until-drained") == 0
+    assert outbox.counts() == {"pending": 0, "refused": 1}

@@ -1,8 +1,11 @@
 """Enrolments and deletions through a hostile network: a real ledger process (killed and
-restarted by the proxy), kiosks with real galleries and outboxes, seeded faults. The checker
-demands: every enrolment acknowledged on kiosk A is at the ledger exactly once, kiosk B of the
-same merchant holds exactly the customers not deleted, every deletion is confirmed by both, and
-kiosk C of another merchant holds nothing. Rerun a failure with SMILEPAY_FAULT_SEED=<seed>."""
+restarted by the proxy), kiosks with real galleries and outboxes, seeded faults. Deletions come
+from the operator at the ledger and from customers at kiosk B (with their payment code, queued
+while B was offline and sent by its agent). The checker demands: every enrolment acknowledged on
+kiosk A is at the ledger exactly once, kiosks A and B of the same merchant hold exactly the
+customers not deleted, every deletion is confirmed by both, B's queued deletions all went
+through, and kiosk C of another merchant holds nothing. Rerun a failure with
+SMILEPAY_FAULT_SEED=<seed>."""
 
 from __future__ import annotations
 
@@ -22,12 +25,14 @@ from models.gallery import Consent, Gallery
 from sync.agent.agent import SyncAgent
 from sync.agent.client import LedgerClient
 from sync.agent.device_identity import DeviceIdentity
+from sync.queue.deletion_outbox import DeletionOutbox
 from sync.queue.enrolment_outbox import EnrolmentOutbox, record_enrolment
 from tests.sync.faultproxy import FaultPlan, FaultProxy
 from tests.sync.harness import LedgerProcess, fast_sync_config, new_device, open_queue
 
 SEEDS = [int(s) for s in os.environ.get("SMILEPAY_FAULT_SEED", "5,17").split(",")]
 CUSTOMERS = 40
+FORGOTTEN_AT_B = 5  # customers who delete their face data at kiosk B
 
 
 def template(rng: np.random.Generator) -> np.ndarray:
@@ -48,12 +53,26 @@ def enrol(gallery: Gallery, name: str, vector: np.ndarray) -> str:
     )
 
 
+def customer_token(ledger_url: str, customer_id: str) -> str:
+    """A payment code the customer's phone fetched (the ledger runs --insecure-dev here)."""
+    answer = httpx.post(
+        f"{ledger_url}/v1/customers/{customer_id}/tokens", json={"ttl_s": 600}, timeout=10
+    )
+    answer.raise_for_status()
+    return str(answer.json()["token"])
+
+
 def sync_through(identity: DeviceIdentity, url: str, gallery: Gallery, seed: int) -> None:
     """`sync run --until-drained` until it exits 0 (the faults make some runs fail)."""
     config = fast_sync_config()
     outbox = EnrolmentOutbox.open(identity.data_dir / "gallery.db")
+    deletions = DeletionOutbox.open(identity.data_dir / "gallery.db")
     queue = open_queue(identity)
-    with closing(outbox), LedgerClient(url, identity.device_id, identity.key, config) as client:
+    with (
+        closing(outbox),
+        closing(deletions),
+        LedgerClient(url, identity.device_id, identity.key, config) as client,
+    ):
         agent = SyncAgent(
             queue,
             client,
@@ -61,6 +80,7 @@ def sync_through(identity: DeviceIdentity, url: str, gallery: Gallery, seed: int
             config,
             gallery=gallery,
             outbox=outbox,
+            deletions=deletions,
             rng=random.Random(seed),
         )
         for _ in range(200):
@@ -72,8 +92,14 @@ def sync_through(identity: DeviceIdentity, url: str, gallery: Gallery, seed: int
 
 @pytest.fixture()
 def ledger(tmp_path: Path) -> Iterator[LedgerProcess]:
+    from base.keys import create_key_file
+
+    create_key_file(tmp_path / "issuer.key")
     process = LedgerProcess(
-        f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path / "ledger.log", tmp_path / "template.key"
+        f"sqlite:///{tmp_path / 'ledger.db'}",
+        tmp_path / "ledger.log",
+        tmp_path / "template.key",
+        tmp_path / "issuer.key",
     ).start()
     yield process
     process.kill()
@@ -107,8 +133,17 @@ def test_enrolments_and_deletions_arrive_exactly_once_under_faults(
         deleted = set(enrolled[: CUSTOMERS // 4])
         for customer in deleted:
             httpx.delete(f"{ledger.url}/v1/customers/{customer}", timeout=10).raise_for_status()
-        # WHEN every kiosk syncs through the faults
-        for name, identity in (("a", a), ("b", b), ("c", c)):
+        # AND kiosk B, offline, takes five customers' payment codes to delete their face data:
+        # each request queued, then B's copy removed at once (what `face forget` does)
+        sync_through(b, proxy.url, galleries["b"], seed)
+        forgotten = enrolled[CUSTOMERS // 4 : CUSTOMERS // 4 + FORGOTTEN_AT_B]
+        with closing(DeletionOutbox.open(b.data_dir / "gallery.db")) as queued:
+            for customer in forgotten:
+                token = customer_token(ledger.url, customer)
+                queued.add(customer, token, int(time.time() * 1000), "2026-12-01T00:00:00Z")
+                assert galleries["b"].delete(customer, "customer asked at this kiosk")
+        # WHEN every kiosk syncs through the faults (B first: its queued deletions go up)
+        for name, identity in (("b", b), ("a", a), ("c", c)):
             sync_through(identity, proxy.url, galleries[name], seed)
     finally:
         proxy.stop()
@@ -128,6 +163,7 @@ def test_enrolments_and_deletions_arrive_exactly_once_under_faults(
     engine.dispose()
     assert dict(upserts) == {customer: 1 for customer in enrolled}, summary
     # AND B holds exactly the customers not deleted, A the same, C nothing
+    deleted |= set(forgotten)
     kept = set(enrolled) - deleted
     for name in ("a", "b"):
         assert {x.customer_id for x in galleries[name].customers()} == kept, (name, summary)
@@ -138,5 +174,8 @@ def test_enrolments_and_deletions_arrive_exactly_once_under_faults(
     # AND A's outbox is empty
     with closing(EnrolmentOutbox.open(a.data_dir / "gallery.db")) as outbox:
         assert outbox.counts() == {"pending": 0, "refused": 0}, summary
+    # AND B's queued deletions were all taken (none refused, none left)
+    with closing(DeletionOutbox.open(b.data_dir / "gallery.db")) as queued:
+        assert queued.counts() == {"pending": 0, "refused": 0}, summary
     for gallery in galleries.values():
         gallery.close()

@@ -60,5 +60,14 @@ window.addEventListener("DOMContentLoaded", async () => {
   on("enrol-digits-skip", () => call("step-up", { digits: null }));
   on("enrol-confirm", () => call("confirm", { name: document.getElementById("enrol-name").value }));
   const response = await fetch("/api/enrol/state");
-  show(await response.json());
+  const answer = await response.json();
+  if (!response.ok) {  // not the kiosk's screen, or self-service enrolment is off here
+    const box = document.getElementById("enrol-error");
+    box.textContent = answer.error || "enrolment is not available";
+    box.hidden = false;
+    document.body.dataset.enrolStep = "refused";
+    for (const section of document.querySelectorAll("section[data-step]")) section.hidden = true;
+    return;
+  }
+  show(answer);
 });

@@ -193,7 +193,10 @@ function applyLanguage() {
 
 async function start() {
   strings = await (await fetch("/static/strings.json")).json();
-  languages = (await (await fetch("/screen.json")).json()).languages;
+  const settings = await (await fetch("/screen.json")).json();
+  languages = settings.languages;
+  // Operator-assisted enrolment, when this kiosk can enrol (a camera and the face models).
+  document.getElementById("operator-enrol").hidden = !settings.enrolment;
   lang = languages[0];
   document.getElementById("lang").hidden = languages.length < 2;
   applyLanguage();

@@ -472,6 +472,10 @@ async function start() {
   window.smilepayCatalogue = settings.catalogue || [];
   if (!languages.includes(lang)) lang = languages[0];
   document.getElementById("lang").hidden = languages.length < 2;
+  // Self-service enrolment, where the kiosk allows it (screen.self_enrolment).
+  document.getElementById("enrol-entry").hidden = !settings.self_enrolment;
+  // Deleting one's face data is always offered where the kiosk can do it.
+  document.getElementById("forget-entry").hidden = !settings.forget;
   wireButtons();
   applyLanguage();
   if (location.pathname === "/consent") showScreen("consent");
