@@ -255,14 +255,19 @@ class FaultProxy:
         self, request: bytes, arrival: int, duplicate: bool, restart: bool
     ) -> bytes | None:
         """Send the request upstream (maybe twice, maybe killing the ledger); first answer."""
-        await self._note_forwarded(arrival)
         if restart:
+            await self._note_forwarded(arrival)
             return await self._forward_then_restart(request)
-        if not duplicate:
-            return await self._one_upstream_exchange(request)
-        copies = [asyncio.ensure_future(self._one_upstream_exchange(request)) for _ in range(2)]
-        answers = await asyncio.gather(*copies)
-        return next((answer for answer in answers if answer is not None), None)
+        try:
+            if not duplicate:
+                return await self._one_upstream_exchange(request)
+            copies = [asyncio.ensure_future(self._one_upstream_exchange(request)) for _ in range(2)]
+            answers = await asyncio.gather(*copies)
+            return next((answer for answer in answers if answer is not None), None)
+        finally:
+            # Only once the upstream has answered: a held request released earlier could still
+            # reach the server first (seen under load), and then nothing was reordered.
+            await self._note_forwarded(arrival)
 
     async def _forward_then_restart(self, request: bytes) -> bytes | None:
         exchange = asyncio.ensure_future(self._one_upstream_exchange(request))
