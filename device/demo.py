@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import sys
 import tempfile
 import time
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from base.errors import SmilepayError
 from device.app import Kiosk, KioskDrivers
-from device.checkout import Phase
+from device.checkout import Phase, Timeouts
 from device.config import KioskConfig
 from device.demo_world import DemoWorld, phone_showing_qr, wait_until
+from models.config import FaceConfig
 
 log = logging.getLogger("smilepay.demo")
 CUSTOMER_NAME = "Eileen (astronaut)"
@@ -40,6 +43,10 @@ DEMO_CATALOGUE = [
 ]
 TEMPLATE_KEY = "template.key"  # the ledger's key for enrolled templates, beside its database
 WAITING_PHASE = {"face": Phase.FACE_CAPTURE, "customer_qr": Phase.QR_WAIT}
+# The checkout timeouts that bound the demo kiosk's own work (analysing faces, decoding codes,
+# authorising online): stretched by the slowdown. Those that time a customer's choices (basket,
+# payment choice, merchant QR) or how long a screen shows (result, error) are left as they are.
+STRETCHED_TIMEOUTS = ("face", "walk_away", "step_up", "qr_wait", "authorizing")
 
 
 class DemoFailed(SmilepayError):
@@ -62,6 +69,30 @@ class DemoSetup:
     world: DemoWorld
     steps: list[dict[str, Any]] = field(default_factory=list)
     admin_token: str | None = None
+    slowdown: float = 1.0  # demo_slowdown(): the demo's waits and its kiosk's timeouts stretch
+
+
+def demo_slowdown() -> float:
+    """How many times slower than a Pi this machine runs the demo: SMILEPAY_SLOWDOWN (default 1),
+    which tools/check-arm64.sh sets under qemu-user emulation (10-30x slower). The simulated
+    customer streams frames in real time, so an emulated kiosk would run out of time before its
+    face analysis saw the smile; the demo, a simulation, stretches its own waits and its kiosk's
+    work timeouts (STRETCHED_TIMEOUTS, face capture, online authorisation) by this factor.
+    `smilepay kiosk` never reads it: a real kiosk's timeouts are its config's."""
+    raw = os.environ.get("SMILEPAY_SLOWDOWN", "").strip() or "1"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 1.0 <= value <= 1000.0):
+        raise DemoFailed(f"SMILEPAY_SLOWDOWN must be a number from 1 to 1000, got {raw!r}")
+    return value
+
+
+def stretched_timeouts(slowdown: float) -> Timeouts:
+    """The checkout's timeouts with those bounding the kiosk's own work stretched by `slowdown`."""
+    base = Timeouts()
+    return replace(base, **{name: getattr(base, name) * slowdown for name in STRETCHED_TIMEOUTS})
 
 
 def say(step: str, **details: Any) -> None:
@@ -122,10 +153,11 @@ DEMO_POS_KEY = Path("terminal/demo-pos.key")
 
 
 def demo_config(
-    data_dir: Path, ledger_url: str, port: int, terminal_mode: bool = False
+    data_dir: Path, ledger_url: str, port: int, terminal_mode: bool = False, slowdown: float = 1.0
 ) -> KioskConfig:
     """The embedded demo defaults, pointed at this demo's data dir, ledger and screen port; a
-    demo POS may drive it through the terminal API (in terminal mode, only the POS)."""
+    demo POS may drive it through the terminal API (in terminal mode, only the POS). The face
+    capture and online authorisation timeouts stretch by `slowdown` (see demo_slowdown)."""
     from device.config import parse_config
 
     return parse_config(
@@ -135,7 +167,12 @@ def demo_config(
                 "name": "smilepay demo kiosk",
                 "receipt_base_url": ledger_url,  # the demo's ledger is its own public site
             },
-            "sync": {"ledger_url": ledger_url, "online_auth_timeout_s": 1.0, "interval_s": 1.0},
+            "face": {"capture_timeout_s": FaceConfig().capture_timeout_s * slowdown},
+            "sync": {
+                "ledger_url": ledger_url,
+                "online_auth_timeout_s": 1.0 * slowdown,
+                "interval_s": 1.0,
+            },
             # The demo customer may enrol at the idle screen's "enrol" entry (self-service).
             "screen": {"port": port, "self_enrolment": True},
             "catalogue": {"items": DEMO_CATALOGUE},
@@ -224,6 +261,7 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
     from models.engine import FaceEngine
     from sync.agent.device_identity import init_device
 
+    slowdown = demo_slowdown()
     ledger_dir, device_dir = data_dir / "ledger", data_dir / "device"
     ledger_dir.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{ledger_dir / 'ledger.db'}"
@@ -239,7 +277,7 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
         device_dir, ledger.url, name="smilepay demo kiosk", registration_token=code
     )
     say("device registered", device_id=identity.device_id)
-    config = demo_config(device_dir, ledger.url, port, terminal_mode)
+    config = demo_config(device_dir, ledger.url, port, terminal_mode, slowdown)
     if not config.secret_path(DEMO_POS_KEY).exists():
         from device.terminal.auth import create_pos_key_file
 
@@ -253,6 +291,9 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
     camera = SyntheticCamera()
     drivers = KioskDrivers(camera, SimulatedScanner(), SimulatedPrinter(), SimulatedIndicator())
     kiosk = Kiosk(config, drivers, open_services(config))
+    if slowdown != 1.0:
+        kiosk.state = replace(kiosk.state, timeouts=stretched_timeouts(slowdown))
+        say("waits and kiosk work timeouts stretched (SMILEPAY_SLOWDOWN)", slowdown=slowdown)
     world = DemoWorld(
         camera,
         lambda: kiosk.state.phase,
@@ -272,6 +313,7 @@ def set_up(stack: ExitStack, data_dir: Path, port: int, terminal_mode: bool = Fa
         camera,
         world,
         admin_token=admin,
+        slowdown=slowdown,
     )
     world.refresh_qr = lambda: show_fresh_token(setup)
     return setup
@@ -290,16 +332,16 @@ def show_fresh_token(setup: DemoSetup) -> None:
 
 def buy(setup: DemoSetup, method: str, expect_offline: bool) -> dict[str, Any]:
     """One customer: basket, pay, the chosen method, approved; returns the step's record."""
-    kiosk = setup.kiosk
+    kiosk, slowdown = setup.kiosk, setup.slowdown
     for name, quantity, unit in BASKET:
         kiosk.add_item(name, quantity, unit)
-    kiosk.wait_for(Phase.BASKET, 5)
+    kiosk.wait_for(Phase.BASKET, 5 * slowdown)
     kiosk.pay()
-    kiosk.wait_for(Phase.CHOOSE_PAYMENT, 5)
+    kiosk.wait_for(Phase.CHOOSE_PAYMENT, 5 * slowdown)
     started = time.monotonic()
     kiosk.choose_payment(method)
-    kiosk.wait_for(WAITING_PHASE[method], 5)
-    state = _wait_for_result(kiosk)
+    kiosk.wait_for(WAITING_PHASE[method], 5 * slowdown)
+    state = _wait_for_result(kiosk, SALE_TIMEOUT_S * slowdown)
     if state.phase != Phase.APPROVED:
         raise DemoFailed(f"{method} sale ended {state.phase.value}: {state.notice}")
     if state.offline != expect_offline:
@@ -317,13 +359,13 @@ def buy(setup: DemoSetup, method: str, expect_offline: bool) -> dict[str, Any]:
         "seconds": round(time.monotonic() - started, 2),
     }
     say("approved", **{k: v for k, v in step.items() if k != "step"})
-    kiosk.wait_for(Phase.IDLE, 15)
+    kiosk.wait_for(Phase.IDLE, 15 * slowdown)
     return step
 
 
-def _wait_for_result(kiosk: Kiosk) -> Any:
+def _wait_for_result(kiosk: Kiosk, timeout_s: float) -> Any:
     done = {Phase.APPROVED, Phase.DECLINED, Phase.OFFLINE_LIMIT, Phase.ERROR, Phase.CHOOSE_PAYMENT}
-    wait_until(lambda: kiosk.state.phase in done, SALE_TIMEOUT_S, "the sale's outcome")
+    wait_until(lambda: kiosk.state.phase in done, timeout_s, "the sale's outcome")
     return kiosk.state
 
 

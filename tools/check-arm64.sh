@@ -120,7 +120,7 @@ copy_tree() {
 in_root() {  # run a shell command inside the arm64 root as the Pi being imitated
     local ca=/etc/ssl/host-ca-bundle.crt
     nice -n 19 chroot "$ROOT" /usr/bin/env -i QEMU_CPU="$CPU" HOME=/root LANG=C.UTF-8 \
-        SSL_CERT_FILE=$ca PIP_CERT=$ca REQUESTS_CA_BUNDLE=$ca PIP_DEFAULT_TIMEOUT=180 \
+        SSL_CERT_FILE=$ca PIP_CERT=$ca REQUESTS_CA_BUNDLE=$ca PIP_DEFAULT_TIMEOUT=180 PIP_RETRIES=10 \
         PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin SMILEPAY_SLOWDOWN="$SLOWDOWN" \
         SMILEPAY_TEST_DATA=/srv/test-data \
         SMILEPAY_TEST_PG_URL="${SMILEPAY_TEST_PG_URL:-postgresql+psycopg://smilepay_test:smilepay_test@127.0.0.1:5432/postgres}" \

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.timing import slow
+
 KEYS = {"screen_url", "operator_url", "operator_pin", "ledger_url", "ledger_db", "admin_token_file"}
 
 
@@ -24,7 +26,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(slow(240))
 def test_the_interactive_demo_prints_one_ready_line_that_opens_the_screen(tmp_path: Path) -> None:
     # GIVEN the interactive demo started with --json
     port = _free_port()
@@ -44,7 +46,7 @@ def test_the_interactive_demo_prints_one_ready_line_that_opens_the_screen(tmp_pa
         token_file = Path(ready["admin_token_file"])
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         assert ready["ledger_db"].endswith("ledger.db")
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=slow(10)) as http:
             # AND the screen URL is what the kiosk's browser needs: it unlocks the actions
             assert (
                 http.post(
@@ -60,4 +62,4 @@ def test_the_interactive_demo_prints_one_ready_line_that_opens_the_screen(tmp_pa
             assert login.status_code == 200
     finally:
         os.kill(demo.pid, signal.SIGTERM)
-        demo.wait(30)
+        demo.wait(slow(30))

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.timing import slow
 
-@pytest.mark.timeout(240)
+
+@pytest.mark.timeout(slow(240))
 def test_the_demo_serves_a_pos_from_its_ready_line(tmp_path: Path) -> None:
     # GIVEN the interactive demo, started with --json
     demo = subprocess.Popen(
@@ -32,7 +34,7 @@ def test_the_demo_serves_a_pos_from_its_ready_line(tmp_path: Path) -> None:
             [sys.executable, "-m", "device.cli", "pos", "pay", "--pos-url", ready["pos_url"],
              "--key-file", ready["pos_key_file"], "--amount-minor", "450", "--currency", "EUR",
              "--reference", "demo-1", "--method", "face", "--json"],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=slow(120),
         )  # fmt: skip
         # THEN the payment is approved, with its sale id and receipt
         assert paid.returncode == 0, paid.stderr
@@ -41,4 +43,4 @@ def test_the_demo_serves_a_pos_from_its_ready_line(tmp_path: Path) -> None:
         assert outcome["receipt"]["total_minor"] == 450 and outcome["sale_id"]
     finally:
         demo.send_signal(signal.SIGTERM)
-        demo.wait(timeout=60)
+        demo.wait(timeout=slow(60))

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.timing import slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("base", "device", "drivers", "models", "sync", "pyproject.toml", "README.md")
 # Distributions a ledger server must not carry (normalised names as `pip list` prints them).
@@ -43,7 +45,7 @@ def ledger_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     subprocess.run(
         [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          f"{source}[ledger]"],
-        check=True, timeout=600,
+        check=True, timeout=slow(600),
     )  # fmt: skip
     yield env_dir
 
@@ -88,17 +90,17 @@ def test_the_ledger_install_serves_the_ledger(ledger_venv: Path, tmp_path: Path)
         assert _answers(f"http://127.0.0.1:{port}/v1/time", server)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=slow(30))
 
 
 def _answers(url: str, server: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + slow(120)
     while time.monotonic() < deadline:
         if server.poll() is not None:
             err = server.stderr.read().decode() if server.stderr else ""
             pytest.fail(f"ledger exited with {server.returncode}: {err[-2000:]}")
         try:
-            return httpx.get(url, timeout=2).status_code == 200
+            return httpx.get(url, timeout=slow(2)).status_code == 200
         except httpx.TransportError:
             time.sleep(0.2)
     return False
@@ -110,7 +112,7 @@ def test_a_kiosk_command_on_the_ledger_install_names_the_extra(
     # GIVEN the ledger-only install WHEN a face command runs
     result = subprocess.run(
         [ledger_venv / "bin" / "smilepay", "face", "demo-frames", str(tmp_path / "frames")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=slow(120),
     )  # fmt: skip
     # THEN it fails with the extra to install, not a traceback
     assert result.returncode == 2, result.stderr
