@@ -13,14 +13,14 @@ enrolment outbox.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sync.queue.enrolment_outbox import connect_gallery_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deletion_outbox (
@@ -47,13 +47,7 @@ class DeletionOutbox:
     @classmethod
     def open(cls, gallery_path: Path) -> DeletionOutbox:
         """Open the outbox in the gallery file (created 0600 if absent)."""
-        gallery_path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(gallery_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = sqlite3.connect(gallery_path, isolation_level=None, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA secure_delete=ON")
+        conn = connect_gallery_file(gallery_path)
         conn.execute(SCHEMA)
         return cls(conn)
 

@@ -57,6 +57,19 @@ def record_enrolment(
     return enrolment_id
 
 
+def connect_gallery_file(gallery_path: Path) -> sqlite3.Connection:
+    """A connection to the gallery's SQLite file (created 0600 if absent), as the outboxes in it
+    need it: autocommit, WAL, fsync on commit, and deleted rows overwritten."""
+    gallery_path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(gallery_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    conn = sqlite3.connect(gallery_path, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA secure_delete=ON")
+    return conn
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create the outbox table if absent."""
     conn.execute(SCHEMA)
@@ -71,13 +84,7 @@ class EnrolmentOutbox:
     @classmethod
     def open(cls, gallery_path: Path) -> EnrolmentOutbox:
         """Open the outbox in the gallery file (created 0600 if absent)."""
-        gallery_path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(gallery_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = sqlite3.connect(gallery_path, isolation_level=None, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA secure_delete=ON")
+        conn = connect_gallery_file(gallery_path)
         ensure_schema(conn)
         return cls(conn)
 
