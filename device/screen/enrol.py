@@ -171,19 +171,47 @@ class EnrolmentService:
         )
 
 
-def kiosk_enrolment(kiosk: Any) -> EnrolmentService | None:
-    """The enrolment service of a running kiosk (device.app.Kiosk): captures come from its
-    camera loop and its face engine, the template goes to its gallery, and the sync agent is
-    asked to upload at once. None when the kiosk has no camera or no face engine."""
+def checkout_blocker(kiosk: Any) -> Blocker:
+    """Why a screen flow may not start now on a running kiosk: a customer at the checkout."""
     from device.checkout import Phase
-
-    engine, camera_loop = kiosk.services.engine, kiosk.camera_loop
-    if engine is None or camera_loop is None:
-        return None
 
     def blocked() -> str | None:
         phase = kiosk.state.phase
         return None if phase == Phase.IDLE else f"a customer is at the checkout ({phase.value})"
+
+    return blocked
+
+
+def json_action(
+    call: Callable[[dict[str, Any]], dict[str, Any]], gate: Gate | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """A POST route for a screen flow: the gate's 401/403 first, then the JSON object body to
+    `call` (off the event loop); a refusal (a ValueError, as the flows' refusals are) is 400."""
+
+    async def run(request: Request) -> Response:
+        refusal = await gate(request) if gate is not None else None
+        if refusal is not None:
+            status, reason = refusal
+            return JSONResponse({"error": reason}, status_code=status)
+        try:
+            body = await request.json() if await request.body() else {}
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            answer = await run_in_threadpool(call, body)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+    return run
+
+
+def kiosk_enrolment(kiosk: Any) -> EnrolmentService | None:
+    """The enrolment service of a running kiosk (device.app.Kiosk): captures come from its
+    camera loop and its face engine, the template goes to its gallery, and the sync agent is
+    asked to upload at once. None when the kiosk has no camera or no face engine."""
+    engine, camera_loop = kiosk.services.engine, kiosk.camera_loop
+    if engine is None or camera_loop is None:
+        return None
 
     return EnrolmentService(
         engine,
@@ -192,7 +220,7 @@ def kiosk_enrolment(kiosk: Any) -> EnrolmentService | None:
         kiosk.services.device_id,
         kiosk.config.face.match_threshold,
         examine=lambda check: camera_loop.examine(check, CAMERA_WAIT_S),
-        blocked=blocked,
+        blocked=checkout_blocker(kiosk),
         on_enrolled=kiosk.services.request_sync,
     )
 
@@ -205,21 +233,7 @@ def enrol_routes(service: EnrolmentService, gate: Gate | None = None) -> list[Ro
         return FileResponse(STATIC / "enrol.html", headers={"Cache-Control": "no-store"})
 
     def action(call: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
-        async def run(request: Request) -> Response:
-            refusal = await gate(request) if gate is not None else None
-            if refusal is not None:
-                status, reason = refusal
-                return JSONResponse({"error": reason}, status_code=status)
-            try:
-                body = await request.json() if await request.body() else {}
-                if not isinstance(body, dict):
-                    raise flow.EnrolmentRefused("the body must be a JSON object")
-                answer = await run_in_threadpool(call, body)
-            except (flow.EnrolmentRefused, ValueError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            return JSONResponse(answer, headers={"Cache-Control": "no-store"})
-
-        return run
+        return json_action(call, gate)
 
     def text(body: dict[str, Any], key: str) -> str:
         value = body.get(key)

@@ -17,13 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from device import forget as flow
-from device.screen.enrol import CAMERA_WAIT_S, Blocker, Examine, Frame, Gate
+from device.screen.enrol import (
+    CAMERA_WAIT_S,
+    Blocker,
+    Examine,
+    Frame,
+    Gate,
+    checkout_blocker,
+    json_action,
+)
 
 log = logging.getLogger("smilepay.kiosk.forget")
 STATIC = Path(__file__).parent / "static"
@@ -139,7 +146,6 @@ def kiosk_forget(kiosk: Any) -> ForgetService | None:
     """The deletion service of a running kiosk (device.app.Kiosk), or None without a camera or
     face engine. The ledger is asked with the kiosk's client; offline, tokens are checked with
     the kiosk's token-issuer key."""
-    from device.checkout import Phase
     from device.face_deletion import delete_face_data
 
     services, camera_loop = kiosk.services, kiosk.camera_loop
@@ -157,17 +163,13 @@ def kiosk_forget(kiosk: Any) -> ForgetService | None:
             lambda: services.issuer_key,
         )
 
-    def blocked() -> str | None:
-        phase = kiosk.state.phase
-        return None if phase == Phase.IDLE else f"a customer is at the checkout ({phase.value})"
-
     return ForgetService(
         services.engine,
         services.gallery,
         lambda check: camera_loop.examine(check, CAMERA_WAIT_S),
         delete,
         kiosk.config.face.match_threshold,
-        blocked,
+        checkout_blocker(kiosk),
     )
 
 
@@ -179,20 +181,7 @@ def forget_routes(service: ForgetService, gate: Gate | None = None) -> list[Rout
         return FileResponse(STATIC / "forget.html", headers={"Cache-Control": "no-store"})
 
     def action(call: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
-        async def run(request: Request) -> Response:
-            refusal = await gate(request) if gate is not None else None
-            if refusal is not None:
-                return JSONResponse({"error": refusal[1]}, status_code=refusal[0])
-            try:
-                body = await request.json() if await request.body() else {}
-                if not isinstance(body, dict):
-                    raise flow.ForgetRefused("the body must be a JSON object")
-                answer = await run_in_threadpool(call, body)
-            except (flow.ForgetRefused, ValueError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            return JSONResponse(answer, headers={"Cache-Control": "no-store"})
-
-        return run
+        return json_action(call, gate)
 
     def digits(body: dict[str, Any]) -> str:
         value = body.get("digits")
