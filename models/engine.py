@@ -131,7 +131,10 @@ class FaceEngine:
 
         detector = FaceDetector.load(model_path(DETECTOR_FILE, config.model_dir), config.threads)
         landmarks = LandmarkModel.load(model_path(LANDMARK_FILE, config.model_dir), config.threads)
-        return cls(detector, landmarks, open_embedder(config), mirror=config.mirror_average)
+        smile = SmileModel.load(model_dir=config.model_dir, threads=config.threads)
+        return cls(
+            detector, landmarks, open_embedder(config), smile=smile, mirror=config.mirror_average
+        )
 
     def analyse(self, image_bgr: Any) -> FaceObservation:
         """Find the largest face in a BGR frame and measure it."""

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from models.linear import WEIGHTS_DIR, LinearModel
-from models.smile import EYE_RINGS
+from models.smile import eyes_transform
 
 PAD_MODEL_FILE = "liveness.json"
 CROP_SIZE = 128
@@ -44,14 +44,8 @@ UNIFORM = _uniform_table()
 
 def face_crop(image_bgr: np.ndarray, points: np.ndarray) -> np.ndarray:
     """The face as a 128x128 BGR crop with the eyes level at fixed places."""
-    eyes = np.array([points[list(ring), :2].mean(axis=0) for ring in EYE_RINGS], np.float64)
-    target = np.array(CROP_EYES)
-    source_vec, target_vec = eyes[1] - eyes[0], target[1] - target[0]
-    scale = np.linalg.norm(target_vec) / max(float(np.linalg.norm(source_vec)), 1e-6)
-    angle = np.arctan2(target_vec[1], target_vec[0]) - np.arctan2(source_vec[1], source_vec[0])
-    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    shift = target.mean(axis=0) - rotation @ eyes.mean(axis=0)
-    transform = np.hstack([rotation, shift[:, None]])
+    transform = eyes_transform(points, CROP_EYES)
+    scale = float(np.hypot(*transform[:, 0]))
     return cv2.warpAffine(
         image_bgr,
         transform,

@@ -8,11 +8,14 @@ person's session the smile is judged against their own neutral (same subject: ×
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from base.errors import SmilepayError
 from models.linear import WEIGHTS_DIR, LinearModel, MlpModel, load_classifier
 
 MOUTH_CORNERS = (61, 291)
@@ -60,6 +63,7 @@ class SmileCalibration:
 # --- the trained smile detector ------------------------------------------------------------
 
 SMILE_MODEL_FILE = "smile.json"
+EyePlaces = tuple[tuple[float, float], tuple[float, float]]  # (x, y) of each eye centre
 CANONICAL_SIZE = 64
 # Where the eye centres land in the canonical 64x64 face (the mouth then sits at rows 40-56).
 CANONICAL_EYES = ((20.0, 24.0), (44.0, 24.0))
@@ -82,16 +86,22 @@ MIRROR_PAIRS = (
 _HOG = None
 
 
-def canonical_transform(points: np.ndarray) -> np.ndarray:
-    """2x3 similarity taking image pixels to the canonical 64x64 face (eyes level, fixed size)."""
-    eyes = np.array([points[list(ring), :2].mean(axis=0) for ring in EYE_RINGS], np.float64)
-    target = np.array(CANONICAL_EYES)
-    source_vec, target_vec = eyes[1] - eyes[0], target[1] - target[0]
+def eyes_transform(points: np.ndarray, eyes: EyePlaces) -> np.ndarray:
+    """2x3 similarity taking image pixels to where the eye centres land on `eyes`
+    ((x, y) of the image-left eye, then the other), eyes level."""
+    found = np.array([points[list(ring), :2].mean(axis=0) for ring in EYE_RINGS], np.float64)
+    target = np.array(eyes, np.float64)
+    source_vec, target_vec = found[1] - found[0], target[1] - target[0]
     scale = np.linalg.norm(target_vec) / max(float(np.linalg.norm(source_vec)), 1e-6)
     angle = np.arctan2(target_vec[1], target_vec[0]) - np.arctan2(source_vec[1], source_vec[0])
     rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    shift = target.mean(axis=0) - rotation @ eyes.mean(axis=0)
+    shift = target.mean(axis=0) - rotation @ found.mean(axis=0)
     return np.hstack([rotation, shift[:, None]])
+
+
+def canonical_transform(points: np.ndarray) -> np.ndarray:
+    """2x3 similarity taking image pixels to the canonical 64x64 face (eyes level, fixed size)."""
+    return eyes_transform(points, CANONICAL_EYES)
 
 
 def _mouth_hog(patch: np.ndarray) -> np.ndarray:
@@ -154,15 +164,33 @@ def smile_features(grey: np.ndarray, points: np.ndarray, mirror: bool = False) -
 
 class SmileModel:
     """The shipped smile classifier (tools/train_smile.py): P(smiling) from `smile_features`
-    (a small ensemble of one-hidden-layer networks; a logistic model file also loads)."""
+    (a small ensemble of one-hidden-layer networks; a logistic model file also loads), fused,
+    when the file says `fusion`, with FER2013's P(happy) (`models.expression`)."""
 
-    def __init__(self, model: LinearModel | MlpModel) -> None:
+    def __init__(self, model: LinearModel | MlpModel, expression: Any = None) -> None:
         self.model = model
+        self.fusion: dict[str, float] | None = model.about.get("fusion")
+        if self.fusion is not None and expression is None:
+            raise SmilepayError(
+                "this smile model fuses the expression network's P(happy) (models/expression.py) "
+                "but none was given: open it with SmileModel.load after `smilepay models "
+                "provision`, or pass an ExpressionModel"
+            )
+        self.expression = expression
 
     @classmethod
-    def load(cls, path: Path | None = None) -> SmileModel:
-        """The model shipped in models/weights (or the file at `path`)."""
-        return cls(load_classifier(path or WEIGHTS_DIR / SMILE_MODEL_FILE))
+    def load(
+        cls, path: Path | None = None, model_dir: Path | None = None, threads: int = 1
+    ) -> SmileModel:
+        """The model shipped in models/weights (or the file at `path`), with the provisioned
+        expression network from `model_dir` when the model fuses it."""
+        model = load_classifier(path or WEIGHTS_DIR / SMILE_MODEL_FILE)
+        if "fusion" not in model.about:
+            return cls(model)
+        from models.expression import EXPRESSION_FILE, ExpressionModel
+        from models.provision import model_path
+
+        return cls(model, ExpressionModel.load(model_path(EXPRESSION_FILE, model_dir), threads))
 
     @property
     def threshold(self) -> float:
@@ -174,10 +202,28 @@ class SmileModel:
         """Whether the model was trained to be scored as the mean over the face and its mirror."""
         return bool(self.model.about.get("mirror_average", False))
 
-    def score(self, grey: np.ndarray, points: np.ndarray) -> float:
-        """P(smiling) of the face with these FaceMesh points in a grey image (the mean with its
-        mirror image's when the model says `mirror_average`)."""
+    def network_score(self, grey: np.ndarray, points: np.ndarray) -> float:
+        """The smile network's own P(smiling) (the mean with its mirror image's when the model
+        says `mirror_average`), before any fusion."""
         if not self.mirror_average:
             return float(self.model.probability(smile_features(grey, points)))
         both = np.stack([smile_features(grey, points), smile_features(grey, points, mirror=True)])
         return float(np.mean(self.model.probability(both)))
+
+    def score(self, grey: np.ndarray, points: np.ndarray) -> float:
+        """P(smiling) of the face with these FaceMesh points in a grey image."""
+        network = self.network_score(grey, points)
+        if self.fusion is None:
+            return network
+        return fused_probability(self.fusion, network, self.expression.happy_logit(grey, points))
+
+
+def fused_probability(fusion: dict[str, float], network: float, happy_logit: float) -> float:
+    """sigmoid(smile * logit(network) + expression * happy_logit + bias)."""
+    clipped = min(max(network, 1e-6), 1 - 1e-6)
+    z = (
+        fusion["smile"] * math.log(clipped / (1 - clipped))
+        + fusion["expression"] * happy_logit
+        + fusion["bias"]
+    )
+    return 1.0 / (1.0 + math.exp(-max(min(z, 80.0), -80.0)))

@@ -16,7 +16,14 @@ from models.engine import WHOLE_FACE_MIN_PRESENCE, FaceEngine, read_image
 from models.gallery import Gallery
 from models.linear import MlpModel, fit_mlp, load_classifier
 from models.session import SmileToPaySession
-from models.smile import SMILE_POINTS, SmileModel, eye_distance, mirrored_points, smile_features
+from models.smile import (
+    SMILE_POINTS,
+    SmileModel,
+    eye_distance,
+    fused_probability,
+    mirrored_points,
+    smile_features,
+)
 
 
 def smiling(engine: FaceEngine, path: Path) -> bool | None:
@@ -131,12 +138,50 @@ def test_a_mirror_averaging_model_scores_the_mean_of_the_face_and_its_mirror(
     mesh = engine.analyse(image).mesh
     assert mesh is not None
     points = mesh.points
-    model = engine.smile.model
-    averaging = SmileModel(replace(model, about=model.about | {"mirror_average": True}))
-    single = SmileModel(replace(model, about=model.about | {"mirror_average": False}))
+    model, expression = engine.smile.model, engine.smile.expression
+    averaging = SmileModel(replace(model, about=model.about | {"mirror_average": True}), expression)
+    single = SmileModel(replace(model, about=model.about | {"mirror_average": False}), expression)
     both = [float(model.probability(smile_features(grey, points, mirror=m))) for m in (False, True)]
-    assert single.score(grey, points) == pytest.approx(both[0], abs=1e-6)
-    assert averaging.score(grey, points) == pytest.approx(np.mean(both), abs=1e-6)
+    assert single.network_score(grey, points) == pytest.approx(both[0], abs=1e-6)
+    assert averaging.network_score(grey, points) == pytest.approx(np.mean(both), abs=1e-6)
+
+
+def test_the_shipped_model_fuses_the_expression_networks_opinion(
+    engine: FaceEngine, shared_data: Path
+) -> None:
+    # GIVEN a Yale happy face and the shipped model, which declares its fusion weights
+    image = read_image(shared_data / "faces/yale/subject02.happy.jpeg")
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    mesh = engine.analyse(image).mesh
+    assert mesh is not None and engine.smile.fusion is not None
+    assert engine.smile.fusion["expression"] > 0  # a happier face must push towards a smile
+    # THEN its score is the fusion of the network's P(smiling) and the expression network's
+    network = engine.smile.network_score(grey, mesh.points)
+    happy = engine.smile.expression.happy_logit(grey, mesh.points)
+    expected = fused_probability(engine.smile.fusion, network, happy)
+    assert engine.smile.score(grey, mesh.points) == pytest.approx(expected, abs=1e-9)
+    # AND a fusing model without the expression network is refused, saying what is missing
+    with pytest.raises(SmilepayError, match="expression network"):
+        SmileModel(engine.smile.model)
+
+
+def test_the_expression_network_finds_yale_happy_faces_happier(
+    engine: FaceEngine, shared_data: Path
+) -> None:
+    # GIVEN each Yale subject's happy and normal photo (FER2013 never saw these people)
+    expression = engine.smile.expression
+    happier = []
+    for happy_path in sorted((shared_data / "faces/yale").glob("*.happy.jpeg")):
+        logits = []
+        for path in (happy_path, happy_path.with_name(happy_path.name.replace("happy", "normal"))):
+            image = read_image(path)
+            mesh = engine.analyse(image).mesh
+            assert mesh is not None, path
+            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            logits.append(expression.happy_logit(grey, mesh.points))
+        happier.append(logits[0] > logits[1])
+    # THEN the happy photo looks happier than the same person's normal one, nearly always
+    assert len(happier) == 10 and sum(happier) >= 9, happier
 
 
 def test_the_mlp_file_round_trips_and_a_broken_one_is_refused(tmp_path: Path) -> None:
@@ -163,7 +208,7 @@ def test_the_session_takes_the_smile_from_the_model(
     engine: FaceEngine, demo_frames: list, face_config: FaceConfig, tmp_path: Path
 ) -> None:
     # GIVEN the shipped smile model, but one that never calls a smile (threshold above 1)
-    never = SmileModel(replace(engine.smile.model, threshold=1.01))
+    never = SmileModel(replace(engine.smile.model, threshold=1.01), engine.smile.expression)
     blind = FaceEngine(engine.detector, engine.landmarks, engine.embedder, smile=never)
     gallery = Gallery.open(tmp_path / "g.db", tmp_path / "k.key")
     # WHEN the demo's neutral→smile frames come in
