@@ -8,9 +8,12 @@
 #   sudo tools/check-arm64.sh [--release bookworm|trixie] [--cpu cortex-a72|cortex-a76]
 #                             [--roots /var/tmp/smilepay-arm64] [--steps install,provision,demo,tests]
 #                             [--tests "tests/unit tests/queue ..."] [--slowdown 20]
+#                             [--workers 1]
 #
 # Times printed: root (debootstrap, first run only), install (bootstrap.sh install "[test]",
 # which also provisions the models), provision (a fresh model directory, on its own), demo, tests.
+# `--workers N` runs the tests in N pytest-xdist processes (each takes a host core); pytest -v
+# prints each test's outcome as it ends, so a run stopped early still says how far it got.
 #
 # Not part of .ci/run: emulation is 10-30x slower than native (a full run takes hours on two
 # cores). Run it before each release and put its last result in docs/deployment.md.
@@ -31,6 +34,7 @@ ROOTS=/var/tmp/smilepay-arm64
 STEPS=install,provision,demo,tests
 TESTS="tests"
 SLOWDOWN=20
+WORKERS=1
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 ROOT_PACKAGES=ca-certificates,python3,python3-venv,python3-dev,python3-pip,libzbar0,libgl1,libglib2.0-0,sqlite3,socat,procps
@@ -46,11 +50,13 @@ while [ $# -gt 0 ]; do
         --steps) STEPS=${2:?}; shift 2 ;;
         --tests) TESTS=${2:?}; shift 2 ;;
         --slowdown) SLOWDOWN=${2:?}; shift 2 ;;
+        --workers) WORKERS=${2:?}; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
 done
 case "$RELEASE" in bookworm|trixie) ;; *) die "--release must be bookworm or trixie" ;; esac
+case "$WORKERS" in [1-9]) ;; *) die "--workers must be a number from 1 to 9" ;; esac
 case "$CPU" in cortex-a72) CPUINFO=cpuinfo-pi4.txt ;; cortex-a76) CPUINFO=cpuinfo-pi5.txt ;;
     *) die "--cpu must be cortex-a72 (Pi 4) or cortex-a76 (Pi 5)" ;; esac
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and mounts need it)"
@@ -160,9 +166,11 @@ if step_wanted demo; then
     timed demo in_root 'rm -rf /tmp/demo; .venv/bin/smilepay demo --scripted --json --data-dir /tmp/demo 2>/tmp/demo.err | tail -1'
 fi
 if step_wanted tests; then
-    timed tests in_root ".venv/bin/python -m pytest -q -p no:cacheprovider -m 'not browser and not slow and not hw' -o timeout=$((600 * SLOWDOWN)) $TESTS"
+    parallel=""
+    [ "$WORKERS" -gt 1 ] && parallel="-n $WORKERS"
+    timed tests in_root ".venv/bin/python -m pytest -v -rfE -p no:cacheprovider $parallel -m 'not browser and not slow and not hw' -o timeout=$((600 * SLOWDOWN)) $TESTS"
 fi
-summary="{\"release\": \"$RELEASE\", \"cpu\": \"$CPU\", \"slowdown\": $SLOWDOWN"
+summary="{\"release\": \"$RELEASE\", \"cpu\": \"$CPU\", \"slowdown\": $SLOWDOWN, \"workers\": $WORKERS"
 for name in root install provision demo tests; do
     [ -n "${TIMES[$name]:-}" ] && summary="$summary, \"${name}_s\": ${TIMES[$name]}"
 done
