@@ -149,7 +149,9 @@ step_wanted() { case ",$STEPS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 host_tools
 build_root
-trap unmount_root EXIT INT TERM
+trap unmount_root EXIT
+# Stopped (Ctrl-C, kill): unmount and stop; without the exit bash would go on to the next step.
+trap 'unmount_root; exit 130' INT TERM
 mount_root
 copy_tree
 # A root built by an older version of this script may lack a package the suite uses.
