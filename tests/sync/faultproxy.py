@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.timing import slow
+
 FAULT_KINDS = (
     "drop",
     "reset_before",
@@ -136,14 +138,14 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         """Start listening in a background thread."""
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=slow(10))
         return self
 
     def stop(self) -> None:
         """Stop listening and end the background thread."""
-        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=slow(10))
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=slow(10))
 
     def summary(self) -> str:
         """Faults injected so far, for test output."""
