@@ -54,7 +54,7 @@ class FaultPlan:
     rate: float = 0.3  # probability that an exchange is faulted
     kinds: tuple[str, ...] = FAULT_KINDS
     delay_s: float = 1.0  # must exceed the client's timeout for `delay` to bite
-    reorder_hold_s: float = 0.3
+    reorder_hold_s: float = slow(0.3)  # a wait for a later request to overtake
     max_restarts: int = 3
     script: tuple[str | None, ...] | None = None  # fixed faults for the first exchanges
 

@@ -121,12 +121,14 @@ class LedgerProcess:
 
 
 def fast_sync_config(**overrides: Any) -> SyncConfig:
-    """Short timeouts and backoff, so faults cost little wall time in tests."""
+    """Short timeouts and backoff, so faults cost little wall time in tests. The HTTP timeouts
+    wait for a real ledger, so they scale with SMILEPAY_SLOWDOWN (the fault proxy's delays
+    scale with them, to still outlast them)."""
     values: dict[str, Any] = {
         "batch_size": 8,
-        "connect_timeout_s": 0.5,
-        "read_timeout_s": 0.25,
-        "request_timeout_s": 0.5,
+        "connect_timeout_s": slow(0.5),
+        "read_timeout_s": slow(0.25),
+        "request_timeout_s": slow(0.5),
         "backoff_base_s": 0.005,
         "backoff_cap_s": 0.05,
         "interval_s": 0.05,

@@ -115,7 +115,9 @@ def test_enrolments_and_deletions_arrive_exactly_once_under_faults(
     ledger: LedgerProcess, tmp_path: Path, seed: int
 ) -> None:
     rng = np.random.default_rng(seed)
-    proxy = FaultProxy(("127.0.0.1", ledger.port), FaultPlan(seed=seed, rate=0.35, delay_s=0.3))
+    proxy = FaultProxy(
+        ("127.0.0.1", ledger.port), FaultPlan(seed=seed, rate=0.35, delay_s=slow(0.3))
+    )
 
     def restart() -> None:
         ledger.restart()

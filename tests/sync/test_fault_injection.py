@@ -121,7 +121,7 @@ def run_faulty_sync(
     rng = random.Random(seed)
     db_url = db_url or f"sqlite:///{tmp_path / 'ledger.db'}"
     ledger = LedgerProcess(db_url, tmp_path / "ledger.log").start()
-    plan = FaultPlan(seed=seed, rate=rate, delay_s=0.3, max_restarts=max_restarts)
+    plan = FaultPlan(seed=seed, rate=rate, delay_s=slow(0.3), max_restarts=max_restarts)
     proxy = FaultProxy(("127.0.0.1", ledger.port), plan)
     proxy.restart_ledger = lambda: restart_behind(ledger, proxy)
     proxy.start()
