@@ -12,6 +12,7 @@ from drivers.camera import open_camera
 from drivers.camera.base import CameraUnavailable, FrameTimeout
 from drivers.camera.config import SyntheticCameraConfig
 from drivers.camera.synthetic import SyntheticCamera
+from tests.timing import slow
 
 
 def frame(value: int) -> np.ndarray:
@@ -65,7 +66,7 @@ def test_unplug_wakes_a_reader_that_is_waiting() -> None:
 
     def reader() -> None:
         try:
-            camera.read(10.0)
+            camera.read(slow(10.0))
         except CameraUnavailable as exc:
             errors.append(str(exc))
 
@@ -74,7 +75,7 @@ def test_unplug_wakes_a_reader_that_is_waiting() -> None:
     time.sleep(0.05)
     # WHEN the camera is unplugged
     camera.unplug()
-    thread.join(5.0)
+    thread.join(slow(5.0))
     # THEN the reader got CameraUnavailable rather than waiting out its timeout
     assert not thread.is_alive()
     assert errors and "unplugged" in errors[0]

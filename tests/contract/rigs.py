@@ -28,6 +28,7 @@ from drivers.printer.simulated import SimulatedPrinter
 from drivers.scanner.framing import Framing, encode_frame
 from drivers.scanner.serial_scanner import SerialScanner
 from drivers.scanner.simulated import SimulatedScanner
+from tests.timing import slow
 
 # --- scanner -----------------------------------------------------------------------------------
 
@@ -153,7 +154,8 @@ class EnvPrinterRig:
 
 def settled(read: Any, quiet_s: float = 0.15, timeout_s: float = 3.0) -> bytes:
     """Poll `read()` until its value stops changing for `quiet_s` (bytes still in flight)."""
-    deadline, last, since = time.monotonic() + timeout_s, read(), time.monotonic()
+    quiet_s = slow(quiet_s)  # a slower writer pauses longer between its writes
+    deadline, last, since = time.monotonic() + slow(timeout_s), read(), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.03)
         now = read()

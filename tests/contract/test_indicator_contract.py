@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from drivers.indicator.base import Light
+from tests.timing import slow
 
 
 @pytest.mark.parametrize("light", list(Light))
@@ -20,7 +21,7 @@ def test_the_light_shown_is_the_light_seen(indicator_rig: Any, light: Light) -> 
 
 def test_one_relay_pulse_per_request(indicator_rig: Any) -> None:
     indicator_rig.driver.pulse_relay()
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + slow(2)
     while indicator_rig.relay_pulses() < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.05)

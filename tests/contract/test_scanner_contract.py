@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from drivers.scanner.base import ScannerUnavailable
+from tests.timing import slow
 
 WECHAT = b"134567890123456789"
 ALIPAY = b"281234567890123456"
 
 
 def next_code(scanner: Any, timeout_s: float = 3.0) -> bytes | None:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + slow(timeout_s)
     while time.monotonic() < deadline:
         code: bytes | None = scanner.read_code(0.1)
         if code is not None:
@@ -25,7 +26,7 @@ def next_code(scanner: Any, timeout_s: float = 3.0) -> bytes | None:
 
 def reconnected(scanner: Any, timeout_s: float = 3.0) -> bool:
     """Retry as the kiosk's scanner loop does: open, then read until no longer unavailable."""
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + slow(timeout_s)
     while time.monotonic() < deadline:
         try:
             scanner.open()

@@ -13,6 +13,7 @@ import pytest
 from base.errors import ConfigError
 from drivers.hil.env import KioskEnv, load_kiosk_env
 from drivers.hil.pty import PtyLine
+from tests.timing import slow
 
 ROOT = Path(__file__).resolve().parents[2]
 # Only this plugin in the inner runs: autoloading every installed plugin costs seconds each.
@@ -91,7 +92,7 @@ def test_the_plugin_runs_hw_tests_on_the_env_device_and_skips_the_rest(tmp_path:
     # WHEN pytest runs with --kiosk-env
     result = subprocess.run(
         [*PYTEST, "-rs", "--kiosk-env", str(env), "test_rig.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=INNER,
+        cwd=tmp_path, capture_output=True, text=True, timeout=slow(120), env=INNER,
     )  # fmt: skip
     line.close()
     # THEN the scanner test ran on the serial driver and the printer test was skipped with why
@@ -106,7 +107,7 @@ def test_a_bad_env_file_stops_the_run_with_a_usage_error(tmp_path: Path) -> None
     (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
     result = subprocess.run(
         [*PYTEST, "-q", "--kiosk-env", str(env)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=INNER,
+        cwd=tmp_path, capture_output=True, text=True, timeout=slow(120), env=INNER,
     )  # fmt: skip
     assert result.returncode == 4
     assert "--kiosk-env" in result.stderr and "printer" in result.stderr

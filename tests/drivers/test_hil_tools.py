@@ -12,6 +12,7 @@ import pytest
 
 from device.cli import main
 from drivers.hil.netcut import NetworkLink
+from tests.timing import slow
 
 
 @pytest.fixture
@@ -34,11 +35,11 @@ def echo_server() -> Iterator[tuple[str, int]]:
     thread.start()
     yield server.getsockname()
     stop.set()
-    thread.join(2)
+    thread.join(slow(2))
     server.close()
 
 
-def talk(link: NetworkLink, message: bytes, timeout_s: float = 1.0) -> bytes:
+def talk(link: NetworkLink, message: bytes, timeout_s: float = slow(1.0)) -> bytes:
     port = int(link.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as conn:
         conn.sendall(message)

@@ -11,6 +11,7 @@ from drivers.indicator import Light, open_indicator
 from drivers.indicator.config import SimulatedIndicatorConfig
 from drivers.indicator.gpio_indicator import GpioIndicator, IndicatorUnavailable
 from drivers.indicator.simulated import SimulatedIndicator
+from tests.timing import slow
 
 RED, GREEN, BLUE, RELAY = 17, 27, 22, 5
 
@@ -48,7 +49,7 @@ def test_the_relay_pulses_high_then_drops_back_without_blocking(pins: MockFactor
     # WHEN pulsed THEN the call returns while the relay is still energised
     indicator.pulse_relay()
     assert relay.state is True
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + slow(2)
     while relay.state and time.monotonic() < deadline:
         time.sleep(0.01)
     # AND the pin went low -> high -> low, once

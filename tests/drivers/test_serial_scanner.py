@@ -21,6 +21,7 @@ from drivers.scanner import ScannerUnavailable, open_scanner
 from drivers.scanner.config import SerialScannerConfig
 from drivers.scanner.framing import Framing, encode_frame
 from drivers.scanner.serial_scanner import SerialScanner
+from tests.timing import slow
 
 WECHAT = b"134567890123456789"
 
@@ -50,7 +51,7 @@ def opened(line: PtyLine, framing: Framing = "cr", max_frame_bytes: int = 64) ->
 
 def read_all(scanner: SerialScanner, count: int, timeout_s: float = 2.0) -> list[bytes]:
     codes: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + slow(timeout_s)
     while len(codes) < count and time.monotonic() < deadline:
         code = scanner.read_code(0.1)
         if code is not None:
@@ -189,7 +190,7 @@ def test_a_scanner_behind_a_tcp_bridge_works_through_socket_url() -> None:
 
     def serve() -> None:
         conn, _ = server.accept()
-        time.sleep(0.2)  # pyserial's socket:// discards what arrives while it opens
+        time.sleep(slow(0.2))  # pyserial's socket:// discards what arrives while it opens
         conn.sendall(WECHAT + b"\r")
         time.sleep(0.3)
         conn.close()
@@ -206,7 +207,7 @@ def test_a_scanner_behind_a_tcp_bridge_works_through_socket_url() -> None:
             scanner.read_code(0.1)
     scanner.close()
     server.close()
-    thread.join(1)
+    thread.join(slow(1))
 
 
 class SocatCable:
@@ -222,7 +223,7 @@ class SocatCable:
             ["socat", f"pty,raw,echo=0,link={self.host}", f"pty,raw,echo=0,link={self.device}"],
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + slow(5)
         while not (self.host.exists() and self.device.exists()) and time.monotonic() < deadline:
             time.sleep(0.02)
 
@@ -234,7 +235,7 @@ class SocatCable:
     def unplug(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(5)
+            self.process.wait(slow(5))
             self.process = None
 
 
@@ -255,7 +256,7 @@ def test_a_socat_cable_pulled_and_put_back(tmp_path: Path) -> None:
                 scanner.read_code(0.1)
         # WHEN the cable is back THEN the scanner reconnects by itself and reads again
         cable.plug()
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + slow(3)
         while not scanner.connected and time.monotonic() < deadline:
             with contextlib.suppress(ScannerUnavailable):
                 scanner.read_code(0.05)

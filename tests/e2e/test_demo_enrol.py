@@ -18,7 +18,7 @@ from tests.timing import slow
 JSON = {"Content-Type": "application/json"}
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(slow(300))
 def test_the_demo_customer_enrols_on_the_screen_and_the_ledger_receives_it(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "device.cli", "demo", "--json", "--port", "0"]
     demo = subprocess.Popen(
@@ -32,7 +32,7 @@ def test_the_demo_customer_enrols_on_the_screen_and_the_ledger_receives_it(tmp_p
         ready = json.loads(demo.stdout.readline())
         screen = ready["screen_url"].split("/?")[0]
         admin = Path(ready["admin_token_file"]).read_text().strip()
-        with httpx.Client(base_url=screen, follow_redirects=True, timeout=30) as http:
+        with httpx.Client(base_url=screen, follow_redirects=True, timeout=slow(30)) as http:
             http.get(ready["screen_url"])  # the kiosk's own browser
             # GIVEN the demo's idle screen offers self-service enrolment
             assert http.get("/screen.json").json()["self_enrolment"] is True
@@ -50,14 +50,14 @@ def test_the_demo_customer_enrols_on_the_screen_and_the_ledger_receives_it(tmp_p
         deadline = time.monotonic() + slow(30)
         enrolment = None
         while enrolment is None and time.monotonic() < deadline:
-            answer = httpx.get(url, headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+            answer = httpx.get(url, headers={"Authorization": f"Bearer {admin}"}, timeout=slow(10))
             enrolment = answer.json().get("enrolment") if answer.status_code == 200 else None
             time.sleep(0.2)
         assert enrolment is not None and enrolment["active"] is True
         assert enrolment["origin_device_id"] == ready["device_id"]
     finally:
         demo.terminate()
-        demo.wait(timeout=30)
+        demo.wait(timeout=slow(30))
 
 
 def capture_until_done(http: httpx.Client) -> dict:

@@ -40,12 +40,13 @@ from tests.fleet.conftest import (
 )
 from tests.screen.browser_page import Page
 from tests.screen.conftest import browser, screenshots  # noqa: F401
+from tests.timing import slow
 
 pytestmark = pytest.mark.browser
 # Yale subjects whose normal -> happy photos the face pipeline takes as a live smile.
 SCREEN_SUBJECT, CLI_SUBJECT = "05", "08"
 STEP_UP = "4711"
-WAIT_S = 60.0
+WAIT_S = slow(60.0)
 SALE_MINOR = 250
 
 
@@ -98,7 +99,7 @@ def start_kiosk(
     config = parse_config(
         {
             "device": {"data_dir": str(data_dir)},
-            "sync": {"ledger_url": ledger.url, "online_auth_timeout_s": 10.0},
+            "sync": {"ledger_url": ledger.url, "online_auth_timeout_s": slow(10.0)},
             "screen": {"port": 0, "self_enrolment": True},
         },
         "fleet test",
@@ -198,13 +199,13 @@ def pay_by_face(kiosk: Any) -> dict[str, Any]:
     from device.checkout import Phase
 
     kiosk.add_item("Green tea", 1, SALE_MINOR)
-    kiosk.wait_for(Phase.BASKET, 10)
+    kiosk.wait_for(Phase.BASKET, slow(10))
     kiosk.pay()
-    kiosk.wait_for(Phase.CHOOSE_PAYMENT, 10)
+    kiosk.wait_for(Phase.CHOOSE_PAYMENT, slow(10))
     kiosk.choose_payment("face")
     state = kiosk.wait_for(Phase.APPROVED, WAIT_S)
     record: dict[str, Any] = kiosk.services.queue.get_record(state.sale_id)
-    kiosk.wait_for(Phase.IDLE, 20)
+    kiosk.wait_for(Phase.IDLE, slow(20))
     return record
 
 

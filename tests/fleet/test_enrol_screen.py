@@ -28,6 +28,7 @@ from tests.fleet.conftest import (
 from tests.screen.browser_page import Page
 from tests.screen.conftest import browser, screenshots  # noqa: F401
 from tests.screen.step_kiosk import StepKiosk
+from tests.timing import slow
 
 pytestmark = pytest.mark.browser
 
@@ -78,7 +79,7 @@ def test_a_customer_enrols_on_the_screen_and_is_recognised_at_another_kiosk(
     from device.cli import main as smilepay
 
     server, service = enrol_screen
-    page = Page(browser, server, screenshots, "enrol", wait_s=60.0)
+    page = Page(browser, server, screenshots, "enrol", wait_s=slow(60.0))
     step = lambda: page.element("body").get_attribute("data-enrol-step")  # noqa: E731
     # GIVEN the enrolment page WHEN the customer starts and reads the consent
     page.open("/enrol")

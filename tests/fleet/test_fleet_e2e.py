@@ -21,8 +21,9 @@ from tests.fleet.conftest import (
     sync_until_drained,
     write_frames,
 )
+from tests.timing import slow
 
-TOKEN_TTL_S = 4
+TOKEN_TTL_S = round(slow(4))  # long enough for kiosk B to check it first
 
 
 @pytest.fixture()

@@ -19,6 +19,7 @@ from sync.ledger.bench import _free_port
 from sync.ledger.kiosk import Kiosk, Operator
 from sync.ledger.reports import reconcile
 from tests.ledger.conftest import LedgerUnderTest
+from tests.timing import slow
 
 
 @pytest.fixture
@@ -112,10 +113,10 @@ def test_serve_runs_the_ledger_and_logs_json_lines(ledger: LedgerUnderTest, tmp_
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60  # a loaded CI machine can take a while to import
+        deadline = time.monotonic() + slow(60)  # a loaded CI machine can take a while to import
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                httpx.get(f"{url}/v1/time", timeout=1)
+                httpx.get(f"{url}/v1/time", timeout=slow(1))
                 break
             except httpx.HTTPError:
                 time.sleep(0.05)
@@ -133,7 +134,7 @@ def test_serve_runs_the_ledger_and_logs_json_lines(ledger: LedgerUnderTest, tmp_
         )
     finally:
         process.terminate()
-        out, _ = process.communicate(timeout=30)
+        out, _ = process.communicate(timeout=slow(30))
     # AND its stdout is JSON lines from the ledger service
     events = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
     assert any(e["event"] == "ledger starting" and e["service"] == "ledger" for e in events)
@@ -179,10 +180,10 @@ def start_serve(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
     )
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + slow(60)
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            httpx.get(f"{url}/v1/time", timeout=1)
+            httpx.get(f"{url}/v1/time", timeout=slow(1))
             return process, url
         except httpx.HTTPError:
             time.sleep(0.05)
@@ -233,4 +234,4 @@ def test_a_batch_cut_off_by_a_crash_is_booked_exactly_once_when_resent(
             assert reconcile(conn, kiosk.device_id)["devices"][0]["accepted"] == 2000
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=slow(30))

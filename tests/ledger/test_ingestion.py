@@ -17,6 +17,7 @@ from sync.ledger.kiosk import Kiosk, Operator
 from sync.ledger.reports import reconcile
 from sync.ledger.tables import anomalies, sales
 from tests.ledger.conftest import LedgerUnderTest
+from tests.timing import slow
 
 
 def statuses(answer: Any) -> list[str]:
@@ -356,7 +357,7 @@ def test_a_unique_key_race_between_transactions_is_retried_into_a_rejection(
             device = device_rows.device_row(conn, kiosks[index].device_id, lock=True)
             attempts[index] += 1
             if concurrent and attempts[index] == 1:
-                barrier.wait(timeout=10)  # both have read "sale id free" before either writes
+                barrier.wait(timeout=slow(10))  # both have read "sale id free" before either writes
             return ingest(conn, device, checked[index], 1)
 
         results[index] = ledger.ledger.transaction(work)

@@ -25,6 +25,7 @@ from sync.ledger.tables import sales
 from sync.queue.draft import SaleDraft
 from tests.ledger.conftest import LedgerUnderTest
 from tests.sync.harness import fast_sync_config, new_device, open_queue
+from tests.timing import slow
 
 ADMIN, METRICS = "operator-token-0123456789", "metrics-token-0123456789"
 
@@ -45,7 +46,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def scrape(url: str, token: str = METRICS) -> dict[str, float]:
     """`/metrics` as {series with labels: value} (comment lines dropped)."""
-    answer = httpx.get(f"{url}/metrics", headers=bearer(token), timeout=10)
+    answer = httpx.get(f"{url}/metrics", headers=bearer(token), timeout=slow(10))
     assert answer.status_code == 200, answer.text
     series = {}
     for line in answer.text.splitlines():
@@ -57,7 +58,9 @@ def scrape(url: str, token: str = METRICS) -> dict[str, float]:
 
 def registration_code(url: str) -> str:
     """A single-use registration code the operator mints for one kiosk."""
-    answer = httpx.post(f"{url}/v1/registration-codes", json={}, headers=bearer(ADMIN), timeout=10)
+    answer = httpx.post(
+        f"{url}/v1/registration-codes", json={}, headers=bearer(ADMIN), timeout=slow(10)
+    )
     assert answer.status_code == 201, answer.text
     return str(answer.json()["code"])
 
@@ -107,10 +110,13 @@ def test_metrics_need_the_operator_or_metrics_token(secured: LedgerUnderTest) ->
     url = f"{secured.url}/metrics"
     basic = base64.b64encode(f"prometheus:{METRICS}".encode()).decode()
     # THEN only the right tokens are let in
-    assert httpx.get(url, timeout=10).status_code == 401
-    assert httpx.get(url, headers=bearer("wrong-token-0123456789"), timeout=10).status_code == 401
-    assert httpx.get(url, headers=bearer(ADMIN), timeout=10).status_code == 200
-    assert httpx.get(url, headers={"Authorization": f"Basic {basic}"}, timeout=10).is_success
+    assert httpx.get(url, timeout=slow(10)).status_code == 401
+    assert (
+        httpx.get(url, headers=bearer("wrong-token-0123456789"), timeout=slow(10)).status_code
+        == 401
+    )
+    assert httpx.get(url, headers=bearer(ADMIN), timeout=slow(10)).status_code == 200
+    assert httpx.get(url, headers={"Authorization": f"Basic {basic}"}, timeout=slow(10)).is_success
 
 
 def test_the_fleet_page_lists_devices_with_backlog_gaps_and_revocation(
@@ -126,10 +132,10 @@ def test_the_fleet_page_lists_devices_with_backlog_gaps_and_revocation(
     assert kiosk.http.post(path, content=body, headers=headers).status_code == 200
     assert kiosk.post_batch(records[4:]).status_code == 200
     revoke = f"{secured.url}/v1/devices/{kiosk.device_id}:revoke"
-    assert httpx.post(revoke, headers=bearer(ADMIN), timeout=10).status_code == 200
+    assert httpx.post(revoke, headers=bearer(ADMIN), timeout=slow(10)).status_code == 200
     # WHEN the operator opens the fleet page (and its JSON form)
-    page = httpx.get(f"{secured.url}/fleet", headers=bearer(ADMIN), timeout=10)
-    rows = httpx.get(f"{secured.url}/fleet?format=json", headers=bearer(ADMIN), timeout=10)
+    page = httpx.get(f"{secured.url}/fleet", headers=bearer(ADMIN), timeout=slow(10))
+    rows = httpx.get(f"{secured.url}/fleet?format=json", headers=bearer(ADMIN), timeout=slow(10))
     # THEN the device is listed with what the ledger knows of it
     row = next(r for r in rows.json()["devices"] if r["device_id"] == kiosk.device_id)
     assert row["gaps"] == [[3, 4]] and row["missing_sales"] == 2
@@ -148,7 +154,7 @@ def kiosk_headers(kiosk: Kiosk, path: str, body: bytes) -> dict[str, str]:
 def test_the_fleet_page_needs_the_operator_token_not_the_metrics_token(
     secured: LedgerUnderTest,
 ) -> None:
-    answer = httpx.get(f"{secured.url}/fleet", headers=bearer(METRICS), timeout=10)
+    answer = httpx.get(f"{secured.url}/fleet", headers=bearer(METRICS), timeout=slow(10))
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"].startswith("Basic")  # a browser prompts
 
@@ -160,7 +166,7 @@ def test_a_synced_sale_s_receipt_page_shows_it_and_its_checks(
     _, records = synced_device(secured.url, tmp_path, [450, 275])
     second = records[1]
     # WHEN the second one's receipt link is opened (no token: it is the customer's)
-    answer = httpx.get(f"{secured.url}/r/{second['sale_id']}", timeout=10)
+    answer = httpx.get(f"{secured.url}/r/{second['sale_id']}", timeout=slow(10))
     # THEN the page shows the amount and that signature and chain check out
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     text = answer.text
@@ -179,7 +185,7 @@ def test_a_tampered_sale_s_receipt_page_says_the_signature_does_not_check_out(
     with secured.engine.begin() as conn:
         conn.execute(update(sales).where(sales.c.sale_id == sale_id).values(record_json=altered))
     # WHEN its receipt is opened
-    text = httpx.get(f"{secured.url}/r/{sale_id}", timeout=10).text
+    text = httpx.get(f"{secured.url}/r/{sale_id}", timeout=slow(10)).text
     # THEN the page says so
     assert "INVALID" in text
 
@@ -191,9 +197,9 @@ def sale_record(record: dict[str, Any]) -> dict[str, Any]:
 def test_a_receipt_not_synced_yet_says_so_and_a_damaged_link_is_refused(
     secured: LedgerUnderTest,
 ) -> None:
-    pending = httpx.get(f"{secured.url}/r/0b6c2f7e5a4d4c1b9a572d0e8f3b1c42", timeout=10)
+    pending = httpx.get(f"{secured.url}/r/0b6c2f7e5a4d4c1b9a572d0e8f3b1c42", timeout=slow(10))
     assert pending.status_code == 404 and "has not reached the ledger yet" in pending.text
-    damaged = httpx.get(f"{secured.url}/r/%3Cscript%3E", timeout=10)
+    damaged = httpx.get(f"{secured.url}/r/%3Cscript%3E", timeout=slow(10))
     assert damaged.status_code == 400 and "<script>" not in damaged.text
 
 
@@ -204,7 +210,7 @@ def test_the_grafana_dashboard_names_only_metrics_the_services_export(
     from device.metrics import KIOSK_METRIC_NAMES
 
     synced_device(secured.url, tmp_path, [100])
-    answer = httpx.get(f"{secured.url}/metrics", headers=bearer(METRICS), timeout=10)
+    answer = httpx.get(f"{secured.url}/metrics", headers=bearer(METRICS), timeout=slow(10))
     exported = declared_series(answer.text) | KIOSK_METRIC_NAMES
     # WHEN the dashboard's queries are read
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.timing import slow
+
 
 @dataclass
 class CrashTally:
@@ -67,7 +69,7 @@ def one_life(data_dir: Path, rng: random.Random, tally: CrashTally) -> None:
         time.sleep(rng.uniform(0.0, 0.6))
         tally.kills_during_startup += not reader.first.is_set()
     else:
-        reader.first.wait(timeout=60)
+        reader.first.wait(timeout=slow(60))
         time.sleep(rng.uniform(0.0, 0.03))
     if child.poll() is None:
         child.send_signal(signal.SIGKILL)
@@ -75,7 +77,7 @@ def one_life(data_dir: Path, rng: random.Random, tally: CrashTally) -> None:
     else:
         tally.finished_runs += 1
     child.wait()
-    reader.join(timeout=10)
+    reader.join(timeout=slow(10))
     tally.acknowledged += reader.acks
 
 

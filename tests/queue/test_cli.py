@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from device.cli import main
+from tests.timing import slow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +18,7 @@ def smilepay(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "device.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=slow(120),
         cwd=ROOT,
     )
 

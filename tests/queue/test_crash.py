@@ -10,6 +10,7 @@ import pytest
 
 from sync.queue.standalone import open_standalone
 from tests.queue.crashloop import crash_loop, stress_command
+from tests.timing import slow
 
 
 def check_survivors(data_dir: Path, acknowledged: list[str]) -> None:
@@ -36,7 +37,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_sale(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(7200)
+@pytest.mark.timeout(slow(7200))
 def test_a_thousand_sigkills_lose_no_acknowledged_sale(tmp_path: Path) -> None:
     tally = crash_loop(tmp_path / "data", kills=1000, seed=1000)
     assert tally.kills == 1000
@@ -56,7 +57,7 @@ def test_two_processes_selling_at_once_share_one_gapless_chain(tmp_path: Path) -
         subprocess.Popen(stress_command(data, 40), stdout=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
-    acked = [line for child in children for line in child.communicate(timeout=120)[0].split()]
+    acked = [line for child in children for line in child.communicate(timeout=slow(120))[0].split()]
     # THEN all 80 are there, numbered 1..80 with one intact chain
     assert len(acked) == 80
     check_survivors(data, acked)

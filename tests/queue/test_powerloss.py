@@ -16,6 +16,7 @@ from sync.queue.errors import QueueUnavailable
 from sync.queue.sale_queue import SaleQueue
 from tests.queue.conftest import DEVICE_ID, ROOMY, draft
 from tests.queue.powerloss import ApswRunner, PowerCut, VolatileDisk, read_files, write_files
+from tests.timing import slow
 
 CHAIN_CHECK_EVERY = 10
 FILES = ("device.db", "device.db-wal", "device.db-journal", "device.db-shm")
@@ -123,7 +124,7 @@ def test_the_same_power_cuts_lose_acknowledged_sales_with_synchronous_off(tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(7200)
+@pytest.mark.timeout(slow(7200))
 def test_two_thousand_power_cuts_lose_nothing_with_synchronous_full(tmp_path: Path) -> None:
     tally = power_cycles(tmp_path, cycles=2000, synchronous="FULL", seed=99)
     print(

@@ -20,6 +20,7 @@ from sync.queue.errors import QueueUnavailable
 from sync.queue.sale_queue import SaleQueue
 from sync.queue.storage import PROC_MOUNTS, read_mounts, volatile_reason
 from tests.queue.conftest import DEVICE_ID, ROOMY, OpenQueue, draft
+from tests.timing import slow
 
 # Fills the disk fast within the bounds a sale's evidence may have (16 keys, 200 characters).
 PADDING = {f"pad{i}": "x" * 200 for i in range(16)}
@@ -109,7 +110,7 @@ def test_a_read_only_data_dir_is_refused_with_a_clear_error(open_queue: OpenQueu
             [sys.executable, "-c", CHILD_OPEN, str(data)],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=slow(60),
             cwd=Path(__file__).parents[2],
         )
         # THEN it refuses, naming the directory and why; the sale is still there
@@ -155,7 +156,7 @@ def test_when_files_cannot_grow_new_sales_are_refused_and_accepted_ones_kept(
         [sys.executable, "-c", CHILD_FILL, str(data), str(limit)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=slow(60),
         cwd=Path(__file__).parents[2],
     )
     lines = child.stdout.splitlines()

@@ -14,12 +14,13 @@ import httpx
 from base import wire
 from sync.ledger.reports import reconcile
 from tests.redteam.conftest import Secured, dumps, raw_batch, refused, signed_sale, statuses
+from tests.timing import slow
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(secured: Secured) -> None:
     # GIVEN a client that declares 100 MB and sends only its headers
     host = urlsplit(secured.url)
-    with socket.create_connection((host.hostname, host.port), timeout=10) as sock:
+    with socket.create_connection((host.hostname, host.port), timeout=slow(10)) as sock:
         sock.sendall(
             b"POST /v1/devices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: 100000000\r\n\r\n"
@@ -45,7 +46,7 @@ def test_a_streamed_body_is_cut_off_at_the_limit(secured: Secured) -> None:
         for _ in range(40):
             yield b"x" * 100_000  # 4 MB in all, with no Content-Length
 
-    answer = httpx.post(f"{secured.url}/v1/customers", content=chunks(), timeout=30)
+    answer = httpx.post(f"{secured.url}/v1/customers", content=chunks(), timeout=slow(30))
     assert answer.status_code == 413
 
 
@@ -106,7 +107,7 @@ def test_deep_nesting_bad_headers_and_bad_queries_are_400_or_401_never_500(
 
 def test_a_non_digit_content_length_is_a_400(secured: Secured) -> None:
     host = urlsplit(secured.url)
-    with socket.create_connection((host.hostname, host.port), timeout=10) as sock:
+    with socket.create_connection((host.hostname, host.port), timeout=slow(10)) as sock:
         sock.sendall(b"POST /v1/customers HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n")
         answer = read_answer(sock)
     assert answer.split(b" ", 2)[1] in (b"400",)

@@ -23,6 +23,7 @@ from sync.queue.errors import TokenAlreadyUsed
 from sync.queue.sale_queue import SaleQueue
 from tests.redteam.conftest import Secured
 from tests.sync.harness import fast_sync_config
+from tests.timing import slow
 
 
 @pytest.fixture
@@ -58,7 +59,8 @@ def test_a_poison_sale_is_flagged_and_the_backlog_behind_it_syncs(
     for _ in range(5):
         queue.enqueue_sale(draft(100, customer))
     # WHEN the agent drains the queue
-    config = fast_sync_config(read_timeout_s=20.0, request_timeout_s=30.0)  # a loaded CI box
+    # generous timeouts: a loaded CI box
+    config = fast_sync_config(read_timeout_s=slow(20.0), request_timeout_s=slow(30.0))
     with LedgerClient(secured.url, identity.device_id, identity.key, config) as client:
         agent = SyncAgent(queue, client, identity.key, config)
         outcome = agent.push()

@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sync.ledger.kiosk import Kiosk, Operator
 from sync.ledger.tables_security import registration_codes
 from tests.redteam.conftest import ADMIN, Secured, refused
+from tests.timing import slow
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "device.cli", "ledger", "serve", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, capture_output=True, text=True, timeout=slow(120))
 
 
 def test_serve_refuses_to_start_open(tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ def test_insecure_dev_warns_in_its_log(tmp_path: Path) -> None:
     command += ["--db", f"sqlite:///{tmp_path / 'l.db'}", "--port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + slow(60)
         lines: list[bytes] = []
         while time.monotonic() < deadline and not any(b"INSECURE" in x for x in lines):
             line = process.stdout.readline() if process.stdout else b""
@@ -55,7 +56,7 @@ def test_insecure_dev_warns_in_its_log(tmp_path: Path) -> None:
             lines.append(line)
     finally:
         process.terminate()
-        process.communicate(timeout=30)
+        process.communicate(timeout=slow(30))
     assert any(b"INSECURE DEV LEDGER" in line and b'"level": "warning"' in line for line in lines)
 
 

@@ -14,14 +14,34 @@ from drivers.hil.env import KioskEnv
 from drivers.hil.pty_printer import PtyPrinterDevice
 from drivers.hil.pytest_plugin import Operator
 from drivers.hil.rig import KioskRig, RigWorld, rig_world
-from drivers.hil.scenario import Scenario, StepFailed, load_scenario, run_scenario
+from drivers.hil.scenario import (
+    ExpectLight,
+    ExpectReceipt,
+    ExpectView,
+    Scenario,
+    StepFailed,
+    WaitFor,
+    load_scenario,
+    run_scenario,
+)
 from drivers.indicator.config import GpioIndicatorConfig
 from drivers.indicator.gpio_indicator import GpioIndicator
 from drivers.printer.config import SerialPrinterConfig
 from drivers.printer.escpos_printer import EscposPrinter
+from tests.timing import slow
 
 HERE = Path(__file__).parent
 SCENARIOS = sorted(HERE.glob("*.toml"))
+
+
+def stretched(scenario: Scenario) -> Scenario:
+    """The script with each step's wait (`within_s`) scaled by SMILEPAY_SLOWDOWN."""
+    waits = (WaitFor, ExpectLight, ExpectReceipt, ExpectView)
+    steps = [
+        s.model_copy(update={"within_s": slow(s.within_s)}) if isinstance(s, waits) else s
+        for s in scenario.steps
+    ]
+    return scenario.model_copy(update={"steps": steps})
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +53,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RigWorld]:
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario(path: Path, world: RigWorld, kiosk_env: KioskEnv, operator: Operator) -> None:
     # GIVEN a freshly assembled kiosk on the rig WHEN the script runs THEN every step happens
-    scenario = load_scenario(path)
+    scenario = stretched(load_scenario(path))
     with KioskRig(world, kiosk_env, operator.ask) as rig:
         result = run_scenario(scenario, rig)
     assert [s.index for s in result.steps] == list(range(1, len(scenario.steps) + 1))
@@ -53,7 +73,7 @@ def test_the_same_script_runs_on_the_real_printer_and_gpio_drivers(
     try:
         # WHEN the unchanged wallet-code script runs on them
         with KioskRig(world, env) as rig:
-            run_scenario(load_scenario(HERE / "wallet_code_scan.toml"), rig)
+            run_scenario(stretched(load_scenario(HERE / "wallet_code_scan.toml")), rig)
             assert isinstance(rig.drivers.printer, EscposPrinter)
             assert isinstance(rig.drivers.indicator, GpioIndicator)
         # THEN the receipt went down the serial line, with its native QR command

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-WAIT_S = 10.0
+from tests.timing import slow
+
+WAIT_S = slow(10.0)
 
 
 class Page:

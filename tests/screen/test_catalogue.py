@@ -18,6 +18,7 @@ from device.screen.serving import serve_screen_in_thread
 from tests.screen.browser_page import Page
 from tests.screen.conftest import OPERATOR_PIN, RunningScreen
 from tests.screen.step_kiosk import StepKiosk
+from tests.timing import slow
 
 SHELF = CatalogueConfig(
     items=(
@@ -39,7 +40,7 @@ def shop() -> Iterator[RunningScreen]:
 @pytest.fixture
 def trusted(shop: RunningScreen) -> Iterator[httpx.Client]:
     """An HTTP client holding the screen cookie, as the kiosk's own browser does."""
-    with httpx.Client(base_url=shop.url, timeout=10) as client:
+    with httpx.Client(base_url=shop.url, timeout=slow(10)) as client:
         client.get(shop.launch_url.removeprefix(shop.url))
         yield client
 

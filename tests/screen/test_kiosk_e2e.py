@@ -15,9 +15,10 @@ import pytest
 
 from tests.screen.browser_page import Page
 from tests.screen.conftest import OPERATOR_PIN
+from tests.timing import slow
 
 pytestmark = pytest.mark.browser
-SALE_WAIT_S = 30.0
+SALE_WAIT_S = slow(30.0)
 
 
 @dataclass
@@ -125,9 +126,9 @@ def test_a_demo_face_sale_over_the_step_up_amount_succeeds(kiosk_screen: KioskSc
     step_up_minor = kiosk.config.face.step_up_amount_minor
     # WHEN they pay a basket at the step-up amount with their face
     kiosk.add_item("Hamper", 1, step_up_minor)
-    kiosk.wait_for(Phase.BASKET, 5)
+    kiosk.wait_for(Phase.BASKET, slow(5))
     kiosk.pay()
-    kiosk.wait_for(Phase.CHOOSE_PAYMENT, 5)
+    kiosk.wait_for(Phase.CHOOSE_PAYMENT, slow(5))
     kiosk.choose_payment("face")
     # THEN the keypad asked for the digits, the customer typed them, and the sale is approved
     state = kiosk.wait_for(Phase.APPROVED, SALE_WAIT_S)

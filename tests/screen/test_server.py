@@ -26,6 +26,7 @@ from device.screen.operator import FREE_ATTEMPTS, PinGate, PinGates, read_operat
 from device.screen.server import STATIC, create_screen_app, serve_screen_in_thread
 from tests.screen.conftest import OPERATOR_PIN, RunningScreen, start_screen
 from tests.screen.step_kiosk import StepKiosk
+from tests.timing import slow
 
 GUIDANCE_KEYS = [
     "no_face",
@@ -49,7 +50,7 @@ def plain_screen() -> Iterator[RunningScreen]:
 @pytest.fixture
 def http(plain_screen: RunningScreen) -> Iterator[httpx.Client]:
     """The kiosk's own browser: launched on the secret URL, so it holds the screen cookie."""
-    with httpx.Client(base_url=plain_screen.url, timeout=10) as client:
+    with httpx.Client(base_url=plain_screen.url, timeout=slow(10)) as client:
         assert client.get(plain_screen.launch_url.removeprefix(plain_screen.url)).status_code == 303
         assert client.cookies.get(SCREEN_COOKIE)
         yield client
@@ -58,7 +59,7 @@ def http(plain_screen: RunningScreen) -> Iterator[httpx.Client]:
 @pytest.fixture
 def stranger(plain_screen: RunningScreen) -> Iterator[httpx.Client]:
     """Any other client on the device: no screen secret."""
-    with httpx.Client(base_url=plain_screen.url, timeout=10) as client:
+    with httpx.Client(base_url=plain_screen.url, timeout=slow(10)) as client:
         yield client
 
 
@@ -198,7 +199,7 @@ def test_the_event_stream_sends_the_view_at_once_then_every_change(
 
     def wait_for(count: int) -> None:
         with seen:
-            assert seen.wait_for(lambda: len(phases) >= count, 10), phases
+            assert seen.wait_for(lambda: len(phases) >= count, slow(10)), phases
 
     reader = threading.Thread(target=listen)
     reader.start()
@@ -207,7 +208,7 @@ def test_the_event_stream_sends_the_view_at_once_then_every_change(
     wait_for(2)
     plain_screen.kiosk.pay()
     wait_for(3)
-    reader.join(10)
+    reader.join(slow(10))
     assert phases == ["idle", "basket", "choose_payment"]
 
 
@@ -261,8 +262,8 @@ def test_stopping_the_server_ends_open_streams(
     with httpx.Client(base_url=plain_screen.url) as http:
         while http.get("/healthz").json()["streams"] == 0:
             pass
-    plain_screen.server.stop()
-    assert ended.wait(10)
+    plain_screen.server.stop(timeout_s=slow(5.0))
+    assert ended.wait(slow(10))
     assert not plain_screen.server.thread.is_alive()
 
 

@@ -34,6 +34,7 @@ from tests.screen.layout import (
     samples,
     start_sampler,
 )
+from tests.timing import slow
 
 pytestmark = pytest.mark.browser
 LANGUAGES = ["en", "zh"]
@@ -263,7 +264,7 @@ def test_a_shopper_walks_every_screen(
 def _smile_until(kiosk: Any, box: list[int], phase: str) -> None:
     """The face stays in view and the pipeline reports a match every 100 ms until the checkout
     takes it."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + slow(5)
     while kiosk.view()["phase"] != phase:
         assert time.monotonic() < deadline, f"the smile was never taken ({kiosk.view()['phase']})"
         kiosk.see_face(box, "now_smile")

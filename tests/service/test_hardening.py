@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from device.screen.bench import launch_once, prepare_kiosk_home
+from tests.timing import slow
 
 MDWE_EXEC = [sys.executable, str(Path(__file__).with_name("mdwe_exec.py"))]
 W_X_PROBE = (
@@ -53,7 +54,7 @@ def test_the_whole_demo_journey_runs_with_write_xor_execute_memory(mdwe: list[st
         [*mdwe, sys.executable, "-m", "device.cli", "demo", "--scripted", "--json"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=slow(300),
     )
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["ok"], summary

@@ -27,12 +27,12 @@ import httpx
 import pytest
 
 from sync.ledger.kiosk import Kiosk, Operator
+from tests.timing import slow
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "systemd" / "install.sh"
 BACKUP_LEDGER = ROOT / "tools" / "backup-ledger.sh"
 BACKUP_KIOSK = ROOT / "tools" / "backup-kiosk.sh"
-SLOWDOWN = float(os.environ.get("SMILEPAY_SLOWDOWN", "1"))
 
 
 def can_administer_postgres() -> bool:
@@ -43,7 +43,7 @@ def can_administer_postgres() -> bool:
     except KeyError:
         return False
     probe = ["runuser", "-u", "postgres", "--", "psql", "-X", "-tAc", "SELECT 1"]
-    return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    return subprocess.run(probe, capture_output=True, timeout=slow(30)).returncode == 0
 
 
 pytestmark = [
@@ -57,7 +57,7 @@ pytestmark = [
 
 def as_postgres(sql: str) -> None:
     command = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-    subprocess.run([*command, "-c", sql], check=True, capture_output=True, timeout=60)
+    subprocess.run([*command, "-c", sql], check=True, capture_output=True, timeout=slow(60))
 
 
 def free_port() -> int:
@@ -104,7 +104,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     command = [str(INSTALL), "--root", str(tmp / "root"), "--prefix", str(prefix), "--ledger"]
     command += ["--no-kiosk", "--ledger-port", str(port)]
     command += ["--db", f"postgresql://{role}@127.0.0.1:5432/{role}"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300 * SLOWDOWN)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=slow(300))
     try:
         assert result.returncode == 0, result.stderr
         yield Installed(tmp / "root", prefix, port, role, result.stdout + result.stderr)
@@ -135,15 +135,15 @@ def running(installed: Installed) -> Iterator[str]:
         yield url
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        process.wait(timeout=slow(30))
 
 
 def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60 * SLOWDOWN
+    deadline = time.monotonic() + slow(60)
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
         try:
-            if httpx.get(f"{url}/v1/time", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/v1/time", timeout=slow(2)).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.2)
@@ -183,21 +183,24 @@ def test_the_installed_ledger_starts_as_its_unit_would_and_is_secured(
     admin = {"Authorization": f"Bearer {installed.token('admin')}"}
     metrics = {"Authorization": f"Bearer {installed.token('metrics')}"}
     # THEN only the right tokens open them
-    assert httpx.post(f"{running}/v1/customers", json={"name": "x"}, timeout=10).status_code == 401
-    assert httpx.get(f"{running}/fleet", timeout=10).status_code == 401
-    assert httpx.get(f"{running}/fleet", headers=admin, timeout=10).status_code == 200
-    assert httpx.get(f"{running}/metrics", headers=metrics, timeout=10).status_code == 200
+    assert (
+        httpx.post(f"{running}/v1/customers", json={"name": "x"}, timeout=slow(10)).status_code
+        == 401
+    )
+    assert httpx.get(f"{running}/fleet", timeout=slow(10)).status_code == 401
+    assert httpx.get(f"{running}/fleet", headers=admin, timeout=slow(10)).status_code == 200
+    assert httpx.get(f"{running}/metrics", headers=metrics, timeout=slow(10)).status_code == 200
     # AND a kiosk cannot register without a code the operator minted
     key = "A" * 43 + "="
     kiosk = {"device_id": "k-1", "public_key": key, "merchant_id": "m-1", "store_id": "s-1"}
-    registration = httpx.post(f"{running}/v1/devices", json=kiosk, timeout=10)
+    registration = httpx.post(f"{running}/v1/devices", json=kiosk, timeout=slow(10))
     assert registration.status_code == 401, registration.text
     # AND it issues customer tokens (issuer key) and takes enrolments (template key)
     operator = Operator(running, admin_token=installed.token("admin"))
     customer = operator.customer(100)
     operator.close()
     token = httpx.post(
-        f"{running}/v1/customers/{customer}/tokens", json={}, headers=admin, timeout=10
+        f"{running}/v1/customers/{customer}/tokens", json={}, headers=admin, timeout=slow(10)
     )
     assert token.status_code == 201, token.text
     kiosk_data = tmp_path / "kiosk"
@@ -217,7 +220,7 @@ def test_the_installed_ledger_starts_as_its_unit_would_and_is_secured(
             }
         )
     assert answer["status"] == "accepted"
-    view = httpx.get(f"{running}/v1/customers/cust-installed", headers=admin, timeout=10)
+    view = httpx.get(f"{running}/v1/customers/cust-installed", headers=admin, timeout=slow(10))
     assert view.status_code == 200, view.text
     assert view.json()["enrolment"]["active"] is True
 
@@ -225,7 +228,9 @@ def test_the_installed_ledger_starts_as_its_unit_would_and_is_secured(
 def code(installed: Installed, running: str) -> str:
     """A single-use registration code, minted with the installed operator token."""
     headers = {"Authorization": f"Bearer {installed.token('admin')}"}
-    answer = httpx.post(f"{running}/v1/registration-codes", json={}, headers=headers, timeout=10)
+    answer = httpx.post(
+        f"{running}/v1/registration-codes", json={}, headers=headers, timeout=slow(10)
+    )
     assert answer.status_code == 201, answer.text
     return str(answer.json()["code"])
 
@@ -242,13 +247,13 @@ def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
     # WHEN it is backed up with pg_dump while it runs, and restored into a new database
     dump, env = tmp_path / "ledger.dump", {**os.environ, "SMILEPAY_LEDGER_DB": ""}
     backup = [str(BACKUP_LEDGER), "backup", str(dump), str(installed.etc("ledger.env"))]
-    subprocess.run(backup, check=True, env=env, capture_output=True, timeout=120)
+    subprocess.run(backup, check=True, env=env, capture_output=True, timeout=slow(120))
     restored = f"{installed.role}_restored"
     as_postgres(f'CREATE DATABASE "{restored}" OWNER "{installed.role}"')
     source = installed.env()["SMILEPAY_LEDGER_DB"]
     target = source.rsplit("/", 1)[0] + f"/{restored}"
     restore = [str(BACKUP_LEDGER), "restore", str(dump), target]
-    subprocess.run(restore, check=True, capture_output=True, timeout=120)
+    subprocess.run(restore, check=True, capture_output=True, timeout=slow(120))
     # THEN the dump is 0600 and the restored ledger reconciles exactly like the original
     assert stat.S_IMODE(dump.stat().st_mode) == 0o600
     original, copy = reconcile(source), reconcile(target)
@@ -261,7 +266,7 @@ def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
 
 def reconcile(db_url: str) -> dict:
     command = [sys.executable, "-m", "device.cli", "ledger", "reconcile", "--db", db_url, "--json"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=slow(120))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -287,7 +292,9 @@ def test_a_kiosk_data_directory_backup_restores_and_its_sales_sync(
         queue.enqueue_sale(draft)
     # WHEN its data directory is backed up (kiosk still open), the original lost, and restored
     backup, restored = tmp_path / "backup", tmp_path / "restored"
-    subprocess.run([str(BACKUP_KIOSK), "backup", str(data), str(backup)], check=True, timeout=60)
+    subprocess.run(
+        [str(BACKUP_KIOSK), "backup", str(data), str(backup)], check=True, timeout=slow(60)
+    )
     queue.close()
     shutil.rmtree(data)
     subprocess.run([str(BACKUP_KIOSK), "restore", str(backup), str(restored)], check=True)

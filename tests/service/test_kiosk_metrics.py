@@ -3,7 +3,6 @@ kiosk process on its own port behind a bearer token."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from device.screen.bench import (
     prepare_kiosk_home,
     service_environment,
 )
+from tests.timing import slow
 
 TOKEN = "kiosk-metrics-token-0123456789"
 
@@ -75,12 +75,12 @@ def test_the_kiosk_process_serves_its_metrics_with_a_token(tmp_path: Path) -> No
         _wait_healthy(process, screen, time.monotonic())
         # WHEN an item goes in the basket and the metrics are scraped with and without the token
         # (as the kiosk's own browser: launched on the URL with the screen secret, by item id)
-        with httpx.Client(base_url=screen, timeout=10) as browser:
+        with httpx.Client(base_url=screen, timeout=slow(10)) as browser:
             browser.get(_launch_url_file(config).read_text(encoding="utf-8").strip())
             added = browser.post("/api/items", json={"item_id": "bench-0"})
             assert added.status_code == 200, added.text
         url = f"http://127.0.0.1:{port}/metrics"
-        denied = httpx.get(url, timeout=10)
+        denied = httpx.get(url, timeout=slow(10))
         got = wait_for_phase(url, "basket")
     # THEN the token is required, and the kiosk reports its phase, queue and camera
     assert denied.status_code == 401
@@ -91,9 +91,9 @@ def test_the_kiosk_process_serves_its_metrics_with_a_token(tmp_path: Path) -> No
 
 
 def wait_for_phase(url: str, phase: str) -> dict[str, float]:
-    deadline = time.monotonic() + 10 * float(os.environ.get("SMILEPAY_SLOWDOWN", "1"))
+    deadline = time.monotonic() + slow(10)
     while True:
-        answer = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=slow(10))
         got = series(answer.text)
         if got.get(f'smilepay_kiosk_phase{{phase="{phase}"}}') == 1 or time.monotonic() > deadline:
             return got
@@ -109,7 +109,7 @@ def _screen_port(config: Path) -> int:
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=slow(30))
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

@@ -13,6 +13,7 @@ import pytest
 
 from device.config import load_config
 from tests.conftest import ROOT
+from tests.timing import slow
 
 UNITS_DIR = ROOT / "systemd"
 UNITS = sorted(p.name for p in UNITS_DIR.glob("*.service"))
@@ -50,7 +51,7 @@ def runnable_here(unit_path: Path, target: Path) -> Path:
 def verify(unit_file: Path) -> subprocess.CompletedProcess[str]:
     assert ANALYZE is not None
     return subprocess.run(
-        [ANALYZE, "verify", str(unit_file)], capture_output=True, text=True, timeout=60
+        [ANALYZE, "verify", str(unit_file)], capture_output=True, text=True, timeout=slow(60)
     )
 
 
@@ -71,7 +72,7 @@ def test_each_unit_is_exposed_no_more_than_2_0(unit: str) -> None:
         [ANALYZE, "security", "--offline=true", str(UNITS_DIR / unit)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=slow(60),
     )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
     assert match, f"no exposure score in: {result.stdout[-500:]} {result.stderr}"
@@ -157,7 +158,7 @@ def test_install_script_stages_units_with_the_prefix_and_data_dir(tmp_path: Path
         ],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=slow(60),
     )
     assert result.returncode == 0, result.stderr
     installed = staged / "etc" / "systemd" / "system"
@@ -188,7 +189,7 @@ def test_a_staged_kiosk_config_names_no_hardware_so_the_kiosk_refuses_until_it_d
         [str(UNITS_DIR / "install.sh"), "--root", str(staged)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=slow(60),
     )
     assert result.returncode == 0, result.stderr
     # THEN the config carries commented templates for each role and says so

@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.timing import slow
+
 FAULT_KINDS = (
     "drop",
     "reset_before",
@@ -52,7 +54,7 @@ class FaultPlan:
     rate: float = 0.3  # probability that an exchange is faulted
     kinds: tuple[str, ...] = FAULT_KINDS
     delay_s: float = 1.0  # must exceed the client's timeout for `delay` to bite
-    reorder_hold_s: float = 0.3
+    reorder_hold_s: float = slow(0.3)  # a wait for a later request to overtake
     max_restarts: int = 3
     script: tuple[str | None, ...] | None = None  # fixed faults for the first exchanges
 
@@ -136,14 +138,14 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         """Start listening in a background thread."""
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=slow(10))
         return self
 
     def stop(self) -> None:
         """Stop listening and end the background thread."""
-        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=slow(10))
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=slow(10))
 
     def summary(self) -> str:
         """Faults injected so far, for test output."""

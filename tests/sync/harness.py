@@ -24,6 +24,7 @@ from base.child import smilepay_argv
 from base.limits import OfflineLimits
 from sync.agent.config import SyncConfig
 from sync.agent.device_identity import DeviceIdentity, init_device
+from tests.timing import slow
 
 
 def free_port() -> int:
@@ -94,7 +95,7 @@ class LedgerProcess:
         """SIGKILL: no graceful shutdown, open transactions die with the process."""
         if self._process is not None and self._process.poll() is None:
             os.kill(self._process.pid, signal.SIGKILL)
-            self._process.wait(timeout=10)
+            self._process.wait(timeout=slow(10))
 
     def restart(self) -> None:
         """Kill and start again on the same database and port."""
@@ -103,6 +104,7 @@ class LedgerProcess:
         self.start()
 
     def _wait_ready(self, within_s: float) -> None:
+        within_s = slow(within_s)
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             assert self._process is not None
@@ -111,7 +113,7 @@ class LedgerProcess:
                     raise PortTaken(self.port)
                 raise RuntimeError(f"ledger exited early; see {self.log_path}")
             try:
-                httpx.get(f"{self.url}/v1/time", timeout=0.5).raise_for_status()
+                httpx.get(f"{self.url}/v1/time", timeout=slow(0.5)).raise_for_status()
                 return
             except httpx.HTTPError:
                 time.sleep(0.05)
@@ -119,12 +121,14 @@ class LedgerProcess:
 
 
 def fast_sync_config(**overrides: Any) -> SyncConfig:
-    """Short timeouts and backoff, so faults cost little wall time in tests."""
+    """Short timeouts and backoff, so faults cost little wall time in tests. The HTTP timeouts
+    wait for a real ledger, so they scale with SMILEPAY_SLOWDOWN (the fault proxy's delays
+    scale with them, to still outlast them)."""
     values: dict[str, Any] = {
         "batch_size": 8,
-        "connect_timeout_s": 0.5,
-        "read_timeout_s": 0.25,
-        "request_timeout_s": 0.5,
+        "connect_timeout_s": slow(0.5),
+        "read_timeout_s": slow(0.25),
+        "request_timeout_s": slow(0.5),
         "backoff_base_s": 0.005,
         "backoff_cap_s": 0.05,
         "interval_s": 0.05,
@@ -162,7 +166,7 @@ def new_device(
         response = httpx.put(
             f"{ledger_url}/v1/devices/{identity.device_id}/limits",
             json=limits.model_dump(),
-            timeout=10,
+            timeout=slow(10),
         )
         response.raise_for_status()
     return identity

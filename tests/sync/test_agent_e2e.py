@@ -30,6 +30,7 @@ from sync.queue.draft import SaleDraft
 from sync.queue.errors import LimitExceeded
 from tests.sync.faultproxy import FaultPlan, FaultProxy
 from tests.sync.harness import check_device, fast_sync_config, ledger_sales, new_device, open_queue
+from tests.timing import slow
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def agent_for(identity: DeviceIdentity, queue: Any, url: str, **kwargs: Any) -> 
 
 
 def operator(url: str, method: str, path: str, body: Any = None) -> Any:
-    response = httpx.request(method, f"{url}{path}", json=body, timeout=10)
+    response = httpx.request(method, f"{url}{path}", json=body, timeout=slow(10))
     response.raise_for_status()
     return response.json()
 
@@ -278,7 +279,7 @@ def test_an_approved_sale_is_queued_online_and_booked_once(
             client,
             queue,
             SaleDraft(amount_minor=1250, currency="EUR", method="face", customer_id=customer_id),
-            timeout_s=5,
+            timeout_s=slow(5),
         )
     assert online and record["offline"] is False and record["auth_id"]
     agent_for(identity, queue, server.url).run("until-drained")

@@ -31,12 +31,12 @@ from tests.timing import slow
 SMILEPAY = str(Path(sys.executable).with_name("smilepay"))
 STARTED = '"event": "sync agent started"'
 KILL_SEED = int(os.environ.get("SMILEPAY_KILL_SEED", "5"))
-AGENT_CONFIG = """
+AGENT_CONFIG = f"""
 [sync]
-batch_size = {batch}
-connect_timeout_s = 0.5
-read_timeout_s = 0.25
-request_timeout_s = 0.5
+batch_size = {{batch}}
+connect_timeout_s = {slow(0.5)}
+read_timeout_s = {slow(0.25)}
+request_timeout_s = {slow(0.5)}
 backoff_base_s = 0.005
 backoff_cap_s = 0.05
 interval_s = 0.05
@@ -68,14 +68,15 @@ def run_with_kills(tmp_path: Path, seed: int, sales: int, kills: int) -> None:
     rng = random.Random(seed)
     ledger = LedgerProcess(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path / "ledger.log").start()
     proxy = FaultProxy(
-        ("127.0.0.1", ledger.port), FaultPlan(seed=seed, rate=0.15, delay_s=0.3, max_restarts=0)
+        ("127.0.0.1", ledger.port),
+        FaultPlan(seed=seed, rate=0.15, delay_s=slow(0.3), max_restarts=0),
     ).start()
     device = DeviceUnderTest(new_device(tmp_path / "kiosk", ledger.url))
     config = tmp_path / "agent.toml"
     config.write_text(AGENT_CONFIG.format(batch=rng.randint(3, 12)))
     log = tmp_path / "agent.log"
     # Sales keep coming for about as long as the kills go on, so most lives have work.
-    pause_s = kills * 2.0 / sales
+    pause_s = slow(kills * 2.0) / sales
     producer = threading.Thread(
         target=sell, args=(device, open_queue(device.identity), sales, random.Random(seed), pause_s)
     )
@@ -88,7 +89,7 @@ def run_with_kills(tmp_path: Path, seed: int, sales: int, kills: int) -> None:
             agent = start_agent(device.identity.data_dir, proxy.url, config, log)
             if life % 2:  # every other life is killed while working, not while starting up
                 wait_for(lambda n=started: log.read_text().count(STARTED) > n, 60)
-            time.sleep(rng.uniform(0.1, 3.0))
+            time.sleep(slow(rng.uniform(0.1, 3.0)))  # time to sync something
             os.kill(agent.pid, signal.SIGKILL)
             agent.wait(timeout=slow(10))
             synced_per_life.append(

@@ -68,7 +68,8 @@ def test_sigkilled_agents_upload_each_enrolment_and_queued_deletion_exactly_once
         tmp_path / "issuer.key",
     ).start()
     proxy = FaultProxy(
-        ("127.0.0.1", ledger.port), FaultPlan(seed=seed, rate=0.15, delay_s=0.3, max_restarts=0)
+        ("127.0.0.1", ledger.port),
+        FaultPlan(seed=seed, rate=0.15, delay_s=slow(0.3), max_restarts=0),
     ).start()
     kiosk = new_device(tmp_path / "kiosk", ledger.url, merchant_id="shop-1")
     config, log = tmp_path / "agent.toml", tmp_path / "agent.log"

@@ -11,6 +11,7 @@ import pytest
 from base.backoff import Backoff
 from sync.agent.clock import ClockSample, ClockWatch
 from sync.agent.trigger import SyncTrigger, request_sync_now
+from tests.timing import slow
 
 
 def test_backoff_delays_stay_within_a_doubling_ceiling_up_to_the_cap() -> None:
@@ -82,7 +83,7 @@ def test_sync_now_file_wakes_a_waiting_trigger_once(tmp_path: Path) -> None:
     trigger = SyncTrigger(tmp_path, poll_s=0.01)
     request_sync_now(tmp_path)
     # WHEN it waits
-    woke = trigger.wait(30)
+    woke = trigger.wait(slow(30))
     # THEN it wakes for the request, and the request is used up
     assert woke
     assert not (tmp_path / "sync-now").exists()
@@ -92,11 +93,11 @@ def test_sync_now_file_wakes_a_waiting_trigger_once(tmp_path: Path) -> None:
 def test_trigger_stop_ends_a_wait_from_another_thread(tmp_path: Path) -> None:
     trigger = SyncTrigger(tmp_path, poll_s=0.01)
     threading.Timer(0.05, trigger.stop).start()
-    assert trigger.wait(30) is False
+    assert trigger.wait(slow(30)) is False
     assert trigger.stopping.is_set()
 
 
 def test_trigger_poke_wakes_a_wait_in_the_same_process(tmp_path: Path) -> None:
     trigger = SyncTrigger(tmp_path, poll_s=0.01)
     threading.Timer(0.05, trigger.poke).start()
-    assert trigger.wait(30) is True
+    assert trigger.wait(slow(30)) is True

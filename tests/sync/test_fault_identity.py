@@ -29,6 +29,7 @@ from sync.queue.deletion_outbox import DeletionOutbox
 from sync.queue.enrolment_outbox import EnrolmentOutbox, record_enrolment
 from tests.sync.faultproxy import FaultPlan, FaultProxy
 from tests.sync.harness import LedgerProcess, fast_sync_config, new_device, open_queue
+from tests.timing import slow
 
 SEEDS = [int(s) for s in os.environ.get("SMILEPAY_FAULT_SEED", "5,17").split(",")]
 CUSTOMERS = 40
@@ -56,7 +57,7 @@ def enrol(gallery: Gallery, name: str, vector: np.ndarray) -> str:
 def customer_token(ledger_url: str, customer_id: str) -> str:
     """A payment code the customer's phone fetched (the ledger runs --insecure-dev here)."""
     answer = httpx.post(
-        f"{ledger_url}/v1/customers/{customer_id}/tokens", json={"ttl_s": 600}, timeout=10
+        f"{ledger_url}/v1/customers/{customer_id}/tokens", json={"ttl_s": 600}, timeout=slow(10)
     )
     answer.raise_for_status()
     return str(answer.json()["token"])
@@ -114,7 +115,9 @@ def test_enrolments_and_deletions_arrive_exactly_once_under_faults(
     ledger: LedgerProcess, tmp_path: Path, seed: int
 ) -> None:
     rng = np.random.default_rng(seed)
-    proxy = FaultProxy(("127.0.0.1", ledger.port), FaultPlan(seed=seed, rate=0.35, delay_s=0.3))
+    proxy = FaultProxy(
+        ("127.0.0.1", ledger.port), FaultPlan(seed=seed, rate=0.35, delay_s=slow(0.3))
+    )
 
     def restart() -> None:
         ledger.restart()
@@ -132,7 +135,9 @@ def test_enrolments_and_deletions_arrive_exactly_once_under_faults(
         # AND the operator deletes a quarter of them
         deleted = set(enrolled[: CUSTOMERS // 4])
         for customer in deleted:
-            httpx.delete(f"{ledger.url}/v1/customers/{customer}", timeout=10).raise_for_status()
+            httpx.delete(
+                f"{ledger.url}/v1/customers/{customer}", timeout=slow(10)
+            ).raise_for_status()
         # AND kiosk B, offline, takes five customers' payment codes to delete their face data:
         # each request queued, then B's copy removed at once (what `face forget` does)
         sync_through(b, proxy.url, galleries["b"], seed)

@@ -36,6 +36,7 @@ from tests.sync.harness import (
     new_device,
     open_queue,
 )
+from tests.timing import slow
 
 CI_SEEDS = [int(s) for s in os.environ.get("SMILEPAY_FAULT_SEED", "11,23,37").split(",")]
 CUSTOMERS = ["cust-a", "cust-b", "cust-c", None]  # unknown customers are booked as declined
@@ -98,6 +99,7 @@ def restart_behind(ledger: LedgerProcess, proxy: FaultProxy) -> None:
 
 def wait_until_synced(devices: list[DeviceUnderTest], within_s: float) -> None:
     queues = [open_queue(d.identity) for d in devices]
+    within_s = slow(within_s)
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         producers_done = all(not d.threads[0].is_alive() for d in devices)
@@ -119,7 +121,7 @@ def run_faulty_sync(
     rng = random.Random(seed)
     db_url = db_url or f"sqlite:///{tmp_path / 'ledger.db'}"
     ledger = LedgerProcess(db_url, tmp_path / "ledger.log").start()
-    plan = FaultPlan(seed=seed, rate=rate, delay_s=0.3, max_restarts=max_restarts)
+    plan = FaultPlan(seed=seed, rate=rate, delay_s=slow(0.3), max_restarts=max_restarts)
     proxy = FaultProxy(("127.0.0.1", ledger.port), plan)
     proxy.restart_ledger = lambda: restart_behind(ledger, proxy)
     proxy.start()
@@ -150,7 +152,7 @@ def run_faulty_sync(
             if device.trigger is not None:
                 device.trigger.stop()
             for thread in device.threads:
-                thread.join(timeout=30)
+                thread.join(timeout=slow(30))
         proxy.stop()
     verdicts = [
         (

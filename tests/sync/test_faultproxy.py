@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.sync.faultproxy import FaultPlan, FaultProxy
+from tests.timing import slow
 
 
 class CountingServer:
@@ -58,7 +59,7 @@ def proxy_with(upstream: CountingServer, kind: str, **plan: Any) -> FaultProxy:
     ).start()
 
 
-def post(url: str, path: str = "/x", timeout: float = 2.0) -> httpx.Response:
+def post(url: str, path: str = "/x", timeout: float = slow(2.0)) -> httpx.Response:
     return httpx.post(f"{url}{path}", content=b"{}", timeout=timeout)
 
 
@@ -115,7 +116,7 @@ def test_reorder_lets_a_later_concurrent_request_overtake_the_held_one(
     # WHEN /first is sent, then /second once /first has arrived
     first = threading.Thread(target=post, args=(proxy.url, "/first"))
     first.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + slow(10)
     while proxy.exchanges < 1 and time.monotonic() < deadline:
         time.sleep(0.01)  # /first must be the one held, so it has to arrive first
     post(proxy.url, "/second")

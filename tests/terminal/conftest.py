@@ -18,6 +18,7 @@ from device.terminal.auth import PosKey, load_pos_key_file
 from device.terminal.pos_client import PosClient
 from device.terminal.service import TerminalServer, start_terminal
 from drivers.hil.netcut import NetworkLink
+from tests.timing import slow
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Rig:
     key: PosKey
     key_file: Path
 
-    def pos(self, timeout_s: float = 10.0) -> PosClient:
+    def pos(self, timeout_s: float = slow(10.0)) -> PosClient:
         """A POS client through the cuttable link."""
         return PosClient(self.link.url, self.key, timeout_s=timeout_s)
 

@@ -10,6 +10,7 @@ import pytest
 from device.terminal.auth import PosKey
 from device.terminal.pos_client import PosClient, PosError
 from tests.terminal.conftest import Rig
+from tests.timing import slow
 
 
 class StatusCounting(PosClient):
@@ -44,13 +45,13 @@ def ledger_view(rig: Rig) -> dict:
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + slow(timeout_s)
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(slow(300))
 def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> None:
     pos = rig.pos()
     # GIVEN a kiosk in terminal mode, idle
@@ -64,7 +65,7 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
             {"name": "Flat white", "quantity": 1, "unit_minor": 350},
             {"name": "Croissant", "quantity": 2, "unit_minor": 275},
         ],
-        wait_s=90,
+        wait_s=slow(90),
     )
     # THEN it is approved with a sale id and the receipt the printer got
     assert paid["status"] == "approved", paid
@@ -83,7 +84,7 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
             {"name": "Flat white", "quantity": 1, "unit_minor": 350},
             {"name": "Croissant", "quantity": 2, "unit_minor": 275},
         ],
-        wait_s=30,
+        wait_s=slow(30),
     )
     assert again == paid
     # AND status by reference says the same
@@ -95,14 +96,14 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
 
     # WHEN the POS starts a payment and aborts it while the customer is choosing
     started = threading.Thread(
-        target=lambda: results.append(pos_two.pay(500, "EUR", "sale-2", wait_s=60))
+        target=lambda: results.append(pos_two.pay(500, "EUR", "sale-2", wait_s=slow(60)))
     )
     results: list[dict] = []
     pos_two = rig.pos()
     started.start()
     wait_for(lambda: rig.kiosk.view()["phase"] == "choose_payment", 20, "the choice screen")
     aborted = pos.abort("sale-2")
-    started.join(30)
+    started.join(slow(30))
     # THEN it ends aborted, on both answers, and the kiosk is idle again
     assert aborted["status"] == "aborted" and results[0]["status"] == "aborted", (aborted, results)
     wait_for(lambda: rig.kiosk.view()["phase"] == "idle", 10, "idle")
@@ -112,7 +113,7 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
     answers: list[dict] = []
     runner = threading.Thread(
         target=lambda: answers.append(
-            cut_pos.pay(700, "EUR", "sale-3", methods=["face", "customer_qr"], wait_s=120)
+            cut_pos.pay(700, "EUR", "sale-3", methods=["face", "customer_qr"], wait_s=slow(120))
         )
     )
     runner.start()
@@ -124,7 +125,7 @@ def test_pay_retry_status_abort_refund_cut_and_a_balanced_ledger(rig: Rig) -> No
     time.sleep(3)  # the POS's waiting request times out into the cut; it keeps asking
     assert not answers and runner.is_alive()
     rig.link.up()
-    runner.join(60)
+    runner.join(slow(60))
     # THEN the POS learns the outcome by status: the one sale the kiosk recorded
     assert answers and answers[0]["status"] == "approved", answers
     assert cut_pos.status_calls >= 1

@@ -19,6 +19,7 @@ from device.terminal.auth import create_pos_key_file
 from device.terminal.pos_client import PosError
 from tests.terminal.conftest import Rig
 from tests.terminal.test_pos_journey import ledger_view, wait_for
+from tests.timing import slow
 
 
 def refusal(call: Any) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def test_one_payment_at_a_time_and_a_reference_means_one_request(rig: Rig) -> No
         answers: list[dict[str, Any]] = []
         payer = threading.Thread(
             target=lambda: answers.append(
-                pos.pay(300, "EUR", "busy-1", methods=["face", "customer_qr"], wait_s=60)
+                pos.pay(300, "EUR", "busy-1", methods=["face", "customer_qr"], wait_s=slow(60))
             )
         )
         payer.start()
@@ -107,7 +108,7 @@ def test_one_payment_at_a_time_and_a_reference_means_one_request(rig: Rig) -> No
         ]
         assert "choose_payment" in stages
         other.abort("busy-1")
-        payer.join(20)
+        payer.join(slow(20))
         assert answers[0]["status"] == "aborted"
         wait_for(lambda: rig.kiosk.view()["phase"] == "idle", 10, "idle")
 
@@ -121,7 +122,7 @@ def test_server_sent_events_stream_a_payment_to_its_outcome(rig: Rig) -> None:
 
         def listen() -> None:
             with httpx.stream(
-                "GET", f"{rig.link.url}{path}?{query}", headers=headers, timeout=60
+                "GET", f"{rig.link.url}{path}?{query}", headers=headers, timeout=slow(60)
             ) as stream:
                 for line in stream.iter_lines():
                     if line.startswith("data: "):
@@ -133,8 +134,8 @@ def test_server_sent_events_stream_a_payment_to_its_outcome(rig: Rig) -> None:
         listener.start()
         time.sleep(0.3)
         # WHEN a payment runs (the customer shows a wallet code)
-        paid = pos.pay(250, "EUR", "sse-1", methods=["customer_qr"], wait_s=60)
-        listener.join(20)
+        paid = pos.pay(250, "EUR", "sse-1", methods=["customer_qr"], wait_s=slow(60))
+        listener.join(slow(20))
         # THEN the stream told every stage, and the same outcome
         assert paid["status"] == "approved"
         kinds = [e["type"] for e in seen]
@@ -166,7 +167,7 @@ def test_replayed_and_unknown_pos_requests_are_refused(rig: Rig) -> None:
 def test_refunds_offline_within_limits_then_booked_once_when_the_ledger_is_back(rig: Rig) -> None:
     with rig.pos() as pos:
         # GIVEN a sale paid online
-        paid = pos.pay(800, "EUR", "offline-sale", methods=["customer_qr"], wait_s=60)
+        paid = pos.pay(800, "EUR", "offline-sale", methods=["customer_qr"], wait_s=slow(60))
         assert paid["status"] == "approved"
         # WHEN the ledger goes away and the POS refunds part of it
         port = int(rig.setup.ledger.url.rsplit(":", 1)[1])
@@ -214,7 +215,7 @@ def test_the_pos_command_pays_and_a_wrong_key_exits_non_zero(rig: Rig, tmp_path)
             [sys.executable, "-m", "device.cli", "pos", *args],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=slow(120),
         )
 
     # WHEN the reference client pays from the command line
@@ -277,12 +278,12 @@ def test_the_operator_page_lists_sales_and_refunds_with_the_pin(rig: Rig) -> Non
 
     # GIVEN the kiosk's screen with an operator PIN, and a sale paid through the POS
     with rig.pos() as pos:
-        paid = pos.pay(640, "EUR", "operator-sale", methods=["customer_qr"], wait_s=60)
+        paid = pos.pay(640, "EUR", "operator-sale", methods=["customer_qr"], wait_s=slow(60))
     assert paid["status"] == "approved"
     app = create_screen_app(rig.kiosk, rig.setup.config.screen, "4711")
     screen = serve_screen_in_thread(app)
     try:
-        with httpx.Client(base_url=screen.url, timeout=30) as browser:
+        with httpx.Client(base_url=screen.url, timeout=slow(30)) as browser:
             # GIVEN terminal mode THEN the screen offers no self-service catalogue
             assert browser.get("/screen.json").json()["catalogue"] == []
             # WHEN nobody has logged in THEN the sales and the refund action are closed
@@ -312,7 +313,7 @@ def test_a_restart_settles_payments_left_in_progress_from_the_sale_queue(rig: Ri
 
     store = rig.server.terminal.store
     with rig.pos() as pos:
-        paid = pos.pay(210, "EUR", "before-crash", methods=["customer_qr"], wait_s=60)
+        paid = pos.pay(210, "EUR", "before-crash", methods=["customer_qr"], wait_s=slow(60))
     # GIVEN two payments a stopped kiosk left in progress: one whose sale reached the queue,
     # one whose sale never did
     for reference, sale_id in (("crash-a", paid["sale_id"]), ("crash-b", "never-recorded")):
@@ -402,7 +403,7 @@ def test_a_restart_answers_refunds_left_in_progress_from_the_refund_queue(rig: R
     store, desk = rig.server.terminal.store, rig.server.terminal.refunds
     assert desk is not None
     with rig.pos() as pos:
-        paid = pos.pay(330, "EUR", "refund-crash-sale", methods=["customer_qr"], wait_s=60)
+        paid = pos.pay(330, "EUR", "refund-crash-sale", methods=["customer_qr"], wait_s=slow(60))
     # GIVEN a refund recorded in the refund queue whose answer was never stored, and a refund
     # request the kiosk stopped before recording
     queued = desk.queue.enqueue(
@@ -444,7 +445,7 @@ def test_a_payment_not_paid_in_time_ends_timed_out_and_the_kiosk_is_idle(rig: Ri
             reference="slow-1", amount_minor=100, currency="EUR", methods=["face", "customer_qr"]
         )
         # WHEN the POS asks for the payment and waits
-        outcome = desk.pay("demo-pos", request, wait_s=20)
+        outcome = desk.pay("demo-pos", request, wait_s=slow(20))
     finally:
         desk.close()
     # THEN it ended timed_out, nothing was sold, and the screen went back to idle

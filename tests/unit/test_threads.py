@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from base.threads import LoopThread
+from tests.timing import slow
 
 
 def _counting_loop(rounds: list[int], loop: list[LoopThread], ran: threading.Event) -> None:
@@ -23,7 +24,7 @@ def test_a_loop_runs_until_stopped_and_can_run_again() -> None:
     holder.append(loop)
     # WHEN it starts THEN it runs on its own named thread
     loop.start()
-    assert ran.wait(5) and loop.alive
+    assert ran.wait(slow(5)) and loop.alive
     assert any(t.name == "counter" for t in threading.enumerate())
     # WHEN it stops THEN the thread is gone and no more rounds run
     loop.stop()
@@ -32,7 +33,7 @@ def test_a_loop_runs_until_stopped_and_can_run_again() -> None:
     assert not ran.clear() and not ran.wait(0.05) and len(rounds) == counted
     # WHEN started again THEN it runs again
     loop.start()
-    assert ran.wait(5)
+    assert ran.wait(slow(5))
     loop.stop()
     assert not loop.alive
 
@@ -41,7 +42,7 @@ def test_starting_a_running_loop_twice_keeps_one_thread() -> None:
     # GIVEN a running loop
     stop_seen = threading.Event()
     holder: list[LoopThread] = []
-    loop = LoopThread("once", lambda: stop_seen.set() if holder[0].stopping.wait(5) else None)
+    loop = LoopThread("once", lambda: stop_seen.set() if holder[0].stopping.wait(slow(5)) else None)
     holder.append(loop)
     loop.start()
     # WHEN it is started again THEN still one thread carries its name
