@@ -160,10 +160,15 @@ class NotifyListener:
 
 
 def launch_once(
-    config: Path, root: Path, wrapper: Sequence[str] = (), watchdog_usec: int = WATCHDOG_USEC
+    config: Path,
+    root: Path,
+    wrapper: Sequence[str] = (),
+    watchdog_usec: int = WATCHDOG_USEC,
+    patience: float = 1.0,
 ) -> KioskRun:
     """Start the kiosk process, time it to ready, read its memory, stop it with SIGTERM.
-    `wrapper` is a command to launch it through (as `taskset ...`, or a sandbox)."""
+    `wrapper` is a command to launch it through (as `taskset ...`, or a sandbox); `patience`
+    multiplies how long start-up and stopping may take (a slow or emulated machine)."""
     url = f"http://127.0.0.1:{_screen_port(config)}"
     launch_file = _launch_url_file(config)
     started = time.monotonic()
@@ -175,18 +180,18 @@ def launch_once(
         stderr=subprocess.PIPE,
     )
     try:
-        ready_s = _wait_healthy(process, url, started)
+        ready_s = _wait_healthy(process, url, started, LAUNCH_TIMEOUT_S * patience)
         ready_cpu_s = _cpu_seconds(process.pid)
         time.sleep(SETTLE_S)
         taps = tap_to_view_ms(url, TAPS, launch_file.read_text(encoding="utf-8").strip())
         rss, peak = _memory_mb(process.pid)
         process.send_signal(signal.SIGTERM)
-        exit_code = process.wait(timeout=30)
+        exit_code = process.wait(timeout=30 * patience)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        stopping = notify.first("STOPPING=1", timeout_s=5.0) is not None
+        stopping = notify.first("STOPPING=1", timeout_s=5.0 * patience) is not None
         notify.close()
     ready = notify.first("READY=1")
     pings = notify.count("WATCHDOG=1")
@@ -265,10 +270,12 @@ def _summary(results: list[KioskRun]) -> dict[str, Any]:
     }
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, started: float) -> float:
-    """Seconds from launch until /healthz answers 200."""
+def _wait_healthy(
+    process: subprocess.Popen[bytes], url: str, started: float, limit_s: float = LAUNCH_TIMEOUT_S
+) -> float:
+    """Seconds from launch until /healthz answers 200 (at most `limit_s`)."""
     with httpx.Client(timeout=1.0) as http:
-        while time.monotonic() - started < LAUNCH_TIMEOUT_S:
+        while time.monotonic() - started < limit_s:
             _fail_if_exited(process)
             try:
                 if http.get(url + "/healthz").status_code == 200:
@@ -276,7 +283,7 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, started: float) ->
             except httpx.TransportError:
                 pass  # not listening yet
             time.sleep(0.01)
-    raise SmilepayError(f"the kiosk did not answer {url}/healthz within {LAUNCH_TIMEOUT_S} s")
+    raise SmilepayError(f"the kiosk did not answer {url}/healthz within {limit_s:g} s")
 
 
 def _fail_if_exited(process: subprocess.Popen[bytes]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,9 @@ class RigWorld:
     face_frames: list[Any]
     # A fresh customer token (each pays once), minted by the ledger behind the link's back.
     mint_token: Callable[[], str] | None = None
+    # SMILEPAY_SLOWDOWN, as in the demo: under emulation the kiosk's own work takes 10-30x
+    # longer, so its work timeouts stretch (the scenario steps' waits stretch with it).
+    slowdown: float = 1.0
 
 
 @contextlib.contextmanager
@@ -61,7 +64,8 @@ def rig_world(root: Path) -> Iterator[RigWorld]:
         identity = init_device(
             device_dir, link.url, name="smilepay scenario kiosk", registration_token=code
         )
-        config = demo.demo_config(device_dir, link.url, 0)
+        slowdown = demo.demo_slowdown()
+        config = demo.demo_config(device_dir, link.url, 0, slowdown=slowdown)
         engine = FaceEngine.load(config.face)
         customer_id = demo.enroll_demo_customer(config, engine, identity.device_id)
         demo.create_customer(ledger.url, customer_id, config.device.currency, admin)
@@ -72,7 +76,7 @@ def rig_world(root: Path) -> Iterator[RigWorld]:
         def mint_token() -> str:
             return demo.customer_token(ledger.url, customer_id, admin)
 
-        yield RigWorld(config, ledger, link, customer_id, token, frames, mint_token)
+        yield RigWorld(config, ledger, link, customer_id, token, frames, mint_token, slowdown)
 
 
 def rig_drivers(env: KioskEnv) -> KioskDrivers:
@@ -117,6 +121,11 @@ class KioskRig:
         self.world, self.env, self.ask = world, env, ask
         self.drivers = rig_drivers(env)
         self.kiosk = Kiosk(world.config, self.drivers, open_services(world.config))
+        if world.slowdown != 1.0:
+            from device.demo import stretched_timeouts
+
+            timeouts = stretched_timeouts(world.slowdown)
+            self.kiosk.state = replace(self.kiosk.state, timeouts=timeouts)
         self.scene = None
         if env.real("camera") is None:
             self.scene = DemoWorld(

@@ -5,6 +5,7 @@ behind a cuttable link, real face models, and the rig's drivers (simulators with
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,23 @@ def test_an_unknown_action_is_refused(tmp_path: Path) -> None:
     path.write_text('name = "dance"\n[[steps]]\ndo = "dance"\n')
     with pytest.raises(ConfigError, match=r"steps\.0: Input tag 'dance' found using 'do'"):
         load_scenario(path)
+
+
+def test_the_rigs_kiosk_stretches_its_work_timeouts_like_the_demo(
+    world: RigWorld, kiosk_env: KioskEnv
+) -> None:
+    # GIVEN the rig's world as built under a slowdown of 3 (SMILEPAY_SLOWDOWN) and as built
+    # natively
+    from device.demo import stretched_timeouts
+
+    slowed = replace(world, slowdown=3.0)
+    native = replace(world, slowdown=1.0)
+    # WHEN a kiosk is assembled on each
+    with KioskRig(slowed, kiosk_env) as slow_rig:
+        slowed_timeouts = slow_rig.kiosk.state.timeouts
+    with KioskRig(native, kiosk_env) as native_rig:
+        native_timeouts = native_rig.kiosk.state.timeouts
+    # THEN the slowed kiosk's work timeouts are the demo's stretched ones, the native ones not
+    assert slowed_timeouts == stretched_timeouts(3.0)
+    assert native_timeouts == stretched_timeouts(1.0)
+    assert slowed_timeouts != native_timeouts

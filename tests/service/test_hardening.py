@@ -42,7 +42,7 @@ def test_the_kiosk_starts_serves_and_stops_with_write_xor_execute_memory(
 ) -> None:
     with ExitStack() as stack:
         config = prepare_kiosk_home(stack, tmp_path)
-        run = launch_once(config, tmp_path, wrapper=mdwe)
+        run = launch_once(config, tmp_path, wrapper=mdwe, patience=slow(1))
     assert run.notify_ready_s is not None
     assert run.exit_code == 0 and run.stopping_sent
 

@@ -16,6 +16,7 @@ from prometheus_client import generate_latest
 from device.checkout import Method, Phase, State
 from device.metrics import CheckoutMetrics
 from device.screen.bench import (
+    LAUNCH_TIMEOUT_S,
     _free_port,
     _launch_url_file,
     _wait_healthy,
@@ -72,7 +73,7 @@ def test_the_kiosk_process_serves_its_metrics_with_a_token(tmp_path: Path) -> No
             stderr=subprocess.PIPE,
         )
         stack.callback(stop, process)
-        _wait_healthy(process, screen, time.monotonic())
+        _wait_healthy(process, screen, time.monotonic(), slow(LAUNCH_TIMEOUT_S))
         # WHEN an item goes in the basket and the metrics are scraped with and without the token
         # (as the kiosk's own browser: launched on the URL with the screen secret, by item id)
         with httpx.Client(base_url=screen, timeout=slow(10)) as browser:
