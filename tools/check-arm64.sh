@@ -38,6 +38,9 @@ WORKERS=1
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 ROOT_PACKAGES=ca-certificates,python3,python3-venv,python3-dev,python3-pip,libzbar0,libgl1,libglib2.0-0,sqlite3,socat,procps
+# systemd-analyze (the unit tests) and psql/pg_dump (the ledger install and backup tests, which
+# reach the host's PostgreSQL through its socket, bind-mounted, as a postgres user of the same uid)
+ROOT_PACKAGES=$ROOT_PACKAGES,systemd,postgresql-client
 
 die() { echo "check-arm64: error: $*" >&2; exit 2; }
 say() { echo "check-arm64: $*" >&2; }
@@ -104,6 +107,10 @@ mount_root() {
     cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
     # The host's trusted CAs (a host behind a TLS-inspecting proxy trusts its CA there too).
     cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$ROOT/etc/ssl/host-ca-bundle.crt"
+    if [ -d /run/postgresql ] && id postgres >/dev/null 2>&1; then
+        mkdir -p "$ROOT/run/postgresql"
+        mount --bind /run/postgresql "$ROOT/run/postgresql"; MOUNTED+=("$ROOT/run/postgresql")
+    fi
     if [ -n "${SMILEPAY_TEST_DATA:-}" ] && [ -d "$SMILEPAY_TEST_DATA" ]; then
         mkdir -p "$ROOT/srv/test-data"
         mount --bind -o ro "$SMILEPAY_TEST_DATA" "$ROOT/srv/test-data"; MOUNTED+=("$ROOT/srv/test-data")
@@ -156,6 +163,9 @@ mount_root
 copy_tree
 # A root built by an older version of this script may lack a package the suite uses.
 in_root "dpkg -s ${ROOT_PACKAGES//,/ } >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${ROOT_PACKAGES//,/ })" >&2
+if id postgres >/dev/null 2>&1; then
+    in_root "id postgres >/dev/null 2>&1 || useradd --system --no-create-home --uid $(id -u postgres) postgres" >&2
+fi
 in_root 'uname -m; python3 --version; grep -m1 "CPU part" /proc/cpuinfo' >&2
 if step_wanted install; then
     timed install in_root './bootstrap.sh install "[test]" >/tmp/install.log 2>&1 || { tail -40 /tmp/install.log; exit 1; }'
