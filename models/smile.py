@@ -8,7 +8,6 @@ person's session the smile is judged against their own neutral (same subject: ×
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from base.errors import SmilepayError
-from models.linear import WEIGHTS_DIR, LinearModel, MlpModel, load_classifier
+from models.linear import WEIGHTS_DIR, LinearModel, MlpModel, load_classifier, logit
 
 MOUTH_CORNERS = (61, 291)
 OUTER_EYE_CORNERS = (33, 263)
@@ -215,15 +214,14 @@ class SmileModel:
         network = self.network_score(grey, points)
         if self.fusion is None:
             return network
-        return fused_probability(self.fusion, network, self.expression.happy_logit(grey, points))
+        happy = self.expression.happy_logit(grey, points)
+        return float(fused_probability(self.fusion, network, happy))
 
 
-def fused_probability(fusion: dict[str, float], network: float, happy_logit: float) -> float:
-    """sigmoid(smile * logit(network) + expression * happy_logit + bias)."""
-    clipped = min(max(network, 1e-6), 1 - 1e-6)
-    z = (
-        fusion["smile"] * math.log(clipped / (1 - clipped))
-        + fusion["expression"] * happy_logit
-        + fusion["bias"]
-    )
-    return 1.0 / (1.0 + math.exp(-max(min(z, 80.0), -80.0)))
+def fused_probability(fusion: dict[str, float], network: Any, happy_logit: Any) -> Any:
+    """sigmoid(smile * logit(network) + expression * happy_logit + bias), elementwise (a float
+    for floats, an array for arrays)."""
+    z = fusion["smile"] * logit(network) + fusion["expression"] * np.asarray(happy_logit)
+    z = np.clip(z + fusion["bias"], -80.0, 80.0)
+    fused = 1.0 / (1.0 + np.exp(-z))
+    return float(fused) if fused.ndim == 0 else fused

@@ -41,8 +41,8 @@ import numpy as np
 from base.progress import Progress
 from models.config import FaceConfig
 from models.engine import FaceEngine, read_image
-from models.expression import EXPRESSION_FILE, ExpressionModel, logit
-from models.linear import WEIGHTS_DIR, LinearModel, MlpModel, fit_mlp
+from models.expression import EXPRESSION_FILE, ExpressionModel
+from models.linear import WEIGHTS_DIR, LinearModel, MlpModel, fit_mlp, logit
 from models.provision import model_path
 from models.smile import (
     SMILE_MODEL_FILE,
@@ -170,7 +170,7 @@ def probabilities(model: SmileModel, x: np.ndarray, happy: np.ndarray) -> np.nda
         p = (p + np.asarray(model.model.probability(x[:, 0, 1]))) / 2
     if model.fusion is None:
         return p
-    return np.array([fused_probability(model.fusion, a, b) for a, b in zip(p, happy, strict=True)])
+    return np.asarray(fused_probability(model.fusion, p, happy))
 
 
 def accuracy(model: SmileModel, x: np.ndarray, y: np.ndarray, happy: np.ndarray) -> float:
@@ -224,9 +224,8 @@ def fusion_cv_accuracy(
     for fold in range(5):
         train, test = folds != fold, folds == fold
         fusion = fit_fusion(network[train], happy[train], y[train])
-        pairs = zip(network[test], happy[test], strict=True)
-        fused = [fused_probability(fusion, a, b) for a, b in pairs]
-        right += int(((np.array(fused) >= 0.5) == y[test]).sum())
+        fused = fused_probability(fusion, network[test], happy[test])
+        right += int(((fused >= 0.5) == y[test]).sum())
     return right / len(y)
 
 

@@ -30,6 +30,14 @@ def smiling(engine: FaceEngine, path: Path) -> bool | None:
     return engine.analyse(read_image(path)).smiling
 
 
+def grey_and_points(engine: FaceEngine, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The photo in grey and its FaceMesh points (the face must be found)."""
+    image = read_image(path)
+    mesh = engine.analyse(image).mesh
+    assert mesh is not None, path
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), mesh.points
+
+
 def test_the_shipped_model_loads_with_its_provenance() -> None:
     model = SmileModel.load()
     assert 0 < model.threshold < 1
@@ -102,11 +110,7 @@ def test_mirror_features_come_from_the_same_landmarks_without_another_network_ru
     engine: FaceEngine, shared_data: Path
 ) -> None:
     # GIVEN a Yale smile, its landmarks, and the same photo mirrored
-    image = read_image(shared_data / "faces/yale/subject01.happy.jpeg")
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    mesh = engine.analyse(image).mesh
-    assert mesh is not None
-    points = mesh.points
+    grey, points = grey_and_points(engine, shared_data / "faces/yale/subject01.happy.jpeg")
     flipped = np.ascontiguousarray(grey[:, ::-1])
     mirror = smile_features(grey, points, mirror=True)
     # THEN the mirror features equal those of the mirrored photo with the re-indexed landmarks
@@ -133,11 +137,7 @@ def test_mirror_features_come_from_the_same_landmarks_without_another_network_ru
 def test_a_mirror_averaging_model_scores_the_mean_of_the_face_and_its_mirror(
     engine: FaceEngine, shared_data: Path
 ) -> None:
-    image = read_image(shared_data / "faces/yale/subject02.happy.jpeg")
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    mesh = engine.analyse(image).mesh
-    assert mesh is not None
-    points = mesh.points
+    grey, points = grey_and_points(engine, shared_data / "faces/yale/subject02.happy.jpeg")
     model, expression = engine.smile.model, engine.smile.expression
     averaging = SmileModel(replace(model, about=model.about | {"mirror_average": True}), expression)
     single = SmileModel(replace(model, about=model.about | {"mirror_average": False}), expression)
@@ -150,16 +150,14 @@ def test_the_shipped_model_fuses_the_expression_networks_opinion(
     engine: FaceEngine, shared_data: Path
 ) -> None:
     # GIVEN a Yale happy face and the shipped model, which declares its fusion weights
-    image = read_image(shared_data / "faces/yale/subject02.happy.jpeg")
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    mesh = engine.analyse(image).mesh
-    assert mesh is not None and engine.smile.fusion is not None
+    grey, points = grey_and_points(engine, shared_data / "faces/yale/subject02.happy.jpeg")
+    assert engine.smile.fusion is not None
     assert engine.smile.fusion["expression"] > 0  # a happier face must push towards a smile
     # THEN its score is the fusion of the network's P(smiling) and the expression network's
-    network = engine.smile.network_score(grey, mesh.points)
-    happy = engine.smile.expression.happy_logit(grey, mesh.points)
+    network = engine.smile.network_score(grey, points)
+    happy = engine.smile.expression.happy_logit(grey, points)
     expected = fused_probability(engine.smile.fusion, network, happy)
-    assert engine.smile.score(grey, mesh.points) == pytest.approx(expected, abs=1e-9)
+    assert engine.smile.score(grey, points) == pytest.approx(expected, abs=1e-9)
     # AND a fusing model without the expression network is refused, saying what is missing
     with pytest.raises(SmilepayError, match="expression network"):
         SmileModel(engine.smile.model)
@@ -172,13 +170,11 @@ def test_the_expression_network_finds_yale_happy_faces_happier(
     expression = engine.smile.expression
     happier = []
     for happy_path in sorted((shared_data / "faces/yale").glob("*.happy.jpeg")):
-        logits = []
-        for path in (happy_path, happy_path.with_name(happy_path.name.replace("happy", "normal"))):
-            image = read_image(path)
-            mesh = engine.analyse(image).mesh
-            assert mesh is not None, path
-            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-            logits.append(expression.happy_logit(grey, mesh.points))
+        normal_path = happy_path.with_name(happy_path.name.replace("happy", "normal"))
+        logits = [
+            expression.happy_logit(*grey_and_points(engine, path))
+            for path in (happy_path, normal_path)
+        ]
         happier.append(logits[0] > logits[1])
     # THEN the happy photo looks happier than the same person's normal one, nearly always
     assert len(happier) == 10 and sum(happier) >= 9, happier
