@@ -79,7 +79,9 @@ host_tools() {
         say "apt: installing ${missing[*]}"
         DEBIAN_FRONTEND=noninteractive nice -n 19 apt-get install -y -q "${missing[@]}" >&2
     fi
-    [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    # Two runs (one per release) may start together: the loser of the mount race finds it mounted.
+    [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+        || [ -e /proc/sys/fs/binfmt_misc/register ] || die "cannot mount binfmt_misc"
     [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
     [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "qemu-aarch64 is not registered with binfmt_misc"
 }
