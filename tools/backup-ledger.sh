@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Back up or restore the ledger's PostgreSQL database with pg_dump / pg_restore.
 #
 #   tools/backup-ledger.sh backup  FILE.dump [ENV_FILE]     (safe while the ledger runs)
@@ -12,7 +12,10 @@
 # the ledger's role (`createdb -O ROLE NAME`), then check it with
 #     smilepay ledger reconcile --db postgresql://...
 # which must show the same per-device totals, gaps and chain breaks as before.
-set -eu
+# Client tools newer than the server are fine (Trixie's pg_restore 17 into a PostgreSQL 15):
+# pg_restore 17 opens every restore with `SET transaction_timeout`, a setting older servers
+# reject, so for an older server the restore goes through psql without that line.
+set -euo pipefail
 
 die() { echo "backup-ledger.sh: error: $*" >&2; exit 2; }
 [ $# -ge 2 ] || die "usage: $0 backup FILE [ENV_FILE] | restore FILE DATABASE_URL"
@@ -32,7 +35,15 @@ case "$1" in
     restore)
         [ $# -eq 3 ] || die "restore needs FILE and DATABASE_URL"
         [ -r "$2" ] || die "cannot read $2"
-        pg_restore --no-owner --exit-on-error --single-transaction --dbname "$(libpq_url "$3")" "$2"
+        url=$(libpq_url "$3")
+        server=$(psql -X -A -t -q -c 'SHOW server_version_num' "$url") || die "cannot reach $3"
+        client=$(pg_restore --version | sed -n 's/^pg_restore (PostgreSQL) \([0-9]*\).*/\1/p')
+        if [ -n "$client" ] && [ $((server / 10000)) -lt "$client" ]; then
+            pg_restore --no-owner --file - "$2" | sed '/^SET transaction_timeout = /d' |
+                psql -X -q -v ON_ERROR_STOP=1 --single-transaction -o /dev/null -d "$url"
+        else
+            pg_restore --no-owner --exit-on-error --single-transaction --dbname "$url" "$2"
+        fi
         echo "backup-ledger.sh: restored $2"
         ;;
     *) die "first argument must be backup or restore" ;;
