@@ -247,13 +247,13 @@ def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
     # WHEN it is backed up with pg_dump while it runs, and restored into a new database
     dump, env = tmp_path / "ledger.dump", {**os.environ, "SMILEPAY_LEDGER_DB": ""}
     backup = [str(BACKUP_LEDGER), "backup", str(dump), str(installed.etc("ledger.env"))]
-    subprocess.run(backup, check=True, env=env, capture_output=True, timeout=slow(120))
+    run_tool(backup, env)
     restored = f"{installed.role}_restored"
     as_postgres(f'CREATE DATABASE "{restored}" OWNER "{installed.role}"')
     source = installed.env()["SMILEPAY_LEDGER_DB"]
     target = source.rsplit("/", 1)[0] + f"/{restored}"
     restore = [str(BACKUP_LEDGER), "restore", str(dump), target]
-    subprocess.run(restore, check=True, capture_output=True, timeout=slow(120))
+    run_tool(restore, dict(os.environ))
     # THEN the dump is 0600 and the restored ledger reconciles exactly like the original
     assert stat.S_IMODE(dump.stat().st_mode) == 0o600
     original, copy = reconcile(source), reconcile(target)
@@ -262,6 +262,12 @@ def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
     assert device["accepted"] == 4 and device["gaps"] == []
     kiosk.close()
     operator.close()
+
+
+def run_tool(command: list[str], env: dict[str, str]) -> None:
+    """Run a backup tool; a failure shows what the tool said (pg_restore's error, say)."""
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=slow(120))
+    assert result.returncode == 0, f"{command[1]} failed: {result.stderr}"
 
 
 def reconcile(db_url: str) -> dict:
