@@ -11,6 +11,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -253,7 +254,7 @@ def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
     source = installed.env()["SMILEPAY_LEDGER_DB"]
     target = source.rsplit("/", 1)[0] + f"/{restored}"
     restore = [str(BACKUP_LEDGER), "restore", str(dump), target]
-    run_tool(restore, dict(os.environ))
+    run_tool(restore)
     # THEN the dump is 0600 and the restored ledger reconciles exactly like the original
     assert stat.S_IMODE(dump.stat().st_mode) == 0o600
     original, copy = reconcile(source), reconcile(target)
@@ -264,17 +265,16 @@ def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
     operator.close()
 
 
-def run_tool(command: list[str], env: dict[str, str]) -> None:
-    """Run a backup tool; a failure shows what the tool said (pg_restore's error, say)."""
+def run_tool(command: list[str], env: dict[str, str] | None = None) -> str:
+    """A command's output; a failure shows what the tool said (pg_restore's error, say)."""
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=slow(120))
-    assert result.returncode == 0, f"{command[1]} failed: {result.stderr}"
+    assert result.returncode == 0, f"{shlex.join(command[:3])} failed: {result.stderr}"
+    return result.stdout
 
 
 def reconcile(db_url: str) -> dict:
     command = [sys.executable, "-m", "device.cli", "ledger", "reconcile", "--db", db_url, "--json"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=slow(120))
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(run_tool(command).strip().splitlines()[-1])
 
 
 def test_a_kiosk_data_directory_backup_restores_and_its_sales_sync(
