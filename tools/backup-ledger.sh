@@ -36,7 +36,9 @@ case "$1" in
         [ $# -eq 3 ] || die "restore needs FILE and DATABASE_URL"
         [ -r "$2" ] || die "cannot read $2"
         url=$(libpq_url "$3")
-        server=$(psql -X -A -t -q -c 'SHOW server_version_num' "$url") || die "cannot reach $3"
+        # psql says why it could not connect; the URL is not repeated (it may hold a password)
+        server=$(psql -X -A -t -q -c 'SHOW server_version_num' "$url") ||
+            die "cannot reach the database (psql's error above)"
         client=$(pg_restore --version | sed -n 's/^pg_restore (PostgreSQL) \([0-9]*\).*/\1/p')
         if [ -n "$client" ] && [ $((server / 10000)) -lt "$client" ]; then
             pg_restore --no-owner --file - "$2" | sed '/^SET transaction_timeout = /d' |
