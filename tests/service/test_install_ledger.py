@@ -265,9 +265,9 @@ def test_a_pg_dump_backup_restores_to_a_ledger_that_reconciles_the_same(
     operator.close()
 
 
-def run_tool(command: list[str], env: dict[str, str] | None = None) -> str:
+def run_tool(command: list[str], env: dict[str, str] | None = None, timeout: float = 120) -> str:
     """A command's output; a failure shows what the tool said (pg_restore's error, say)."""
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=slow(120))
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=slow(timeout))
     assert result.returncode == 0, f"{shlex.join(command[:3])} failed: {result.stderr}"
     return result.stdout
 
@@ -298,12 +298,10 @@ def test_a_kiosk_data_directory_backup_restores_and_its_sales_sync(
         queue.enqueue_sale(draft)
     # WHEN its data directory is backed up (kiosk still open), the original lost, and restored
     backup, restored = tmp_path / "backup", tmp_path / "restored"
-    subprocess.run(
-        [str(BACKUP_KIOSK), "backup", str(data), str(backup)], check=True, timeout=slow(60)
-    )
+    run_tool([str(BACKUP_KIOSK), "backup", str(data), str(backup)], timeout=60)
     queue.close()
     shutil.rmtree(data)
-    subprocess.run([str(BACKUP_KIOSK), "restore", str(backup), str(restored)], check=True)
+    run_tool([str(BACKUP_KIOSK), "restore", str(backup), str(restored)])
     # THEN the restored kiosk holds its identity and the three sales, and they sync and reconcile
     again = DeviceIdentity.load(restored)
     assert again.device_id == identity.device_id
